@@ -1,0 +1,71 @@
+"""The Litestar application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+
+from services.handoff_api.auth import build_jwt_auth
+from services.handoff_api.controllers.directory import DirectoryController
+from services.handoff_api.controllers.handoffs import EscalationQueueController, HandoffController
+from services.handoff_api.controllers.health import HealthController
+from services.handoff_api.controllers.sessions import SessionController
+from services.handoff_api.errors import EXCEPTION_HANDLERS
+from shared.bootstrap import Runtime
+from shared.config import Settings
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def create_app(settings: Settings, runtime: Runtime | None = None) -> Litestar:
+    """Build the API. A given `runtime` is shared and left running; otherwise the app owns one."""
+    owns_runtime = runtime is None
+    rt = runtime or Runtime.build(settings)
+    jwt_auth = build_jwt_auth(settings.jwt_secret)
+    prometheus = PrometheusConfig(app_name="handoff", group_path=True, exclude=["/metrics", "/healthz", "/readyz"])
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
+        if owns_runtime:
+            await rt.start()
+        try:
+            yield
+        finally:
+            if owns_runtime:
+                await rt.stop()
+
+    return Litestar(
+        route_handlers=[
+            HealthController,
+            PrometheusController,
+            DirectoryController,
+            SessionController,
+            EscalationQueueController,
+            HandoffController,
+        ],
+        on_app_init=[jwt_auth.on_app_init],
+        middleware=[prometheus.middleware],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=[lifespan],
+        state=State(
+            {
+                "settings": settings,
+                "runtime": rt,
+                "engine": rt.engine,
+                "sessionmaker": rt.sessionmaker,
+                "readiness_probes": rt.readiness_probes,
+            }
+        ),
+        openapi_config=OpenAPIConfig(title="Handoff service", version="1.0.0", path="/schema"),
+        cors_config=CORSConfig(
+            allow_origins=[settings.public_url], allow_headers=["Authorization", "Content-Type", "Last-Event-ID"]
+        ),
+        request_max_body_size=MAX_BODY_BYTES,
+        debug=False,
+    )

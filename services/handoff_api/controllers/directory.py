@@ -1,0 +1,40 @@
+"""Directory sync: the main application keeps our copy of its users current."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from litestar import Controller, Request, delete, put
+from litestar.di import Provide
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.handoff_api.auth import account_admin_guard
+from services.handoff_api.dependencies import provide_db
+from shared.auth.principal import Principal
+from shared.directory.schemas import UserOut, UserPut
+from shared.directory.service import delete_user, put_user
+
+
+class DirectoryController(Controller):
+    path = "/api/v1/accounts/{account_id:uuid}/users"
+    tags = ["directory"]
+    guards = [account_admin_guard]
+    dependencies = {"db": Provide(provide_db)}
+
+    @put("/{user_id:uuid}", operation_id="putUser", status_code=200)
+    async def put_user(
+        self,
+        request: Request[Principal, Any, Any],
+        db: AsyncSession,
+        account_id: uuid.UUID,
+        user_id: uuid.UUID,
+        data: UserPut,
+    ) -> UserOut:
+        return await put_user(db, request.user, account_id, user_id, data)
+
+    @delete("/{user_id:uuid}", operation_id="deleteUser", status_code=200)
+    async def delete_user(
+        self, request: Request[Principal, Any, Any], db: AsyncSession, account_id: uuid.UUID, user_id: uuid.UUID
+    ) -> UserOut:
+        return await delete_user(db, request.user, account_id, user_id)

@@ -1,0 +1,66 @@
+"""Handoffs: create (escalate or park), read, the escalation queue, claim, resume, withdraw."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get, post
+from litestar.di import Provide
+from litestar.params import Parameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.handoff_api.auth import member_guard, senior_guard
+from services.handoff_api.dependencies import provide_db
+from shared.auth.principal import Principal
+from shared.handoffs import claims, queue, service
+from shared.handoffs.schemas import Handoff, HandoffCreate, HandoffPage, QueueStatus
+
+
+class EscalationQueueController(Controller):
+    path = "/api/v1/ai-sessions"
+    tags = ["handoffs"]
+    guards = [senior_guard]
+    dependencies = {"db": Provide(provide_db)}
+
+    @get("/escalations", operation_id="listEscalations")
+    async def list_escalations(
+        self,
+        request: Request[Principal, Any, Any],
+        db: AsyncSession,
+        status: QueueStatus = "open",
+        limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+        cursor: Annotated[str | None, Parameter(max_length=512)] = None,
+    ) -> HandoffPage:
+        return await queue.list_escalations(db, request.user, status=status, limit=limit, cursor=cursor)
+
+
+class HandoffController(Controller):
+    path = "/api/v1"
+    tags = ["handoffs"]
+    guards = [member_guard]
+    dependencies = {"db": Provide(provide_db)}
+
+    @post("/ai-sessions/{session_id:uuid}/handoff", operation_id="createHandoff")
+    async def create_handoff(
+        self, request: Request[Principal, Any, Any], db: AsyncSession, session_id: uuid.UUID, data: HandoffCreate
+    ) -> Handoff:
+        return await service.create_handoff(db, request.user, session_id, data)
+
+    @get("/handoffs/{handoff_id:uuid}", operation_id="getHandoff")
+    async def get_handoff(
+        self, request: Request[Principal, Any, Any], db: AsyncSession, handoff_id: uuid.UUID
+    ) -> Handoff:
+        return await service.get_handoff(db, request.user, handoff_id)
+
+    @post("/handoffs/{handoff_id:uuid}/claim", operation_id="claimHandoff", guards=[senior_guard], status_code=200)
+    async def claim(self, request: Request[Principal, Any, Any], db: AsyncSession, handoff_id: uuid.UUID) -> Handoff:
+        return await claims.claim_handoff(db, request.user, handoff_id)
+
+    @post("/handoffs/{handoff_id:uuid}/resume", operation_id="resumeHandoff", status_code=200)
+    async def resume(self, request: Request[Principal, Any, Any], db: AsyncSession, handoff_id: uuid.UUID) -> Handoff:
+        return await service.resume_handoff(db, request.user, handoff_id)
+
+    @post("/handoffs/{handoff_id:uuid}/withdraw", operation_id="withdrawHandoff", status_code=200)
+    async def withdraw(self, request: Request[Principal, Any, Any], db: AsyncSession, handoff_id: uuid.UUID) -> Handoff:
+        return await service.withdraw_handoff(db, request.user, handoff_id)

@@ -1,0 +1,41 @@
+"""AI sessions and their messages."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.di import Provide
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.handoff_api.auth import member_guard, senior_guard
+from services.handoff_api.dependencies import provide_db
+from shared.auth.principal import Principal
+from shared.sessions import service
+from shared.sessions.schemas import Message, MessageIn, Session, SessionCreate
+
+
+class SessionController(Controller):
+    path = "/api/v1/ai-sessions"
+    tags = ["ai-sessions"]
+    guards = [member_guard]
+    dependencies = {"db": Provide(provide_db)}
+
+    @post("/", operation_id="createSession", guards=[senior_guard])
+    async def create_session(
+        self, request: Request[Principal, Any, Any], db: AsyncSession, data: SessionCreate
+    ) -> Session:
+        return await service.create_session(db, request.user, data)
+
+    @get("/{session_id:uuid}", operation_id="getSession")
+    async def get_session(
+        self, request: Request[Principal, Any, Any], db: AsyncSession, session_id: uuid.UUID
+    ) -> Session:
+        return await service.get_session(db, request.user, session_id)
+
+    @post("/{session_id:uuid}/messages", operation_id="addMessage")
+    async def add_message(
+        self, request: Request[Principal, Any, Any], db: AsyncSession, session_id: uuid.UUID, data: MessageIn
+    ) -> Message:
+        return await service.add_message(db, request.user, session_id, data)

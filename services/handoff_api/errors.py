@@ -1,0 +1,92 @@
+"""The one place where errors become the contract's error body and status code."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.types import ExceptionHandlersMap
+
+from shared.clock import rfc3339
+from shared.errors import (
+    CannotClaimOwnHandoff,
+    DomainError,
+    Forbidden,
+    HandoffActionNotAllowed,
+    HandoffAlreadyClaimed,
+    HandoffNotClaimable,
+    InvalidInput,
+    NotFound,
+    SessionNotActive,
+)
+
+log = logging.getLogger("handoff.api")
+
+DOMAIN_STATUS: dict[type[DomainError], int] = {
+    NotFound: 404,
+    Forbidden: 403,
+    InvalidInput: 400,
+    SessionNotActive: 409,
+    HandoffAlreadyClaimed: 409,
+    HandoffNotClaimable: 409,
+    CannotClaimOwnHandoff: 403,
+    HandoffActionNotAllowed: 409,
+}
+
+HTTP_CODES = {
+    400: "validation_error",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
+def error_response(status_code: int, code: str, detail: str, **extra: Any) -> Response[dict[str, Any]]:
+    return Response({"status_code": status_code, "code": code, "detail": detail, **extra}, status_code=status_code)
+
+
+def domain_error_handler(_: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:
+    status = next((s for cls, s in DOMAIN_STATUS.items() if isinstance(exc, cls)), 400)
+    extra: dict[str, Any] = {}
+    if isinstance(exc, HandoffAlreadyClaimed):
+        extra = {
+            "claimed_by": {"id": str(exc.winner_id), "name": exc.winner_name},
+            "claimed_at": rfc3339(exc.claimed_at),
+        }
+    return error_response(status, exc.code, exc.detail, **extra)
+
+
+def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    status = exc.status_code
+    if status >= 500:
+        log.error("server error: %s", exc.detail)
+        return error_response(
+            status, HTTP_CODES.get(status, "internal_error"), "the server could not complete the request"
+        )
+    extra: dict[str, Any] = {}
+    if isinstance(exc, ValidationException) and exc.extra:
+        extra["errors"] = exc.extra
+    headers = exc.headers or {}
+    response = error_response(status, HTTP_CODES.get(status, "http_error"), str(exc.detail), **extra)
+    response.headers.update(headers)
+    return response
+
+
+def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "the server could not complete the request")
+
+
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    DomainError: domain_error_handler,
+    HTTPException: http_error_handler,
+    Exception: internal_error_handler,
+}

@@ -1,0 +1,19 @@
+"""Time in one place: UTC, millisecond precision, RFC 3339 on the wire."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def utcnow() -> datetime:
+    """Now in UTC, truncated to milliseconds so stored and printed times agree."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def rfc3339(moment: datetime) -> str:
+    """`2026-11-26T08:12:09.123Z`, the contract's time format."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

@@ -1,0 +1,76 @@
+"""Settings: every `HANDOFF_*` environment variable, read once at start-up."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Literal
+
+import msgspec
+
+AIProviderName = Literal["heuristic", "openai", "anthropic"]
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names it."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """The service's configuration; built by `Settings.from_env` and passed down."""
+
+    database_url: str = "sqlite+aiosqlite:///var/handoff.db"
+    redis_url: str | None = None
+    jwt_secret: str = ""
+    secret_key: str = ""
+    public_url: str = "http://127.0.0.1:8000"
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = True
+    smtp_from: str = "handoff@localhost"
+    ai_provider: AIProviderName = "heuristic"
+    ai_base_url: str | None = None
+    ai_api_key: str | None = None
+    ai_model: str | None = None
+    ai_timeout_s: float = 30.0
+    sse_heartbeat_s: float = 25.0
+    sse_client_buffer: int = 64
+    stream_maxlen: int = 10000
+    dev_mode: bool = False
+    db_pool_size: int = 20
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Read `HANDOFF_<FIELD>` for every field; empty strings count as unset."""
+        env = os.environ if environ is None else environ
+        raw: dict[str, object] = {}
+        for name in cls.__struct_fields__:
+            value = env.get(f"HANDOFF_{name.upper()}", "").strip()
+            if value:
+                raw[name] = value
+        raw.update(overrides)
+        try:
+            return msgspec.convert(raw, cls, strict=False)
+        except msgspec.ValidationError as exc:
+            raise ConfigError(f"invalid configuration: {exc}") from exc
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def require_secrets(self) -> None:
+        """Refuse to run a networked process without the shared secrets."""
+        if not self.jwt_secret:
+            raise ConfigError("HANDOFF_JWT_SECRET is required outside `handoff dev`")
+        if not self.secret_key:
+            raise ConfigError("HANDOFF_SECRET_KEY is required outside `handoff dev`")
+
+    def __repr__(self) -> str:
+        # Never print secrets: settings objects end up in logs and tracebacks.
+        hidden = {"jwt_secret", "secret_key", "smtp_password", "ai_api_key"}
+        parts = (
+            f"{name}={'***' if name in hidden and getattr(self, name) else repr(getattr(self, name))}"
+            for name in self.__struct_fields__
+        )
+        return f"Settings({', '.join(parts)})"

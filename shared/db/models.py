@@ -1,0 +1,145 @@
+"""The schema: directory, AI sessions and their messages, handoffs, outbox."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    Uuid,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shared.clock import utcnow
+from shared.db.types import JSONDocument, UTCDateTime
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY.
+AutoId = BigInteger().with_variant(Integer(), "sqlite")
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONDocument}
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class User(Base):
+    """A directory entry, synced by the main application."""
+
+    __tablename__ = "users"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"), index=True)
+    email: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    deleted_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class AISession(Base):
+    __tablename__ = "ai_sessions"
+    __table_args__ = (Index("ix_ai_sessions_account_engineer", "account_id", "engineer_id", "status"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    account_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    title: Mapped[str] = mapped_column(String(200))
+    ticket_ref: Mapped[str | None] = mapped_column(String(64), default=None)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    engineer_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    context: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    escalation_package: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SessionMessage(Base):
+    """One message or step of an AI session; the id orders them."""
+
+    __tablename__ = "ai_session_messages"
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("ai_sessions.id"), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    content: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16), default="message")
+    step_status: Mapped[str | None] = mapped_column(String(16), default=None)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Handoff(Base):
+    __tablename__ = "handoffs"
+    __table_args__ = (
+        Index("ix_handoffs_queue", "account_id", "intent", "status", "created_at", "id"),
+        Index("ix_handoffs_account_created", "account_id", "created_at", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("ai_sessions.id"), index=True)
+    intent: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    note: Mapped[str] = mapped_column(Text, default="")
+    urgency: Mapped[str] = mapped_column(String(8), default="normal")
+    created_by_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    created_by_name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    claimed_by_name: Mapped[str | None] = mapped_column(String(200), default=None)
+    claimed_at: Mapped[datetime | None] = mapped_column(default=None)
+    closed_at: Mapped[datetime | None] = mapped_column(default=None)
+    snapshot: Mapped[dict[str, Any]] = mapped_column()
+    assessment_status: Mapped[str] = mapped_column(String(16), default="not_requested")
+    ai_assessment_data: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+
+
+class OutboxRow(Base):
+    """An event or job written with the change that caused it; the relay sends it after commit."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index(
+            "ix_outbox_pending",
+            "id",
+            postgresql_where=text("published_at IS NULL"),
+            sqlite_where=text("published_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    account_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    kind: Mapped[str] = mapped_column(String(8))  # "event" or "job"
+    topic: Mapped[str] = mapped_column(String(64))
+    job_id: Mapped[str | None] = mapped_column(String(128), default=None)
+    payload: Mapped[dict[str, Any]] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    available_at: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    published_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)

@@ -1,0 +1,27 @@
+"""Directory bodies on the wire."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+import msgspec
+
+DirectoryRole = Literal["owner", "admin", "engineer", "viewer"]
+
+
+class UserPut(msgspec.Struct, kw_only=True):
+    email: Annotated[str, msgspec.Meta(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")]
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    role: DirectoryRole
+    active: bool = True
+
+
+class UserOut(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    account_id: uuid.UUID
+    email: str
+    name: str
+    role: DirectoryRole
+    active: bool
+    deleted_at: str | None

@@ -1,0 +1,68 @@
+"""Domain errors. Each carries what a client needs; the API maps them to status codes in one place."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+
+class DomainError(Exception):
+    """Base of every error the domain raises on purpose."""
+
+    code = "domain_error"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} not found")
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+
+
+class InvalidInput(DomainError):
+    """Input that passed decoding but breaks a rule the schema cannot express."""
+
+    code = "validation_error"
+
+
+class SessionNotActive(DomainError):
+    code = "session_not_active"
+
+    def __init__(self, status: str) -> None:
+        super().__init__(f"the session is {status}; only an active session can be handed off")
+        self.status = status
+
+
+class HandoffAlreadyClaimed(DomainError):
+    code = "handoff_already_claimed"
+
+    def __init__(self, winner_id: uuid.UUID, winner_name: str, claimed_at: datetime) -> None:
+        super().__init__(f"already claimed by {winner_name}")
+        self.winner_id = winner_id
+        self.winner_name = winner_name
+        self.claimed_at = claimed_at
+
+
+class HandoffNotClaimable(DomainError):
+    code = "handoff_not_claimable"
+
+
+class CannotClaimOwnHandoff(DomainError):
+    code = "cannot_claim_own_handoff"
+
+    def __init__(self) -> None:
+        super().__init__("you escalated this session; withdraw it instead of claiming it")
+
+
+class HandoffActionNotAllowed(DomainError):
+    """Resume of an escalation, withdraw of a park, or either on a closed handoff."""
+
+    code = "handoff_action_not_allowed"

@@ -1,0 +1,58 @@
+"""Claim: exactly one senior wins an escalation, however many click at once."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.auth.principal import Principal
+from shared.clock import utcnow
+from shared.errors import CannotClaimOwnHandoff, HandoffAlreadyClaimed, HandoffNotClaimable
+from shared.handoffs.schemas import Handoff
+from shared.handoffs.service import close_open_handoff, load_handoff, reactivate_session
+from shared.handoffs.views import event_payload, handoff_out
+from shared.outbox.writer import add_event
+from shared.sessions.service import require_senior
+
+
+async def claim_handoff(db: AsyncSession, principal: Principal, handoff_id: uuid.UUID) -> Handoff:
+    """Claim an open escalation.
+
+    The winner is decided by one conditional UPDATE (`WHERE status = 'open'`): concurrent
+    claimers queue on the row lock and every one after the first matches nothing.
+    """
+    require_senior(principal)
+    handoff = await load_handoff(db, principal, handoff_id)
+    if handoff.intent == "park":
+        raise HandoffNotClaimable("a park is resumed by its engineer, not claimed")
+    if handoff.created_by_id == principal.user_id:
+        raise CannotClaimOwnHandoff()
+
+    won = await close_open_handoff(
+        db,
+        handoff,
+        {
+            "status": "claimed",
+            "claimed_by_id": principal.user_id,
+            "claimed_by_name": principal.name,
+            "claimed_at": utcnow(),
+        },
+    )
+    if not won:
+        if handoff.status == "claimed" and handoff.claimed_by_id == principal.user_id:
+            return handoff_out(handoff)
+        if handoff.status == "claimed" and handoff.claimed_by_id and handoff.claimed_at:
+            raise HandoffAlreadyClaimed(handoff.claimed_by_id, handoff.claimed_by_name or "", handoff.claimed_at)
+        raise HandoffNotClaimable(f"the escalation is {handoff.status}")
+
+    await reactivate_session(db, handoff, engineer_id=principal.user_id)
+    add_event(
+        db,
+        account_id=handoff.account_id,
+        event_type="handoff_claimed",
+        payload=event_payload("handoff_claimed", handoff),
+    )
+    out = handoff_out(handoff)
+    await db.commit()
+    return out

@@ -1,0 +1,200 @@
+"""Handoffs: escalate or park a session, read one, resume a park, withdraw an escalation."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.auth.principal import Principal
+from shared.clock import utcnow
+from shared.db.models import AISession, SessionMessage
+from shared.db.models import Handoff as HandoffRow
+from shared.errors import Forbidden, HandoffActionNotAllowed, HandoffAlreadyClaimed, NotFound, SessionNotActive
+from shared.handoffs.schemas import Handoff, HandoffCreate
+from shared.handoffs.views import escalation_package, event_payload, handoff_out
+from shared.outbox.writer import add_event, add_job
+from shared.sessions.service import count_messages, load_session, message_out, require_member
+
+SNAPSHOT_MESSAGES = 50
+# The jobs an escalation starts once it has committed; ids make a re-sent job a no-op.
+ESCALATION_JOBS = ("assess", "notify", "psa_push")
+
+
+async def _snapshot(db: AsyncSession, session: AISession) -> dict[str, Any]:
+    last = (
+        (
+            await db.execute(
+                select(SessionMessage)
+                .where(SessionMessage.session_id == session.id)
+                .order_by(SessionMessage.id.desc())
+                .limit(SNAPSHOT_MESSAGES)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    steps = (
+        (
+            await db.execute(
+                select(SessionMessage)
+                .where(SessionMessage.session_id == session.id, SessionMessage.kind == "step")
+                .order_by(SessionMessage.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    return {
+        "title": session.title,
+        "ticket_ref": session.ticket_ref,
+        "context": session.context,
+        "messages": [_builtin_message(m) for m in reversed(last)],
+        "steps_tried": [_builtin_message(m) for m in steps],
+        "message_count": await count_messages(db, session.id),
+    }
+
+
+def _builtin_message(row: SessionMessage) -> dict[str, Any]:
+    out = message_out(row)
+    return {"role": out.role, "content": out.content, "kind": out.kind, "step_status": out.step_status, "at": out.at}
+
+
+async def create_handoff(db: AsyncSession, principal: Principal, session_id: uuid.UUID, body: HandoffCreate) -> Handoff:
+    """Escalate or park an active session, in one transaction with its outbox rows."""
+    session = await load_session(db, principal, session_id, for_update=True)
+    is_engineer = session.engineer_id == principal.user_id
+    if body.intent == "park" and not is_engineer:
+        raise Forbidden("only the session's engineer can park it")
+    if not (is_engineer or principal.is_account_admin):
+        raise Forbidden("only the session's engineer, or an admin of the account, can hand it off")
+    if session.status != "active":
+        raise SessionNotActive(session.status)
+
+    now = utcnow()
+    escalating = body.intent == "escalate"
+    handoff = HandoffRow(
+        id=uuid.uuid4(),  # assigned here so the package and the outbox rows can carry it before the flush
+        account_id=session.account_id,
+        session_id=session.id,
+        intent=body.intent,
+        status="open",
+        note=body.note,
+        urgency=body.urgency,
+        created_by_id=principal.user_id,
+        created_by_name=principal.name,
+        created_at=now,
+        snapshot=await _snapshot(db, session),
+        assessment_status="pending" if escalating else "not_requested",
+    )
+    db.add(handoff)
+    await db.flush()
+
+    session.status = "escalated" if escalating else "parked"
+    session.escalation_package = escalation_package(handoff)
+    session.updated_at = now
+    if escalating:
+        add_event(
+            db,
+            account_id=handoff.account_id,
+            event_type="handoff_created",
+            payload=event_payload("handoff_created", handoff),
+        )
+        for job in ESCALATION_JOBS:
+            add_job(
+                db,
+                account_id=handoff.account_id,
+                name=job,
+                job_id=f"{job}:{handoff.id}",
+                payload={"handoff_id": str(handoff.id), "account_id": str(handoff.account_id)},
+            )
+    await db.flush()
+    out = handoff_out(handoff)
+    await db.commit()
+    return out
+
+
+async def load_handoff(
+    db: AsyncSession, principal: Principal, handoff_id: uuid.UUID, *, for_update: bool = False
+) -> HandoffRow:
+    """The handoff if the caller may see it: same account; a park only for the engineer who parked it."""
+    account_id = require_member(principal)
+    query = select(HandoffRow).where(HandoffRow.id == handoff_id, HandoffRow.account_id == account_id)
+    if for_update:
+        query = query.with_for_update()
+    row = (await db.execute(query.execution_options(populate_existing=True))).scalar_one_or_none()
+    if row is None or (row.intent == "park" and row.created_by_id != principal.user_id):
+        raise NotFound("handoff")
+    return row
+
+
+async def get_handoff(db: AsyncSession, principal: Principal, handoff_id: uuid.UUID) -> Handoff:
+    return handoff_out(await load_handoff(db, principal, handoff_id))
+
+
+async def close_open_handoff(db: AsyncSession, handoff: HandoffRow, values: dict[str, Any]) -> bool:
+    """Move an open handoff on, as one conditional UPDATE; False when someone else moved it first."""
+    result = await db.execute(
+        update(HandoffRow)
+        .where(HandoffRow.id == handoff.id, HandoffRow.status == "open")
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    moved = bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    await db.refresh(handoff)
+    return moved
+
+
+async def reactivate_session(db: AsyncSession, handoff: HandoffRow, engineer_id: uuid.UUID | None = None) -> None:
+    """The handoff is over: its session is active again, with a new engineer when one claimed it."""
+    session = await db.get(AISession, handoff.session_id, with_for_update=True)
+    if session is None:
+        raise NotFound("session")
+    session.status = "active"
+    if engineer_id is not None:
+        session.engineer_id = engineer_id
+    session.escalation_package = escalation_package(handoff)
+    session.updated_at = utcnow()
+
+
+async def resume_handoff(db: AsyncSession, principal: Principal, handoff_id: uuid.UUID) -> Handoff:
+    """The engineer takes a parked session back; resuming twice is harmless."""
+    handoff = await load_handoff(db, principal, handoff_id)
+    if handoff.intent != "park":
+        raise HandoffActionNotAllowed("only a park can be resumed; withdraw an escalation instead")
+    if handoff.status == "resumed":
+        return handoff_out(handoff)
+    now = utcnow()
+    if not await close_open_handoff(db, handoff, {"status": "resumed", "closed_at": now}):
+        raise HandoffActionNotAllowed(f"the park is {handoff.status}")
+    await reactivate_session(db, handoff)
+    out = handoff_out(handoff)
+    await db.commit()
+    return out
+
+
+async def withdraw_handoff(db: AsyncSession, principal: Principal, handoff_id: uuid.UUID) -> Handoff:
+    """The escalator takes an unclaimed escalation back; withdrawing twice is harmless."""
+    handoff = await load_handoff(db, principal, handoff_id)
+    if handoff.intent != "escalate":
+        raise HandoffActionNotAllowed("only an escalation can be withdrawn; resume a park instead")
+    if handoff.created_by_id != principal.user_id:
+        raise Forbidden("only the engineer who escalated can withdraw it")
+    if handoff.status == "withdrawn":
+        return handoff_out(handoff)
+    if not await close_open_handoff(db, handoff, {"status": "withdrawn", "closed_at": utcnow()}):
+        if handoff.status == "claimed" and handoff.claimed_by_id and handoff.claimed_at:
+            raise HandoffAlreadyClaimed(handoff.claimed_by_id, handoff.claimed_by_name or "", handoff.claimed_at)
+        raise HandoffActionNotAllowed(f"the escalation is {handoff.status}")
+    await reactivate_session(db, handoff)
+    add_event(
+        db,
+        account_id=handoff.account_id,
+        event_type="handoff_withdrawn",
+        payload=event_payload("handoff_withdrawn", handoff),
+    )
+    out = handoff_out(handoff)
+    await db.commit()
+    return out

@@ -1,0 +1,63 @@
+"""Rows to wire shapes: the Handoff body, the session's compatibility copy, the event payload."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from shared.clock import rfc3339, utcnow
+from shared.db.models import Handoff as HandoffRow
+from shared.handoffs.schemas import Handoff, Person
+
+
+def handoff_out(row: HandoffRow) -> Handoff:
+    claimed_by = None
+    if row.claimed_by_id is not None:
+        claimed_by = Person(id=row.claimed_by_id, name=row.claimed_by_name or "")
+    return Handoff(
+        id=row.id,
+        account_id=row.account_id,
+        session_id=row.session_id,
+        intent=row.intent,  # type: ignore[arg-type]
+        status=row.status,  # type: ignore[arg-type]
+        note=row.note,
+        urgency=row.urgency,  # type: ignore[arg-type]
+        created_by=Person(id=row.created_by_id, name=row.created_by_name),
+        created_at=rfc3339(row.created_at),
+        claimed_by=claimed_by,
+        claimed_at=rfc3339(row.claimed_at) if row.claimed_at else None,
+        snapshot=row.snapshot,
+        assessment_status=row.assessment_status,  # type: ignore[arg-type]
+        ai_assessment_data=row.ai_assessment_data,
+    )
+
+
+def escalation_package(row: HandoffRow) -> dict[str, Any]:
+    """The session's copy of its latest handoff; always carries `handoff_id`."""
+    package: dict[str, Any] = msgspec.to_builtins(handoff_out(row))
+    package["handoff_id"] = package["id"]
+    return package
+
+
+def event_payload(event_type: str, row: HandoffRow) -> dict[str, Any]:
+    """The SSE `data` of a handoff event, built once when the event is written."""
+    view = handoff_out(row)
+    return {
+        "type": event_type,
+        "account_id": str(row.account_id),
+        "handoff_id": str(row.id),
+        "session_id": str(row.session_id),
+        "occurred_at": rfc3339(utcnow()),
+        "handoff": msgspec.to_builtins(
+            {
+                "id": view.id,
+                "status": view.status,
+                "urgency": view.urgency,
+                "title": row.snapshot.get("title", ""),
+                "created_by": view.created_by,
+                "claimed_by": view.claimed_by,
+                "assessment_status": view.assessment_status,
+            }
+        ),
+    }

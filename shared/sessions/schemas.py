@@ -1,0 +1,53 @@
+"""AI session bodies on the wire."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+MessageRole = Literal["engineer", "assistant", "system"]
+MessageKind = Literal["message", "step"]
+StepStatus = Literal["done", "failed", "skipped"]
+SessionStatus = Literal["active", "parked", "escalated"]
+
+MAX_CONTEXT_BYTES = 64 * 1024
+
+
+class MessageIn(msgspec.Struct, kw_only=True):
+    role: MessageRole
+    content: Annotated[str, msgspec.Meta(min_length=1, max_length=20000)]
+    kind: MessageKind = "message"
+    step_status: StepStatus | None = None
+    at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
+
+
+class Message(msgspec.Struct, kw_only=True):
+    role: MessageRole
+    content: str
+    kind: MessageKind
+    step_status: StepStatus | None
+    at: str
+
+
+class SessionCreate(msgspec.Struct, kw_only=True):
+    title: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    ticket_ref: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    context: dict[str, Any] | None = None
+    messages: Annotated[list[MessageIn], msgspec.Meta(max_length=500)] | None = None
+
+
+class Session(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    account_id: uuid.UUID
+    title: str
+    ticket_ref: str | None
+    status: SessionStatus
+    engineer_id: uuid.UUID
+    context: dict[str, Any]
+    messages: list[Message]
+    escalation_package: dict[str, Any] | None
+    created_at: str
+    updated_at: str

@@ -1,0 +1,138 @@
+"""AI sessions: what an engineer works on with the assistant, and its message history."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+import msgspec
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.auth.principal import Principal
+from shared.clock import rfc3339, utcnow
+from shared.db.models import AISession, SessionMessage
+from shared.errors import Forbidden, InvalidInput, NotFound
+from shared.sessions.schemas import MAX_CONTEXT_BYTES, Message, MessageIn, Session, SessionCreate
+
+
+def message_out(row: SessionMessage) -> Message:
+    return Message(
+        role=row.role,  # type: ignore[arg-type]
+        content=row.content,
+        kind=row.kind,  # type: ignore[arg-type]
+        step_status=row.step_status,  # type: ignore[arg-type]
+        at=rfc3339(row.at),
+    )
+
+
+def session_out(row: AISession, messages: Sequence[SessionMessage]) -> Session:
+    return Session(
+        id=row.id,
+        account_id=row.account_id,
+        title=row.title,
+        ticket_ref=row.ticket_ref,
+        status=row.status,  # type: ignore[arg-type]
+        engineer_id=row.engineer_id,
+        context=row.context,
+        messages=[message_out(m) for m in messages],
+        escalation_package=row.escalation_package,
+        created_at=rfc3339(row.created_at),
+        updated_at=rfc3339(row.updated_at),
+    )
+
+
+def require_member(principal: Principal) -> uuid.UUID:
+    """The caller's account; service tokens act on no account's sessions."""
+    if principal.account_id is None:
+        raise Forbidden("this call needs a user of an account")
+    return principal.account_id
+
+
+def require_senior(principal: Principal) -> uuid.UUID:
+    account_id = require_member(principal)
+    if not principal.is_senior:
+        raise Forbidden("only engineers, admins and owners may do this")
+    return account_id
+
+
+def _message_row(session_id: uuid.UUID, body: MessageIn) -> SessionMessage:
+    return SessionMessage(
+        session_id=session_id,
+        role=body.role,
+        content=body.content,
+        kind=body.kind,
+        step_status=body.step_status,
+        at=body.at or utcnow(),
+    )
+
+
+async def load_session(
+    db: AsyncSession, principal: Principal, session_id: uuid.UUID, *, for_update: bool = False
+) -> AISession:
+    """The session if the caller may see it: same account, and a parked one only for its engineer."""
+    account_id = require_member(principal)
+    query = select(AISession).where(AISession.id == session_id, AISession.account_id == account_id)
+    if for_update:
+        query = query.with_for_update()
+    row = (await db.execute(query)).scalar_one_or_none()
+    if row is None or (row.status == "parked" and row.engineer_id != principal.user_id):
+        raise NotFound("session")
+    return row
+
+
+async def session_messages(db: AsyncSession, session_id: uuid.UUID) -> Sequence[SessionMessage]:
+    query = select(SessionMessage).where(SessionMessage.session_id == session_id).order_by(SessionMessage.id)
+    return (await db.execute(query)).scalars().all()
+
+
+async def count_messages(db: AsyncSession, session_id: uuid.UUID) -> int:
+    query = select(func.count()).select_from(SessionMessage).where(SessionMessage.session_id == session_id)
+    return int((await db.execute(query)).scalar_one())
+
+
+async def create_session(db: AsyncSession, principal: Principal, body: SessionCreate) -> Session:
+    """A new active session owned by the caller."""
+    account_id = require_senior(principal)
+    context = body.context or {}
+    if len(msgspec.json.encode(context)) > MAX_CONTEXT_BYTES:
+        raise InvalidInput(f"context is larger than {MAX_CONTEXT_BYTES} bytes")
+    now = utcnow()
+    row = AISession(
+        id=uuid.uuid4(),
+        account_id=account_id,
+        title=body.title,
+        ticket_ref=body.ticket_ref,
+        status="active",
+        engineer_id=principal.user_id,
+        context=context,
+        created_at=now,
+        updated_at=now,
+    )
+    db.add(row)
+    await db.flush()
+    messages = [_message_row(row.id, m) for m in body.messages or []]
+    db.add_all(messages)
+    await db.flush()
+    out = session_out(row, messages)
+    await db.commit()
+    return out
+
+
+async def add_message(db: AsyncSession, principal: Principal, session_id: uuid.UUID, body: MessageIn) -> Message:
+    """Append to the session; only its current engineer writes to it."""
+    row = await load_session(db, principal, session_id)
+    if row.engineer_id != principal.user_id:
+        raise Forbidden("only the session's current engineer can add messages")
+    message = _message_row(row.id, body)
+    db.add(message)
+    row.updated_at = utcnow()
+    await db.flush()
+    out = message_out(message)
+    await db.commit()
+    return out
+
+
+async def get_session(db: AsyncSession, principal: Principal, session_id: uuid.UUID) -> Session:
+    row = await load_session(db, principal, session_id)
+    return session_out(row, await session_messages(db, row.id))
