@@ -15,6 +15,7 @@ from shared.db.models import Handoff as HandoffRow
 from shared.errors import Forbidden, HandoffActionNotAllowed, HandoffAlreadyClaimed, NotFound, SessionNotActive
 from shared.handoffs.schemas import Handoff, HandoffCreate
 from shared.handoffs.views import escalation_package, event_payload, handoff_out
+from shared.ids import new_id
 from shared.outbox.writer import add_event, add_job
 from shared.sessions.service import count_messages, load_session, message_out, require_member
 
@@ -76,7 +77,7 @@ async def create_handoff(db: AsyncSession, principal: Principal, session_id: uui
     now = utcnow()
     escalating = body.intent == "escalate"
     handoff = HandoffRow(
-        id=uuid.uuid4(),  # assigned here so the package and the outbox rows can carry it before the flush
+        id=new_id(),  # assigned here so the package and the outbox rows can carry it before the flush
         account_id=session.account_id,
         session_id=session.id,
         intent=body.intent,

@@ -13,6 +13,7 @@ from shared.auth.principal import Principal
 from shared.clock import rfc3339, utcnow
 from shared.db.models import AISession, SessionMessage
 from shared.errors import Forbidden, InvalidInput, NotFound
+from shared.ids import new_id
 from shared.sessions.schemas import MAX_CONTEXT_BYTES, Message, MessageIn, Session, SessionCreate
 
 
@@ -99,7 +100,7 @@ async def create_session(db: AsyncSession, principal: Principal, body: SessionCr
         raise InvalidInput(f"context is larger than {MAX_CONTEXT_BYTES} bytes")
     now = utcnow()
     row = AISession(
-        id=uuid.uuid4(),
+        id=new_id(),
         account_id=account_id,
         title=body.title,
         ticket_ref=body.ticket_ref,

@@ -6,7 +6,8 @@ import uuid
 from typing import Any
 
 from litestar import Controller, Request, delete, put
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.handoff_api.auth import account_admin_guard
@@ -26,15 +27,19 @@ class DirectoryController(Controller):
     async def put_user(
         self,
         request: Request[Principal, Any, Any],
-        db: AsyncSession,
-        account_id: uuid.UUID,
-        user_id: uuid.UUID,
-        data: UserPut,
+        db: NamedDependency[AsyncSession],
+        account_id: FromPath[uuid.UUID],
+        user_id: FromPath[uuid.UUID],
+        data: JSONBody[UserPut],
     ) -> UserOut:
         return await put_user(db, request.user, account_id, user_id, data)
 
     @delete("/{user_id:uuid}", operation_id="deleteUser", status_code=200)
     async def delete_user(
-        self, request: Request[Principal, Any, Any], db: AsyncSession, account_id: uuid.UUID, user_id: uuid.UUID
+        self,
+        request: Request[Principal, Any, Any],
+        db: NamedDependency[AsyncSession],
+        account_id: FromPath[uuid.UUID],
+        user_id: FromPath[uuid.UUID],
     ) -> UserOut:
         return await delete_user(db, request.user, account_id, user_id)

@@ -6,8 +6,8 @@ import uuid
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
-from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.handoff_api.auth import member_guard, senior_guard
@@ -27,8 +27,8 @@ class EscalationQueueController(Controller):
     async def list_escalations(
         self,
         request: Request[Principal, Any, Any],
-        db: AsyncSession,
-        status: QueueStatus = "open",
+        db: NamedDependency[AsyncSession],
+        status: FromQuery[QueueStatus] = "open",
         limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
         cursor: Annotated[str | None, Parameter(max_length=512)] = None,
     ) -> HandoffPage:
@@ -43,24 +43,34 @@ class HandoffController(Controller):
 
     @post("/ai-sessions/{session_id:uuid}/handoff", operation_id="createHandoff")
     async def create_handoff(
-        self, request: Request[Principal, Any, Any], db: AsyncSession, session_id: uuid.UUID, data: HandoffCreate
+        self,
+        request: Request[Principal, Any, Any],
+        db: NamedDependency[AsyncSession],
+        session_id: FromPath[uuid.UUID],
+        data: JSONBody[HandoffCreate],
     ) -> Handoff:
         return await service.create_handoff(db, request.user, session_id, data)
 
     @get("/handoffs/{handoff_id:uuid}", operation_id="getHandoff")
     async def get_handoff(
-        self, request: Request[Principal, Any, Any], db: AsyncSession, handoff_id: uuid.UUID
+        self, request: Request[Principal, Any, Any], db: NamedDependency[AsyncSession], handoff_id: FromPath[uuid.UUID]
     ) -> Handoff:
         return await service.get_handoff(db, request.user, handoff_id)
 
     @post("/handoffs/{handoff_id:uuid}/claim", operation_id="claimHandoff", guards=[senior_guard], status_code=200)
-    async def claim(self, request: Request[Principal, Any, Any], db: AsyncSession, handoff_id: uuid.UUID) -> Handoff:
+    async def claim(
+        self, request: Request[Principal, Any, Any], db: NamedDependency[AsyncSession], handoff_id: FromPath[uuid.UUID]
+    ) -> Handoff:
         return await claims.claim_handoff(db, request.user, handoff_id)
 
     @post("/handoffs/{handoff_id:uuid}/resume", operation_id="resumeHandoff", status_code=200)
-    async def resume(self, request: Request[Principal, Any, Any], db: AsyncSession, handoff_id: uuid.UUID) -> Handoff:
+    async def resume(
+        self, request: Request[Principal, Any, Any], db: NamedDependency[AsyncSession], handoff_id: FromPath[uuid.UUID]
+    ) -> Handoff:
         return await service.resume_handoff(db, request.user, handoff_id)
 
     @post("/handoffs/{handoff_id:uuid}/withdraw", operation_id="withdrawHandoff", status_code=200)
-    async def withdraw(self, request: Request[Principal, Any, Any], db: AsyncSession, handoff_id: uuid.UUID) -> Handoff:
+    async def withdraw(
+        self, request: Request[Principal, Any, Any], db: NamedDependency[AsyncSession], handoff_id: FromPath[uuid.UUID]
+    ) -> Handoff:
         return await service.withdraw_handoff(db, request.user, handoff_id)

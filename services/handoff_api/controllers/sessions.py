@@ -6,7 +6,8 @@ import uuid
 from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.handoff_api.auth import member_guard, senior_guard
@@ -24,18 +25,22 @@ class SessionController(Controller):
 
     @post("/", operation_id="createSession", guards=[senior_guard])
     async def create_session(
-        self, request: Request[Principal, Any, Any], db: AsyncSession, data: SessionCreate
+        self, request: Request[Principal, Any, Any], db: NamedDependency[AsyncSession], data: JSONBody[SessionCreate]
     ) -> Session:
         return await service.create_session(db, request.user, data)
 
     @get("/{session_id:uuid}", operation_id="getSession")
     async def get_session(
-        self, request: Request[Principal, Any, Any], db: AsyncSession, session_id: uuid.UUID
+        self, request: Request[Principal, Any, Any], db: NamedDependency[AsyncSession], session_id: FromPath[uuid.UUID]
     ) -> Session:
         return await service.get_session(db, request.user, session_id)
 
     @post("/{session_id:uuid}/messages", operation_id="addMessage")
     async def add_message(
-        self, request: Request[Principal, Any, Any], db: AsyncSession, session_id: uuid.UUID, data: MessageIn
+        self,
+        request: Request[Principal, Any, Any],
+        db: NamedDependency[AsyncSession],
+        session_id: FromPath[uuid.UUID],
+        data: JSONBody[MessageIn],
     ) -> Message:
         return await service.add_message(db, request.user, session_id, data)

@@ -1,0 +1,112 @@
+"""Fixtures every suite shares: real PostgreSQL, an embedded SQLite, API clients, tenants."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from services.handoff_api.app import create_app
+from shared.bootstrap import Runtime
+from shared.config import Settings
+from shared.db.migrate import upgrade
+from tests.support.tenants import TenantFactory
+
+PG_ADMIN_DSN = os.environ.get("HANDOFF_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+JWT_SECRET = "test-secret-" + "x" * 32
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    async def ping() -> None:
+        connection = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
+        await connection.close()
+
+    try:
+        asyncio.run(ping())
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        pytest.exit(f"PostgreSQL is not reachable at {PG_ADMIN_DSN} ({exc}); make test needs it running.", returncode=3)
+
+
+def _sqlalchemy_url(dsn: str) -> str:
+    return dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A database of our own on the real server, migrated once for the whole run."""
+    name = f"handoff_test_{os.getpid()}_{secrets.token_hex(3)}"
+
+    async def admin(sql: str) -> None:
+        connection = await asyncpg.connect(PG_ADMIN_DSN)
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    url = _sqlalchemy_url(PG_ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}")
+    upgrade(url)
+    yield url
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path: Path = tmp_path_factory.mktemp("sqlite") / "handoff.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def settings_for(pg_url: str, sqlite_url: str) -> dict[str, Settings]:
+    base = {"jwt_secret": JWT_SECRET, "secret_key": "k" * 43 + "=", "db_pool_size": 30}
+    return {
+        "sqlite": Settings.from_env({}, database_url=sqlite_url, **base),
+        "postgresql": Settings.from_env({}, database_url=pg_url, **base),
+    }
+
+
+@pytest.fixture(scope="session")
+async def runtimes(settings_for: dict[str, Settings]) -> AsyncIterator[dict[str, Runtime]]:
+    built = {name: Runtime.build(s) for name, s in settings_for.items()}
+    yield built
+    for runtime in built.values():
+        await runtime.stop()
+
+
+@pytest.fixture(scope="session")
+def runtime(backend: str, runtimes: dict[str, Runtime]) -> Runtime:
+    return runtimes[backend]
+
+
+@pytest.fixture(scope="session")
+async def client(backend: str, runtimes: dict[str, Runtime]) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client wired to the API in-process (ASGI), on the backend under test."""
+    runtime = runtimes[backend]
+    app = create_app(runtime.settings, runtime=runtime)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as http:
+        yield http
+
+
+@pytest.fixture
+def tenants(client: httpx.AsyncClient) -> TenantFactory:
+    return TenantFactory(client, JWT_SECRET)
+
+
+@pytest.fixture
+def unique() -> str:
+    return uuid.uuid4().hex[:8]

@@ -1,0 +1,97 @@
+"""`handoff dev` as a newcomer runs it: migrate, seed, print tokens, serve; the README's curl flow works."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import httpx
+
+from tests.support.processes import HANDOFF, clean_env, running, spare_port
+
+
+def test_dev_server_serves_the_readme_flow(tmp_path: Path) -> None:
+    port = spare_port()
+    base = f"http://127.0.0.1:{port}"
+    with running(["dev"], cwd=tmp_path, port=port) as (_, log_path):
+        tokens = dict(re.findall(r"export ([A-Z]+)=(\S+)", log_path.read_text()))
+        assert {"JAMIE", "SAM", "RILEY", "OLIVIA", "VAL"} <= tokens.keys()
+        jamie = {"Authorization": f"Bearer {tokens['JAMIE']}"}
+        sam = {"Authorization": f"Bearer {tokens['SAM']}"}
+        riley = {"Authorization": f"Bearer {tokens['RILEY']}"}
+
+        with httpx.Client(base_url=base, timeout=10) as http:
+            session = http.post(
+                "/api/v1/ai-sessions", headers=jamie, json={"title": "Printer offline", "ticket_ref": "4711"}
+            )
+            assert session.status_code == 201
+            handoff = http.post(
+                f"/api/v1/ai-sessions/{session.json()['id']}/handoff",
+                headers=jamie,
+                json={"intent": "escalate", "note": "Spooler restarts did not help", "urgency": "high"},
+            )
+            assert handoff.status_code == 201
+            queue = http.get("/api/v1/ai-sessions/escalations", headers=sam).json()
+            assert handoff.json()["id"] in [h["id"] for h in queue["items"]]
+            claimed = http.post(f"/api/v1/handoffs/{handoff.json()['id']}/claim", headers=sam)
+            assert claimed.status_code == 200
+            lost = http.post(f"/api/v1/handoffs/{handoff.json()['id']}/claim", headers=riley)
+            assert lost.status_code == 409
+            assert lost.json()["claimed_by"]["name"] == "Sam Senior"
+            assert http.get("/readyz").json() == {"status": "ok"}
+            assert http.get("/schema/openapi.json").status_code == 200
+
+        # The embedded default is one process: a second `handoff dev` in the same place refuses to start.
+        second = subprocess.run(
+            [HANDOFF, "dev", "--port", str(spare_port())],
+            cwd=tmp_path,
+            env=clean_env(),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert second.returncode != 0
+        assert "already running" in second.stderr
+    assert (tmp_path / "var" / "handoff.db").exists()
+
+
+def test_api_refuses_to_start_without_secrets(tmp_path: Path) -> None:
+    result = subprocess.run([HANDOFF, "api"], cwd=tmp_path, env=clean_env(), capture_output=True, text=True, timeout=30)
+    assert result.returncode != 0
+    assert "HANDOFF_JWT_SECRET is required" in result.stderr
+
+
+def test_token_command_prints_a_token_the_api_accepts(tmp_path: Path) -> None:
+    env = {
+        "HANDOFF_JWT_SECRET": "s" * 40,
+        "HANDOFF_SECRET_KEY": "k" * 43 + "=",
+        "HANDOFF_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/h.db",
+    }
+    subprocess.run([HANDOFF, "migrate"], cwd=tmp_path, env=clean_env(env), check=True, capture_output=True, timeout=60)
+    token = subprocess.run(
+        [
+            HANDOFF,
+            "token",
+            "--user",
+            "00000000-0000-4000-8000-000000000009",
+            "--account",
+            "00000000-0000-4000-8000-000000000001",
+            "--role",
+            "engineer",
+        ],
+        cwd=tmp_path,
+        env=clean_env(env),
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    ).stdout.strip()
+    port = spare_port()
+    with running(["api"], cwd=tmp_path, env=env, port=port):
+        response = httpx.post(
+            f"http://127.0.0.1:{port}/api/v1/ai-sessions",
+            headers={"Authorization": f"Bearer {token}"},
+            json={"title": "t"},
+        )
+        assert response.status_code == 201

@@ -1,0 +1,44 @@
+"""Exactly one claimer wins, however many race: 25 seniors on each of 50 escalations."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.support.tenants import TenantFactory
+
+CLAIMERS = 25
+HANDOFFS = 50
+
+
+async def test_one_winner_per_handoff_under_concurrent_claims(tenants: TenantFactory) -> None:
+    tenant = await tenants.create(junior="engineer")
+    junior = tenant["junior"]
+    seniors = [await tenants.add_user(tenant, f"senior{i}", "engineer") for i in range(CLAIMERS)]
+
+    for round_no in range(HANDOFFS):
+        handoff = await junior.escalate((await junior.new_session(f"race {round_no}"))["id"])
+        path = f"/api/v1/handoffs/{handoff['id']}/claim"
+        start = asyncio.Event()
+
+        async def claim(senior=None, path=path, start=start):  # type: ignore[no-untyped-def]
+            await start.wait()
+            return senior, await senior.post(path)
+
+        tasks = [asyncio.create_task(claim(s)) for s in seniors]
+        await asyncio.sleep(0)
+        start.set()
+        answers = await asyncio.gather(*tasks)
+
+        winners = [(s, r) for s, r in answers if r.status_code == 200]
+        assert len(winners) == 1, [r.status_code for _, r in answers]
+        winner, won = winners[0]
+        for senior, response in answers:
+            if senior is winner:
+                continue
+            assert response.status_code == 409, response.text
+            body = response.json()
+            assert body["code"] == "handoff_already_claimed"
+            assert body["claimed_by"] == {"id": str(winner.id), "name": winner.name}
+            assert body["claimed_at"] == won.json()["claimed_at"]
+        final = (await junior.get(f"/api/v1/handoffs/{handoff['id']}")).json()
+        assert final["claimed_by"]["id"] == str(winner.id)

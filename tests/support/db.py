@@ -1,0 +1,28 @@
+"""Read what the service wrote, straight from the database."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+
+from shared.bootstrap import Runtime
+from shared.db.models import Handoff, OutboxRow
+
+
+async def outbox_rows(runtime: Runtime, account_id: uuid.UUID | str) -> list[dict[str, Any]]:
+    account = uuid.UUID(str(account_id))
+    async with runtime.sessionmaker() as db:
+        rows = (
+            (await db.execute(select(OutboxRow).where(OutboxRow.account_id == account).order_by(OutboxRow.id)))
+            .scalars()
+            .all()
+        )
+        return [{"kind": r.kind, "topic": r.topic, "job_id": r.job_id, "payload": r.payload} for r in rows]
+
+
+async def handoffs_of_session(runtime: Runtime, session_id: uuid.UUID | str) -> list[Handoff]:
+    async with runtime.sessionmaker() as db:
+        query = select(Handoff).where(Handoff.session_id == uuid.UUID(str(session_id)))
+        return list((await db.execute(query)).scalars().all())

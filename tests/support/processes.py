@@ -1,0 +1,70 @@
+"""Run the real `handoff` command in a child process, on a spare loopback port."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+HANDOFF = str(Path(sys.executable).with_name("handoff"))
+
+
+def spare_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HANDOFF_")}
+    env.update(extra or {})
+    return env
+
+
+def wait_healthy(base_url: str, process: subprocess.Popen[str], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{base_url} did not become healthy in {timeout} s")
+
+
+@contextmanager
+def running(
+    args: list[str], *, cwd: Path, env: Mapping[str, str] | None = None, port: int
+) -> Iterator[tuple[subprocess.Popen[str], Path]]:
+    """Start `handoff <args>`, wait until it answers /healthz, stop it on exit; yields the process and its log."""
+    log_path = cwd / f"handoff-{port}.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [HANDOFF, *args, "--port", str(port)],
+            cwd=cwd,
+            env=clean_env(env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            wait_healthy(f"http://127.0.0.1:{port}", process)
+            yield process, log_path
+        finally:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
