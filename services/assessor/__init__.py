@@ -1,0 +1,1 @@
+"""The AI assessment worker (`handoff assessor`)."""

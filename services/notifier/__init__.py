@@ -1,0 +1,1 @@
+"""The email and PSA notification worker (`handoff notifier`)."""
