@@ -52,13 +52,10 @@ def _single_replica_lock() -> IO[str]:
 
 
 def _serve(settings: Settings, host: str, port: int) -> None:
-    import uvicorn
-
     from services.handoff_api.app import create_app
+    from services.handoff_api.server import HandoffServer
 
-    app = create_app(settings)
-    config = uvicorn.Config(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=5, lifespan="on")
-    uvicorn.Server(config).run()
+    HandoffServer.for_app(create_app(settings), host=host, port=port).run()
 
 
 def cmd_migrate(settings: Settings, _: argparse.Namespace) -> None:

@@ -1,14 +1,27 @@
-"""The composition root: builds the database, bus and job infrastructure a process runs on."""
+"""The composition root: builds the database, bus, job queue and outbox relay a process runs on."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
+from redis.asyncio import BlockingConnectionPool
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
+from shared.bus.base import Bus
+from shared.bus.memory import InProcessBus
+from shared.bus.redis import RedisBus
 from shared.config import Settings
-from shared.db.engine import create_engine, create_sessionmaker
+from shared.db.engine import create_engine
+from shared.jobs.arq import ArqJobQueue
+from shared.jobs.base import JobQueue
+from shared.jobs.memory import InProcessJobQueue
+from shared.outbox.relay import OutboxRelay
+from shared.outbox.writer import PENDING_FLAG
 
 ReadinessProbe = Callable[[], Awaitable[bool]]
 
@@ -20,15 +33,63 @@ class Runtime:
     settings: Settings
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
+    bus: Bus
+    jobs: JobQueue
+    relay: OutboxRelay
     readiness_probes: dict[str, ReadinessProbe] = field(default_factory=dict)
+    redis_pool: BlockingConnectionPool | None = None
 
     @classmethod
-    def build(cls, settings: Settings) -> Runtime:
+    def build(cls, settings: Settings, *, role: str = "api") -> Runtime:
         engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
-        return cls(settings=settings, engine=engine, sessionmaker=create_sessionmaker(engine))
+        # A session class of our own, so the commit hook below wakes this runtime's relay only.
+        session_class: type[Session] = type("RuntimeSession", (Session,), {})
+        sessionmaker = async_sessionmaker(engine, expire_on_commit=False, sync_session_class=session_class)
+
+        bus: Bus
+        jobs: JobQueue
+        pool = None
+        if settings.redis_url:
+            pool = BlockingConnectionPool.from_url(
+                settings.redis_url,
+                max_connections=20,
+                timeout=10,
+                socket_timeout=10,
+                socket_connect_timeout=5,
+                health_check_interval=30,
+                client_name=f"handoff-{role}-{os.getpid()}",
+            )
+            bus = RedisBus(pool, tail_url=settings.redis_url, maxlen=settings.stream_maxlen)
+            jobs = ArqJobQueue(pool)
+        else:
+            bus = InProcessBus(maxlen=settings.stream_maxlen)
+            jobs = InProcessJobQueue()
+        relay = OutboxRelay(sessionmaker, bus, jobs)
+
+        @event.listens_for(session_class, "after_commit")
+        def _after_commit(session: Session) -> None:
+            if session.info.pop(PENDING_FLAG, False):
+                relay.wake()
+
+        @event.listens_for(session_class, "after_rollback")
+        def _after_rollback(session: Session) -> None:
+            session.info.pop(PENDING_FLAG, None)
+
+        runtime = cls(settings, engine, sessionmaker, bus, jobs, relay, redis_pool=pool)
+        runtime.readiness_probes["bus"] = bus.ping
+        return runtime
 
     async def start(self) -> None:
-        """Start background work (nothing yet beyond the connection pool, which is lazy)."""
+        """Start the outbox relay; the pools connect lazily."""
+        self.relay.start()
 
     async def stop(self) -> None:
+        await self.relay.stop()
+        await self.jobs.close()
+        await self.bus.close()
+        if self.redis_pool is not None:
+            await self.redis_pool.aclose()
         await self.engine.dispose()
+
+    def describe(self) -> dict[str, Any]:
+        return {"bus": type(self.bus).__name__, "jobs": type(self.jobs).__name__}

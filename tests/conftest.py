@@ -12,6 +12,8 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+import redis
+import redis.asyncio
 
 from services.handoff_api.app import create_app
 from shared.bootstrap import Runtime
@@ -20,6 +22,8 @@ from shared.db.migrate import upgrade
 from tests.support.tenants import TenantFactory
 
 PG_ADMIN_DSN = os.environ.get("HANDOFF_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+# A database index of its own, emptied at the start of every run.
+REDIS_URL = os.environ.get("HANDOFF_TEST_REDIS_URL", "redis://127.0.0.1:6379/3")
 JWT_SECRET = "test-secret-" + "x" * 32
 
 
@@ -32,6 +36,18 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         asyncio.run(ping())
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
         pytest.exit(f"PostgreSQL is not reachable at {PG_ADMIN_DSN} ({exc}); make test needs it running.", returncode=3)
+
+    async def flush_redis() -> None:
+        client = redis.asyncio.Redis.from_url(REDIS_URL, socket_connect_timeout=5)
+        try:
+            await client.flushdb()
+        finally:
+            await client.aclose()
+
+    try:
+        asyncio.run(flush_redis())
+    except (OSError, redis.RedisError) as exc:
+        pytest.exit(f"Redis is not reachable at {REDIS_URL} ({exc}); make test needs it running.", returncode=3)
 
 
 def _sqlalchemy_url(dsn: str) -> str:
@@ -75,13 +91,15 @@ def settings_for(pg_url: str, sqlite_url: str) -> dict[str, Settings]:
     base = {"jwt_secret": JWT_SECRET, "secret_key": "k" * 43 + "=", "db_pool_size": 30}
     return {
         "sqlite": Settings.from_env({}, database_url=sqlite_url, **base),
-        "postgresql": Settings.from_env({}, database_url=pg_url, **base),
+        "postgresql": Settings.from_env({}, database_url=pg_url, redis_url=REDIS_URL, **base),
     }
 
 
 @pytest.fixture(scope="session")
 async def runtimes(settings_for: dict[str, Settings]) -> AsyncIterator[dict[str, Runtime]]:
     built = {name: Runtime.build(s) for name, s in settings_for.items()}
+    for runtime in built.values():
+        await runtime.start()
     yield built
     for runtime in built.values():
         await runtime.stop()

@@ -17,6 +17,8 @@ from services.handoff_api.controllers.handoffs import EscalationQueueController,
 from services.handoff_api.controllers.health import HealthController
 from services.handoff_api.controllers.sessions import SessionController
 from services.handoff_api.errors import EXCEPTION_HANDLERS
+from services.handoff_api.sse.endpoint import escalation_stream
+from services.handoff_api.sse.hub import SSEHub
 from shared.bootstrap import Runtime
 from shared.config import Settings
 
@@ -30,13 +32,17 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Litestar:
     jwt_auth = build_jwt_auth(settings.jwt_secret)
     prometheus = PrometheusConfig(app_name="handoff", group_path=True, exclude=["/metrics", "/healthz", "/readyz"])
 
+    hub = SSEHub(rt.bus, client_buffer=settings.sse_client_buffer)
+
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
         if owns_runtime:
             await rt.start()
+        hub.start()
         try:
             yield
         finally:
+            await hub.stop()
             if owns_runtime:
                 await rt.stop()
 
@@ -48,6 +54,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Litestar:
             SessionController,
             EscalationQueueController,
             HandoffController,
+            escalation_stream,
         ],
         on_app_init=[jwt_auth.on_app_init],
         middleware=[prometheus.middleware],
@@ -60,6 +67,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Litestar:
                 "engine": rt.engine,
                 "sessionmaker": rt.sessionmaker,
                 "readiness_probes": rt.readiness_probes,
+                "sse_hub": hub,
             }
         ),
         openapi_config=OpenAPIConfig(title="Handoff service", version="1.0.0", path="/schema"),

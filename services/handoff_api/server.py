@@ -1,0 +1,34 @@
+"""uvicorn, with open SSE streams ended as soon as shutdown begins."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from types import FrameType
+
+import uvicorn
+from litestar import Litestar
+
+
+class HandoffServer(uvicorn.Server):
+    """uvicorn waits for open connections before it stops; SSE streams never end by themselves."""
+
+    app: Litestar
+
+    @classmethod
+    def for_app(cls, app: Litestar, *, host: str, port: int, log_level: str = "info") -> HandoffServer:
+        config = uvicorn.Config(
+            app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5, lifespan="on"
+        )
+        server = cls(config)
+        server.app = app
+        return server
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
+        await super().serve(sockets)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        hub = self.app.state.sse_hub
+        self._loop.call_soon_threadsafe(lambda: asyncio.ensure_future(hub.stop()))
+        super().handle_exit(sig, frame)

@@ -1,0 +1,73 @@
+"""The event bus: one ordered, retained stream of events per account."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+import msgspec
+
+ZERO_ID = "0-0"
+
+
+class StreamEntry(msgspec.Struct, frozen=True):
+    """One event as stored: its stream id (`<ms>-<seq>`), type, and one-line JSON data."""
+
+    id: str
+    type: str
+    data: bytes
+
+
+class BusUnavailable(Exception):
+    """The bus could not be reached; the caller keeps what it meant to send and tries later."""
+
+
+def parse_id(entry_id: str) -> tuple[int, int]:
+    """`"1700000000000-3"` → `(1700000000000, 3)`; raises ValueError on anything else."""
+    ms, _, seq = entry_id.partition("-")
+    if not ms.isdigit() or (seq and not seq.isdigit()):
+        raise ValueError(f"not a stream id: {entry_id!r}")
+    return int(ms), int(seq or 0)
+
+
+def is_stream_id(value: str) -> bool:
+    try:
+        parse_id(value)
+    except ValueError:
+        return False
+    return True
+
+
+def stream_key(account_id: str) -> str:
+    """The account's stream; the braces hash-tag it so Redis Cluster keeps it on one shard."""
+    return f"handoff:events:{{{account_id}}}"
+
+
+class Bus(Protocol):
+    async def publish(self, account_id: str, event_type: str, data: bytes, *, dedupe_key: str | None = None) -> str:
+        """Append an event; with `dedupe_key`, a second publish returns the first one's id and appends nothing."""
+        ...
+
+    async def read_after(self, account_id: str, after_id: str, count: int = 500) -> list[StreamEntry]:
+        """Up to `count` events with ids strictly greater than `after_id`, oldest first."""
+        ...
+
+    async def tip(self, account_id: str) -> str:
+        """The id of the account's latest event, or `0-0` when it has none."""
+        ...
+
+    async def trimmed_after(self, account_id: str, after_id: str) -> bool:
+        """True when events after `after_id` are no longer retained (trimmed, or the stream was reset)."""
+        ...
+
+    async def tail(self, cursors: Mapping[str, str], block_ms: int) -> list[tuple[str, StreamEntry]]:
+        """Block until any account has events after its cursor (or `block_ms`, or `interrupt_tail`)."""
+        ...
+
+    async def interrupt_tail(self) -> None:
+        """Make a blocked `tail` return now, e.g. because the set of accounts changed."""
+        ...
+
+    async def ping(self) -> bool: ...
+
+    async def close(self) -> None: ...

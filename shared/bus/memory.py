@@ -1,0 +1,106 @@
+"""The in-process bus of the embedded default: the same semantics as the Redis one, in memory."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from shared.bus.base import ZERO_ID, StreamEntry, parse_id
+
+
+@dataclass
+class _Wakeup:
+    event: asyncio.Event = field(default_factory=asyncio.Event)
+    interrupted: bool = False
+
+
+@dataclass
+class _Stream:
+    entries: deque[StreamEntry] = field(default_factory=deque)
+    last: tuple[int, int] = (0, 0)
+    max_deleted: tuple[int, int] = (0, 0)
+
+
+class InProcessBus:
+    """Per-account streams with Redis-style ids, exact MAXLEN retention and blocking tails."""
+
+    def __init__(self, *, maxlen: int = 10000) -> None:
+        self.maxlen = maxlen
+        self._streams: dict[str, _Stream] = {}
+        self._published: dict[str, str] = {}
+        self._wakeup = _Wakeup()
+
+    def _next_id(self, stream: _Stream) -> tuple[int, int]:
+        now = time.time_ns() // 1_000_000
+        return (now, 0) if now > stream.last[0] else (stream.last[0], stream.last[1] + 1)
+
+    async def publish(self, account_id: str, event_type: str, data: bytes, *, dedupe_key: str | None = None) -> str:
+        if dedupe_key is not None and dedupe_key in self._published:
+            return self._published[dedupe_key]
+        stream = self._streams.setdefault(account_id, _Stream())
+        stream.last = self._next_id(stream)
+        entry = StreamEntry(f"{stream.last[0]}-{stream.last[1]}", event_type, data)
+        stream.entries.append(entry)
+        while len(stream.entries) > self.maxlen:
+            stream.max_deleted = parse_id(stream.entries.popleft().id)
+        if dedupe_key is not None:
+            self._published[dedupe_key] = entry.id
+        self._wake_tails()
+        return entry.id
+
+    def _wake_tails(self, *, interrupt: bool = False) -> None:
+        woken, self._wakeup = self._wakeup, _Wakeup()
+        woken.interrupted = interrupt
+        woken.event.set()
+
+    async def read_after(self, account_id: str, after_id: str, count: int = 500) -> list[StreamEntry]:
+        stream = self._streams.get(account_id)
+        if stream is None:
+            return []
+        after = parse_id(after_id)
+        newer = (e for e in stream.entries if parse_id(e.id) > after)
+        return [e for _, e in zip(range(count), newer, strict=False)]
+
+    async def tip(self, account_id: str) -> str:
+        stream = self._streams.get(account_id)
+        if stream is None or stream.last == (0, 0):
+            return ZERO_ID
+        return f"{stream.last[0]}-{stream.last[1]}"
+
+    async def trimmed_after(self, account_id: str, after_id: str) -> bool:
+        after = parse_id(after_id)
+        stream = self._streams.get(account_id)
+        if stream is None:
+            return after > (0, 0)
+        return stream.max_deleted > after or after > stream.last
+
+    async def tail(self, cursors: Mapping[str, str], block_ms: int) -> list[tuple[str, StreamEntry]]:
+        deadline = time.monotonic() + block_ms / 1000
+        while True:
+            wakeup = self._wakeup
+            found = [
+                (account, e) for account, cursor in cursors.items() for e in await self.read_after(account, cursor)
+            ]
+            if found:
+                return found
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return []
+            try:
+                await asyncio.wait_for(wakeup.event.wait(), remaining)
+            except TimeoutError:
+                return []
+            if wakeup.interrupted:
+                return []
+
+    async def interrupt_tail(self) -> None:
+        self._wake_tails(interrupt=True)
+
+    async def ping(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        self._wake_tails()

@@ -1,0 +1,29 @@
+"""The job queue: background work the outbox hands to the assessor and notifier workers."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+JobHandler = Callable[[dict[str, Any]], Awaitable[None]]
+
+# Each worker kind has its own queue, so a worker only ever takes jobs it can run.
+JOB_QUEUES: dict[str, str] = {
+    "assess": "handoff:jobs:assess",
+    "notify": "handoff:jobs:notify",
+    "psa_push": "handoff:jobs:notify",
+}
+
+
+class JobQueueUnavailable(Exception):
+    """The queue could not be reached; the outbox keeps the job and tries again."""
+
+
+class JobQueue(Protocol):
+    async def enqueue(self, name: str, job_id: str, payload: dict[str, Any]) -> bool:
+        """Queue a job once per `job_id`: False when that id is already queued or running."""
+        ...
+
+    async def ping(self) -> bool: ...
+
+    async def close(self) -> None: ...
