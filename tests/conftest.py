@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import secrets
 import uuid
@@ -25,9 +26,12 @@ PG_ADMIN_DSN = os.environ.get("HANDOFF_TEST_PG_DSN", "postgresql://postgres@127.
 # A database index of its own, emptied at the start of every run.
 REDIS_URL = os.environ.get("HANDOFF_TEST_REDIS_URL", "redis://127.0.0.1:6379/3")
 JWT_SECRET = "test-secret-" + "x" * 32
+STREAM_MAXLEN = 1000
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
     async def ping() -> None:
         connection = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
         await connection.close()
@@ -88,7 +92,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="session")
 def settings_for(pg_url: str, sqlite_url: str) -> dict[str, Settings]:
-    base = {"jwt_secret": JWT_SECRET, "secret_key": "k" * 43 + "=", "db_pool_size": 30}
+    base = {"jwt_secret": JWT_SECRET, "secret_key": "k" * 43 + "=", "db_pool_size": 30, "stream_maxlen": STREAM_MAXLEN}
     return {
         "sqlite": Settings.from_env({}, database_url=sqlite_url, **base),
         "postgresql": Settings.from_env({}, database_url=pg_url, redis_url=REDIS_URL, **base),

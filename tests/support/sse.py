@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 from dataclasses import dataclass, field
@@ -51,7 +52,7 @@ class SSEClient:
         await asyncio.get_running_loop().sock_connect(sock, (host, port))
         reader, writer = await asyncio.open_connection(sock=sock, limit=2**20)
         lines = [
-            f"GET /api/v1/ai-sessions/escalations/stream HTTP/1.1",
+            "GET /api/v1/ai-sessions/escalations/stream HTTP/1.1",
             f"Host: {host}:{port}",
             "Accept: text/event-stream",
         ]
@@ -122,7 +123,5 @@ class SSEClient:
 
     async def close(self) -> None:
         self.writer.close()
-        try:
+        with contextlib.suppress(ConnectionError, OSError):
             await self.writer.wait_closed()
-        except (ConnectionError, OSError):
-            pass

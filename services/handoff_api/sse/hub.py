@@ -121,10 +121,11 @@ class SSEHub:
                 await asyncio.sleep(1.0)
                 continue
             backoff = 0.0
-            self._fan_out(found)
+            await self._fan_out(found)
 
-    def _fan_out(self, found: list[tuple[str, StreamEntry]]) -> None:
-        # No await in here: a subscriber registers either before an event is fanned out or after it.
+    async def _fan_out(self, found: list[tuple[str, StreamEntry]]) -> None:
+        # Safe to yield between events: a subscriber is registered before it reads the tip it replays
+        # to, so whatever it misses here is in its replay, and duplicates are dropped by id.
         for account_id, entry in found:
             if account_id not in self._cursors:
                 continue
@@ -135,3 +136,5 @@ class SSEHub:
             SSE_EVENTS.inc()
             for subscriber in list(self._subscribers.get(account_id, ())):
                 subscriber.offer(frame)
+            if len(found) > 1:
+                await asyncio.sleep(0)  # let healthy writers drain a burst before the next event

@@ -1,0 +1,96 @@
+"""One contract, two buses: the Redis Streams bus and the in-process one behave the same."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import BlockingConnectionPool
+
+from shared.bus.base import Bus, parse_id
+from shared.bus.memory import InProcessBus
+from shared.bus.redis import RedisBus
+from tests.conftest import REDIS_URL
+
+MAXLEN = 50
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def bus(request: pytest.FixtureRequest) -> AsyncIterator[Bus]:
+    if request.param == "memory":
+        memory = InProcessBus(maxlen=MAXLEN)
+        yield memory
+        await memory.close()
+        return
+    pool = BlockingConnectionPool.from_url(REDIS_URL, max_connections=4)
+    redis_bus = RedisBus(pool, tail_url=REDIS_URL, maxlen=MAXLEN)
+    yield redis_bus
+    await redis_bus.close()
+    await pool.aclose()
+
+
+def account() -> str:
+    return str(uuid.uuid4())
+
+
+async def test_ids_increase_and_replay_is_exclusive(bus: Bus) -> None:
+    acc = account()
+    assert await bus.tip(acc) == "0-0"
+    ids = [await bus.publish(acc, "handoff_created", b'{"n": %d}' % i) for i in range(5)]
+    assert [parse_id(i) for i in ids] == sorted(parse_id(i) for i in ids)
+    assert len(set(ids)) == 5
+    assert await bus.tip(acc) == ids[-1]
+    after = await bus.read_after(acc, ids[1])
+    assert [e.id for e in after] == ids[2:]
+    assert after[0].type == "handoff_created"
+    assert after[0].data == b'{"n": 2}'
+    assert [e.id for e in await bus.read_after(acc, "0-0", count=2)] == ids[:2]
+    assert await bus.read_after(acc, ids[-1]) == []
+
+
+async def test_accounts_do_not_share_streams(bus: Bus) -> None:
+    first, second = account(), account()
+    await bus.publish(first, "handoff_created", b"{}")
+    assert await bus.read_after(second, "0-0") == []
+    assert await bus.tip(second) == "0-0"
+
+
+async def test_dedupe_key_publishes_once(bus: Bus) -> None:
+    acc = account()
+    first = await bus.publish(acc, "handoff_created", b"{}", dedupe_key="outbox:1")
+    again = await bus.publish(acc, "handoff_created", b"{}", dedupe_key="outbox:1")
+    assert first == again
+    assert len(await bus.read_after(acc, "0-0")) == 1
+
+
+async def test_retention_and_trim_detection(bus: Bus) -> None:
+    acc = account()
+    ids = [await bus.publish(acc, "handoff_created", b"{}") for _ in range(MAXLEN * 4)]
+    kept = await bus.read_after(acc, "0-0", count=10_000)
+    assert MAXLEN <= len(kept) < MAXLEN * 4  # Redis trims approximately, whole nodes at a time
+    assert kept[-1].id == ids[-1]
+    assert await bus.trimmed_after(acc, ids[0]) is True
+    assert await bus.trimmed_after(acc, ids[-2]) is False
+    assert await bus.trimmed_after(acc, ids[-1]) is False
+    assert await bus.trimmed_after(account(), "0-0") is False
+    assert await bus.trimmed_after(account(), ids[0]) is True  # a stream that no longer exists
+
+
+async def test_tail_blocks_until_an_event_and_can_be_interrupted(bus: Bus) -> None:
+    acc, other = account(), account()
+    cursors = {acc: await bus.tip(acc), other: "0-0"}
+    waiting = asyncio.create_task(bus.tail(cursors, block_ms=5000))
+    await asyncio.sleep(0.1)
+    assert not waiting.done()
+    published = await bus.publish(acc, "handoff_claimed", b"{}")
+    found = await asyncio.wait_for(waiting, 2)
+    assert [(a, e.id) for a, e in found] == [(acc, published)]
+
+    interrupted = asyncio.create_task(bus.tail({acc: published}, block_ms=5000))
+    await asyncio.sleep(0.1)
+    await bus.interrupt_tail()
+    assert await asyncio.wait_for(interrupted, 2) == []
+    assert await bus.tail({acc: published}, block_ms=50) == []
+    assert await bus.ping() is True

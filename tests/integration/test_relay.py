@@ -1,0 +1,59 @@
+"""The outbox relay: what committed is published after commit, promptly, once; what rolled back never is."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from arq.connections import ArqRedis
+
+from shared.bootstrap import Runtime
+from shared.jobs.base import JOB_QUEUES
+from shared.jobs.memory import InProcessJobQueue
+from tests.support.events import wait_for_events
+from tests.support.tenants import TenantFactory
+
+
+async def queued_job_ids(runtime: Runtime) -> set[str]:
+    if isinstance(runtime.jobs, InProcessJobQueue):
+        return set(runtime.jobs._seen)
+    arq = ArqRedis(connection_pool=runtime.redis_pool)
+    ids: set[str] = set()
+    for queue in set(JOB_QUEUES.values()):
+        ids |= {job.job_id for job in await arq.queued_jobs(queue_name=queue)}
+    return ids
+
+
+async def test_escalation_is_published_after_commit_with_its_jobs(tenants: TenantFactory, runtime: Runtime) -> None:
+    tenant = await tenants.create()
+    junior, senior = tenant["junior"], tenant["senior"]
+    started = time.perf_counter()
+    handoff = await junior.escalate((await junior.new_session("Outlook prompts for password"))["id"])
+    events = await wait_for_events(runtime, str(tenant.account_id), 1)
+    latency_ms = (time.perf_counter() - started) * 1000
+    print(f"\n[{runtime.engine.dialect.name}] escalation request + relay to the stream: {latency_ms:.1f} ms")
+
+    assert [e["type"] for e in events] == ["handoff_created"]
+    assert events[0]["handoff_id"] == handoff["id"]
+    assert events[0]["handoff"]["status"] == "open"
+    ids = await queued_job_ids(runtime)
+    assert {f"assess:{handoff['id']}", f"notify:{handoff['id']}", f"psa_push:{handoff['id']}"} <= ids
+
+    await senior.post(f"/api/v1/handoffs/{handoff['id']}/claim")
+    events = await wait_for_events(runtime, str(tenant.account_id), 2)
+    assert [e["type"] for e in events] == ["handoff_created", "handoff_claimed"]
+    assert events[1]["handoff"]["claimed_by"]["id"] == str(senior.id)
+
+
+async def test_a_park_publishes_nothing(tenants: TenantFactory, runtime: Runtime) -> None:
+    tenant = await tenants.create()
+    junior = tenant["junior"]
+    session = await junior.new_session()
+    assert (
+        await junior.post(f"/api/v1/ai-sessions/{session['id']}/handoff", json={"intent": "park"})
+    ).status_code == 201
+    await junior.escalate((await junior.new_session())["id"])
+    events = await wait_for_events(runtime, str(tenant.account_id), 1)
+    await asyncio.sleep(0.2)
+    events = await wait_for_events(runtime, str(tenant.account_id), 1)
+    assert [e["type"] for e in events] == ["handoff_created"]
