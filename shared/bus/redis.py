@@ -94,9 +94,15 @@ class RedisBus:
             raise BusUnavailable(str(exc)) from exc
         fields = dict(zip(info[::2], info[1::2], strict=False)) if isinstance(info, list) else info
         by_name = {_decode(k): v for k, v in fields.items()}
-        max_deleted = parse_id(_decode(by_name.get("max-deleted-entry-id", ZERO_ID)))
         last = parse_id(_decode(by_name.get("last-generated-id", ZERO_ID)))
-        return max_deleted > after or after > last
+        if after > last:
+            return True  # the client saw ids this stream never had: it was reset
+        # Trimming removes the oldest entries and does not record their ids, so any removal
+        # before the first kept entry may include events after `after`: the client resyncs.
+        removed = int(by_name.get("entries-added", 0)) - int(by_name.get("length", 0))
+        first = by_name.get("first-entry")
+        first_id = parse_id(_decode(first[0])) if first else last
+        return removed > 0 and after < first_id
 
     async def tail(self, cursors: Mapping[str, str], block_ms: int) -> list[tuple[str, StreamEntry]]:
         streams = {stream_key(account): cursor for account, cursor in cursors.items()}
