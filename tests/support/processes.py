@@ -68,3 +68,44 @@ def running(
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
+
+
+def api_env(database_url: str, redis_url: str, secret: str) -> dict[str, str]:
+    """The environment of a networked `handoff api` replica."""
+    return {
+        "HANDOFF_DATABASE_URL": database_url,
+        "HANDOFF_REDIS_URL": redis_url,
+        "HANDOFF_JWT_SECRET": secret,
+        "HANDOFF_SECRET_KEY": "k" * 43 + "=",
+        "HANDOFF_LOG_LEVEL": "WARNING",
+    }
+
+
+class RedisServer:
+    """A redis-server of the test's own, on a spare port, that the test may stop and start again."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = spare_port()
+        self.workdir = workdir
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        self.process = subprocess.Popen([*args, "--dir", str(self.workdir)], stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.05)
+        raise TimeoutError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
