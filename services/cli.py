@@ -51,11 +51,17 @@ def _single_replica_lock() -> IO[str]:
     return handle
 
 
-def _serve(settings: Settings, host: str, port: int) -> None:
+def _serve(settings: Settings, host: str, port: int, *, embedded: bool = False) -> None:
     from services.handoff_api.app import create_app
     from services.handoff_api.server import HandoffServer
 
-    HandoffServer.for_app(create_app(settings), host=host, port=port).run()
+    workers = []
+    if embedded:
+        from services.assessor.worker import attach_in_process as attach_assessor
+
+        workers = [attach_assessor]
+    app = create_app(settings, in_process_workers=workers)
+    HandoffServer.for_app(app, host=host, port=port).run()
 
 
 def cmd_migrate(settings: Settings, _: argparse.Namespace) -> None:
@@ -103,9 +109,15 @@ def cmd_dev(settings: Settings, args: argparse.Namespace) -> None:
 
     asyncio.run(seed())
     try:
-        _serve(settings, args.host, args.port)
+        _serve(settings, args.host, args.port, embedded=settings.redis_url is None)
     finally:
         lock.close()
+
+
+def cmd_assessor(settings: Settings, _: argparse.Namespace) -> None:
+    from services.assessor.worker import run_worker
+
+    asyncio.run(run_worker(settings))
 
 
 def cmd_token(settings: Settings, args: argparse.Namespace) -> None:
@@ -127,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="handoff", description="Handoff service")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+    sub.add_parser("assessor", help="run the AI assessment worker").set_defaults(func=cmd_assessor)
     for name, func, help_text in (
         ("api", cmd_api, "run the HTTP/SSE API"),
         ("dev", cmd_dev, "run everything in one process on the embedded default, with demo data"),

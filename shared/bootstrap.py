@@ -38,6 +38,7 @@ class Runtime:
     relay: OutboxRelay
     readiness_probes: dict[str, ReadinessProbe] = field(default_factory=dict)
     redis_pool: BlockingConnectionPool | None = None
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     @classmethod
     def build(cls, settings: Settings, *, role: str = "api") -> Runtime:
@@ -84,6 +85,8 @@ class Runtime:
         self.relay.start()
 
     async def stop(self) -> None:
+        for close in reversed(self.closers):
+            await close()
         await self.relay.stop()
         await self.jobs.close()
         await self.bus.close()

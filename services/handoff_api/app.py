@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
@@ -25,8 +25,16 @@ from shared.config import Settings
 MAX_BODY_BYTES = 1024 * 1024
 
 
-def create_app(settings: Settings, runtime: Runtime | None = None) -> Litestar:
-    """Build the API. A given `runtime` is shared and left running; otherwise the app owns one."""
+InProcessWorker = Callable[[Runtime], Awaitable[None]]
+
+
+def create_app(
+    settings: Settings, runtime: Runtime | None = None, *, in_process_workers: Sequence[InProcessWorker] = ()
+) -> Litestar:
+    """Build the API. A given `runtime` is shared and left running; otherwise the app owns one.
+
+    `in_process_workers` attach job consumers to the app's own runtime: the embedded default.
+    """
     owns_runtime = runtime is None
     rt = runtime or Runtime.build(settings)
     jwt_auth = build_jwt_auth(settings.jwt_secret)
@@ -38,6 +46,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
         if owns_runtime:
             await rt.start()
+            for attach in in_process_workers:
+                await attach(rt)
         hub.start()
         try:
             yield

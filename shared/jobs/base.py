@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-JobHandler = Callable[[dict[str, Any]], Awaitable[None]]
+JobHandler = Callable[[dict[str, Any]], Awaitable[object]]
 
 # Each worker kind has its own queue, so a worker only ever takes jobs it can run.
 JOB_QUEUES: dict[str, str] = {

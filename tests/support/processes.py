@@ -109,3 +109,26 @@ class RedisServer:
             self.process.kill()
             self.process.wait()
         self.process = None
+
+
+@contextmanager
+def started(args: list[str], *, cwd: Path, env: Mapping[str, str]) -> Iterator[subprocess.Popen[str]]:
+    """Start a `handoff` worker (no port to wait on); stop it with SIGTERM on exit."""
+    log_path = cwd / f"handoff-{args[0]}.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [HANDOFF, *args], cwd=cwd, env=clean_env(env), stdout=log, stderr=subprocess.STDOUT, text=True
+        )
+        try:
+            time.sleep(0.2)
+            if process.poll() is not None:
+                raise RuntimeError(f"handoff {args[0]} exited with {process.returncode}: {log_path.read_text()}")
+            yield process
+        finally:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()

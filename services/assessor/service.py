@@ -1,0 +1,59 @@
+"""The `assess` job: ask the configured provider, fall back to the rules, store the result once."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+import msgspec
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.assessor.prompt import PROMPT_VERSION
+from services.assessor.providers.base import AIProvider, ProviderError
+from services.assessor.providers.heuristic import HeuristicProvider
+from shared.assessments.schemas import Assessment, AssessmentDraft
+from shared.assessments.service import pending_assessment, record_assessment
+from shared.clock import rfc3339, utcnow
+
+log = logging.getLogger("handoff.assessor")
+
+
+def stamp(draft: AssessmentDraft, provider: AIProvider) -> Assessment:
+    """The stored form: the draft plus who made it, when, and with which prompt."""
+    prompt_version = None if isinstance(provider, HeuristicProvider) else PROMPT_VERSION
+    return Assessment(
+        **msgspec.structs.asdict(draft),
+        provider=provider.name,
+        model=provider.model,
+        generated_at=rfc3339(utcnow()),
+        prompt_version=prompt_version,
+    )
+
+
+class AssessHandoff:
+    """Runs one `assess` job; safe to run twice for the same handoff."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], provider: AIProvider) -> None:
+        self.sessionmaker = sessionmaker
+        self.provider = provider
+        self.fallback = provider if isinstance(provider, HeuristicProvider) else HeuristicProvider()
+
+    async def __call__(self, payload: dict[str, Any]) -> str:
+        handoff_id = uuid.UUID(str(payload["handoff_id"]))
+        async with self.sessionmaker() as db:
+            request = await pending_assessment(db, handoff_id)
+        if request is None:
+            return "nothing to do"
+        status = "ready"
+        try:
+            assessment = stamp(await self.provider.assess(request), self.provider)
+        except ProviderError as exc:
+            log.warning(
+                "assessment of %s by %s failed (%s); storing the rules' assessment", handoff_id, self.provider.name, exc
+            )
+            status = "failed"
+            assessment = stamp(await self.fallback.assess(request), self.fallback)
+        async with self.sessionmaker() as db:
+            written = await record_assessment(db, handoff_id, status, assessment)
+        return status if written else "already assessed"

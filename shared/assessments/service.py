@@ -1,0 +1,60 @@
+"""Store an assessment once, with the event that announces it, in one transaction."""
+
+from __future__ import annotations
+
+import uuid
+
+import msgspec
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.assessments.schemas import Assessment, AssessmentInput
+from shared.db.models import AISession
+from shared.db.models import Handoff as HandoffRow
+from shared.handoffs.views import escalation_package, event_payload
+from shared.outbox.writer import add_event
+
+
+async def pending_assessment(db: AsyncSession, handoff_id: uuid.UUID) -> AssessmentInput | None:
+    """What to assess for this handoff, or None when it is not waiting for an assessment."""
+    row = await db.get(HandoffRow, handoff_id)
+    if row is None or row.assessment_status != "pending":
+        return None
+    snapshot = row.snapshot
+    return AssessmentInput(
+        title=snapshot.get("title", ""),
+        ticket_ref=snapshot.get("ticket_ref"),
+        context=snapshot.get("context") or {},
+        messages=snapshot.get("messages") or [],
+        steps_tried=snapshot.get("steps_tried") or [],
+        message_count=int(snapshot.get("message_count") or 0),
+        note=row.note,
+        urgency=row.urgency,
+    )
+
+
+async def record_assessment(db: AsyncSession, handoff_id: uuid.UUID, status: str, assessment: Assessment) -> bool:
+    """Write the result unless one is already there (a job may run twice); False when it was."""
+    result = await db.execute(
+        update(HandoffRow)
+        .where(HandoffRow.id == handoff_id, HandoffRow.assessment_status == "pending")
+        .values(assessment_status=status, ai_assessment_data=msgspec.to_builtins(assessment))
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        await db.rollback()
+        return False
+    handoff = await db.get(HandoffRow, handoff_id, populate_existing=True)
+    assert handoff is not None
+    session = await db.get(AISession, handoff.session_id, with_for_update=True)
+    package = session.escalation_package if session is not None else None
+    if session is not None and package is not None and package.get("handoff_id") == str(handoff.id):
+        session.escalation_package = escalation_package(handoff)
+    add_event(
+        db,
+        account_id=handoff.account_id,
+        event_type="handoff_assessment_ready",
+        payload=event_payload("handoff_assessment_ready", handoff),
+    )
+    await db.commit()
+    return True
