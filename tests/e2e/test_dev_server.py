@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -32,6 +33,17 @@ def test_dev_server_serves_the_readme_flow(tmp_path: Path) -> None:
                 json={"intent": "escalate", "note": "Spooler restarts did not help", "urgency": "high"},
             )
             assert handoff.status_code == 201
+            # The embedded default runs the assessor in-process: the assessment fills in by itself.
+            deadline = time.monotonic() + 15
+            while (
+                http.get(f"/api/v1/handoffs/{handoff.json()['id']}", headers=sam).json()["assessment_status"]
+                == "pending"
+            ):
+                assert time.monotonic() < deadline, "no assessment within 15 s"
+                time.sleep(0.1)
+            assessed = http.get(f"/api/v1/handoffs/{handoff.json()['id']}", headers=sam).json()
+            assert assessed["assessment_status"] == "ready"
+            assert assessed["ai_assessment_data"]["provider"] == "heuristic"
             queue = http.get("/api/v1/ai-sessions/escalations", headers=sam).json()
             assert handoff.json()["id"] in [h["id"] for h in queue["items"]]
             claimed = http.post(f"/api/v1/handoffs/{handoff.json()['id']}/claim", headers=sam)
