@@ -58,8 +58,9 @@ def _serve(settings: Settings, host: str, port: int, *, embedded: bool = False) 
     workers = []
     if embedded:
         from services.assessor.worker import attach_in_process as attach_assessor
+        from services.notifier.worker import attach_in_process as attach_notifier
 
-        workers = [attach_assessor]
+        workers = [attach_assessor, attach_notifier]
     app = create_app(settings, in_process_workers=workers)
     HandoffServer.for_app(app, host=host, port=port).run()
 
@@ -120,6 +121,12 @@ def cmd_assessor(settings: Settings, _: argparse.Namespace) -> None:
     asyncio.run(run_worker(settings))
 
 
+def cmd_notifier(settings: Settings, _: argparse.Namespace) -> None:
+    from services.notifier.worker import run_worker
+
+    asyncio.run(run_worker(settings))
+
+
 def cmd_token(settings: Settings, args: argparse.Namespace) -> None:
     if not settings.jwt_secret:
         settings = Settings.from_env(jwt_secret=_dev_secrets()["jwt_secret"])
@@ -140,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
     sub.add_parser("assessor", help="run the AI assessment worker").set_defaults(func=cmd_assessor)
+    sub.add_parser("notifier", help="run the email and PSA worker").set_defaults(func=cmd_notifier)
     for name, func, help_text in (
         ("api", cmd_api, "run the HTTP/SSE API"),
         ("dev", cmd_dev, "run everything in one process on the embedded default, with demo data"),

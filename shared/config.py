@@ -37,6 +37,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sse_heartbeat_s: float = 25.0
     sse_client_buffer: int = 64
     stream_maxlen: int = 10000
+    job_timeout_s: float = 120.0
     dev_mode: bool = False
     db_pool_size: int = 20
 

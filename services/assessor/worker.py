@@ -51,7 +51,7 @@ async def run_worker(settings: Settings) -> None:
         redis_settings=RedisSettings.from_dsn(settings.redis_url),
         max_tries=MAX_TRIES,
         keep_result=60,  # a job id stays taken while its result is kept: keep it short
-        job_timeout=int(settings.ai_timeout_s * 8 + 30),
+        job_timeout=int(max(settings.job_timeout_s, settings.ai_timeout_s * 8 + 30)),
         max_jobs=10,
         handle_signals=True,
     )

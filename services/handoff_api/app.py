@@ -15,12 +15,14 @@ from services.handoff_api.auth import build_jwt_auth
 from services.handoff_api.controllers.directory import DirectoryController
 from services.handoff_api.controllers.handoffs import EscalationQueueController, HandoffController
 from services.handoff_api.controllers.health import HealthController
+from services.handoff_api.controllers.integrations import PSAController
 from services.handoff_api.controllers.sessions import SessionController
 from services.handoff_api.errors import EXCEPTION_HANDLERS
 from services.handoff_api.sse.endpoint import escalation_stream
 from services.handoff_api.sse.hub import SSEHub
 from shared.bootstrap import Runtime
 from shared.config import Settings
+from shared.integrations.crypto import SecretBox
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -64,6 +66,7 @@ def create_app(
             SessionController,
             EscalationQueueController,
             HandoffController,
+            PSAController,
             escalation_stream,
         ],
         on_app_init=[jwt_auth.on_app_init],
@@ -78,6 +81,7 @@ def create_app(
                 "sessionmaker": rt.sessionmaker,
                 "readiness_probes": rt.readiness_probes,
                 "sse_hub": hub,
+                "secret_box": SecretBox(settings.secret_key),
             }
         ),
         openapi_config=OpenAPIConfig(title="Handoff service", version="1.0.0", path="/schema"),

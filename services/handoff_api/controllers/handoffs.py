@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.handoff_api.auth import member_guard, senior_guard
 from services.handoff_api.dependencies import provide_db
 from shared.auth.principal import Principal
+from shared.deliveries.schemas import DeliveryOut
+from shared.deliveries.service import list_deliveries
 from shared.handoffs import claims, queue, service
 from shared.handoffs.schemas import Handoff, HandoffCreate, HandoffPage, QueueStatus
 
@@ -68,6 +70,12 @@ class HandoffController(Controller):
         self, request: Request[Principal, Any, Any], db: NamedDependency[AsyncSession], handoff_id: FromPath[uuid.UUID]
     ) -> Handoff:
         return await service.resume_handoff(db, request.user, handoff_id)
+
+    @get("/handoffs/{handoff_id:uuid}/deliveries", operation_id="listDeliveries", guards=[senior_guard])
+    async def deliveries(
+        self, request: Request[Principal, Any, Any], db: NamedDependency[AsyncSession], handoff_id: FromPath[uuid.UUID]
+    ) -> list[DeliveryOut]:
+        return await list_deliveries(db, request.user, handoff_id)
 
     @post("/handoffs/{handoff_id:uuid}/withdraw", operation_id="withdrawHandoff", status_code=200)
     async def withdraw(

@@ -1,0 +1,209 @@
+"""The notifier's two jobs: email every eligible senior, and write the note on the PSA ticket.
+
+Both are safe to run again: the delivery rows say what was already sent, and only `pending` rows
+are attempted. A transient failure leaves its row pending and asks for the job to be retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.notifier.email_message import compose, handoff_link
+from services.notifier.mailers import Mailer, SendFailed
+from services.notifier.psa.base import PSAConnection, PSAError, PSANote
+from services.notifier.psa.registry import adapter_for
+from shared.db.models import Delivery, Handoff, User
+from shared.deliveries.service import eligible_recipients, ensure_deliveries, pending_deliveries, record_outcome
+from shared.integrations.crypto import SecretBox
+from shared.integrations.service import load_connection
+
+log = logging.getLogger("handoff.notifier")
+
+
+class RetryLater(Exception):
+    """Some deliveries failed for a reason that may pass; the job should run again later."""
+
+
+class NotifyHandoff:
+    """The `notify` job: one email per eligible senior, at most once each."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        mailer: Mailer,
+        *,
+        public_url: str,
+        sender: str,
+        concurrency: int = 8,
+        assessment_wait_s: float = 8.0,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.mailer = mailer
+        self.public_url = public_url
+        self.sender = sender
+        self.concurrency = concurrency
+        self.assessment_wait_s = assessment_wait_s
+
+    async def __call__(self, payload: dict[str, Any]) -> str:
+        handoff_id = uuid.UUID(str(payload["handoff_id"]))
+        handoff = await self._handoff_with_assessment(handoff_id)
+        if handoff is None or handoff.intent != "escalate":
+            return "nothing to do"
+        async with self.sessionmaker() as db:
+            seniors = await eligible_recipients(db, handoff.account_id, handoff.created_by_id)
+            await ensure_deliveries(
+                db,
+                handoff_id=handoff.id,
+                account_id=handoff.account_id,
+                channel="email",
+                recipients=[(user.email, user.id) for user in seniors],
+            )
+            await db.commit()
+            rows = await pending_deliveries(db, handoff.id, "email")
+            users = {user.id: user for user in seniors}
+
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def deliver(row: Delivery) -> bool:
+            async with gate:
+                return await self._deliver(handoff, row, users.get(row.user_id) if row.user_id else None)
+
+        outcomes = await asyncio.gather(*(deliver(row) for row in rows))
+        retry = outcomes.count(False)
+        if retry:
+            raise RetryLater(f"{retry} of {len(rows)} emails for handoff {handoff.id} will be retried")
+        return f"{len(rows)} emails handled"
+
+    async def _handoff_with_assessment(self, handoff_id: uuid.UUID) -> Handoff | None:
+        """The handoff, waiting briefly for its assessment so the email can carry the summary."""
+        deadline = time.monotonic() + self.assessment_wait_s
+        while True:
+            async with self.sessionmaker() as db:
+                handoff = await db.get(Handoff, handoff_id)
+            if handoff is None or handoff.assessment_status != "pending" or time.monotonic() >= deadline:
+                return handoff
+            await asyncio.sleep(0.25)
+
+    async def _deliver(self, handoff: Handoff, row: Delivery, user: User | None) -> bool:
+        """Send one email and record how it went; False when it should be tried again later."""
+        async with self.sessionmaker() as db:
+            current = await db.get(Handoff, handoff.id)
+            if user is None:
+                await record_outcome(db, row.id, "skipped", error="no longer an active senior", attempted=False)
+            elif current is not None and current.status == "withdrawn":
+                await record_outcome(
+                    db, row.id, "skipped", error="withdrawn before the email went out", attempted=False
+                )
+            else:
+                try:
+                    await self.mailer.send(compose(handoff, user, public_url=self.public_url, sender=self.sender))
+                except SendFailed as exc:
+                    log.warning("email to %s for %s failed: %s", row.recipient, handoff.id, exc)
+                    await record_outcome(db, row.id, "pending" if exc.transient else "failed", error=str(exc))
+                    await db.commit()
+                    return not exc.transient
+                await record_outcome(db, row.id, "sent")
+            await db.commit()
+        return True
+
+
+class PushToPSA:
+    """The `psa_push` job: an internal note on the session's PSA ticket (or a signed webhook), once."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        box: SecretBox,
+        http: httpx.AsyncClient,
+        *,
+        public_url: str,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.box = box
+        self.http = http
+        self.public_url = public_url
+
+    async def __call__(self, payload: dict[str, Any]) -> str:
+        handoff_id = uuid.UUID(str(payload["handoff_id"]))
+        async with self.sessionmaker() as db:
+            handoff = await db.get(Handoff, handoff_id)
+            if handoff is None or handoff.intent != "escalate":
+                return "nothing to do"
+            found = await load_connection(db, self.box, handoff.account_id)
+            ticket_ref = handoff.snapshot.get("ticket_ref") or ""
+            if found is None:
+                return await self._skip(db, handoff, "psa", "psa", "no PSA connection is set up for the account")
+            connection_row, credentials = found
+            provider = connection_row.provider
+            channel = "webhook" if provider == "webhook" else "psa"
+            if channel == "psa" and not ticket_ref:
+                return await self._skip(db, handoff, channel, provider, "the session has no ticket_ref")
+            recipient = urlsplit(connection_row.base_url).netloc if channel == "webhook" else f"{provider}:{ticket_ref}"
+            await ensure_deliveries(
+                db,
+                handoff_id=handoff.id,
+                account_id=handoff.account_id,
+                channel=channel,
+                recipients=[(recipient, None)],
+            )
+            await db.commit()
+            rows = await pending_deliveries(db, handoff.id, channel)
+            connection = PSAConnection(provider=provider, base_url=connection_row.base_url, credentials=credentials)
+
+        for row in rows:
+            note = PSANote(
+                ticket_ref=ticket_ref,
+                text=self._note_text(handoff),
+                idempotency_key=f"handoff:{handoff.id}",
+                payload=self._webhook_payload(handoff),
+            )
+            async with self.sessionmaker() as db:
+                try:
+                    result = await adapter_for(provider).post_note(self.http, connection, note)
+                except PSAError as exc:
+                    log.warning("%s push for %s failed: %s", provider, handoff.id, exc)
+                    await record_outcome(db, row.id, "pending" if exc.transient else "failed", error=str(exc))
+                    await db.commit()
+                    if exc.transient:
+                        raise RetryLater(str(exc)) from exc
+                    return "failed"
+                await record_outcome(db, row.id, "sent", external_id=result.external_id)
+                await db.commit()
+        return "pushed"
+
+    async def _skip(self, db: AsyncSession, handoff: Handoff, channel: str, recipient: str, reason: str) -> str:
+        await ensure_deliveries(
+            db, handoff_id=handoff.id, account_id=handoff.account_id, channel=channel, recipients=[(recipient, None)]
+        )
+        for row in await pending_deliveries(db, handoff.id, channel):
+            await record_outcome(db, row.id, "skipped", error=reason, attempted=False)
+        await db.commit()
+        return "skipped"
+
+    def _note_text(self, handoff: Handoff) -> str:
+        lines = [
+            f"Escalated to the senior team by {handoff.created_by_name} ({handoff.urgency} urgency).",
+            f"Note: {handoff.note}" if handoff.note else "",
+            f"Handoff: {handoff_link(self.public_url, str(handoff.id))}",
+        ]
+        return "\n".join(line for line in lines if line)
+
+    def _webhook_payload(self, handoff: Handoff) -> dict[str, Any]:
+        return {
+            "type": "handoff_created",
+            "handoff_id": str(handoff.id),
+            "account_id": str(handoff.account_id),
+            "session_id": str(handoff.session_id),
+            "title": handoff.snapshot.get("title", ""),
+            "urgency": handoff.urgency,
+            "created_by": {"id": str(handoff.created_by_id), "name": handoff.created_by_name},
+            "link": handoff_link(self.public_url, str(handoff.id)),
+        }

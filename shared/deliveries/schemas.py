@@ -1,0 +1,19 @@
+"""Delivery records on the wire."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+Channel = Literal["email", "psa", "webhook"]
+DeliveryStatus = Literal["pending", "sent", "failed", "skipped"]
+
+
+class DeliveryOut(msgspec.Struct, kw_only=True):
+    channel: Channel
+    recipient: str
+    status: DeliveryStatus
+    attempts: int
+    last_error: str | None
+    sent_at: str | None

@@ -1,0 +1,71 @@
+"""An account's PSA connection: stored with its credentials sealed, read back without them."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.auth.principal import Principal
+from shared.db.models import PSAConnectionRow
+from shared.directory.service import ensure_directory_manager
+from shared.errors import InvalidInput, NotFound
+from shared.integrations.crypto import SecretBox
+from shared.integrations.schemas import REQUIRED_CREDENTIALS, PSAConnectionOut, PSAConnectionPut
+
+
+def _out(row: PSAConnectionRow) -> PSAConnectionOut:
+    return PSAConnectionOut(
+        provider=row.provider,  # type: ignore[arg-type]
+        base_url=row.base_url,
+        enabled=row.enabled,
+        credentials_set=bool(row.credentials_encrypted),
+    )
+
+
+def _check_credentials(body: PSAConnectionPut) -> None:
+    missing = [
+        name for name in REQUIRED_CREDENTIALS[body.provider] if not str(body.credentials.get(name) or "").strip()
+    ]
+    if missing:
+        raise InvalidInput(f"{body.provider} needs credentials: {', '.join(missing)}")
+    if any(not isinstance(value, str | int | bool) or len(str(value)) > 4000 for value in body.credentials.values()):
+        raise InvalidInput("credential values must be short strings")
+
+
+async def put_psa_connection(
+    db: AsyncSession, box: SecretBox, principal: Principal, account_id: uuid.UUID, body: PSAConnectionPut
+) -> PSAConnectionOut:
+    ensure_directory_manager(principal, account_id)
+    _check_credentials(body)
+    row = await db.get(PSAConnectionRow, account_id, with_for_update=True)
+    if row is None:
+        row = PSAConnectionRow(account_id=account_id)
+        db.add(row)
+    row.provider = body.provider
+    row.base_url = body.base_url
+    row.credentials_encrypted = box.seal(body.credentials)
+    row.enabled = body.enabled
+    await db.flush()
+    out = _out(row)
+    await db.commit()
+    return out
+
+
+async def get_psa_connection(db: AsyncSession, principal: Principal, account_id: uuid.UUID) -> PSAConnectionOut:
+    ensure_directory_manager(principal, account_id)
+    row = await db.get(PSAConnectionRow, account_id)
+    if row is None:
+        raise NotFound("PSA connection")
+    return _out(row)
+
+
+async def load_connection(
+    db: AsyncSession, box: SecretBox, account_id: uuid.UUID
+) -> tuple[PSAConnectionRow, dict[str, Any]] | None:
+    """The enabled connection of an account with its credentials opened, for the notifier only."""
+    row = await db.get(PSAConnectionRow, account_id)
+    if row is None or not row.enabled:
+        return None
+    return row, box.open(row.credentials_encrypted)
