@@ -1,0 +1,245 @@
+"""Email fan-out and PSA notes against a real SMTP server and vendor-speaking HTTP servers."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+import pytest
+from sqlalchemy import text
+
+from services.assessor.providers.heuristic import HeuristicProvider
+from services.assessor.service import AssessHandoff
+from services.notifier.mailers import MailDropMailer, SMTPMailer
+from services.notifier.service import NotifyHandoff, PushToPSA, RetryLater
+from shared.bootstrap import Runtime
+from shared.integrations.crypto import SecretBox
+from tests.support.psa_servers import FakeConnectWise, FakeWebhookReceiver
+from tests.support.smtp import MailCatcher, SMTPServer
+from tests.support.tenants import Actor, Tenant, TenantFactory
+
+PUBLIC_URL = "https://handoff.example.test"
+
+
+@pytest.fixture
+def smtp() -> Iterator[SMTPServer]:
+    server = SMTPServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+def notifier(runtime: Runtime, port: int) -> NotifyHandoff:
+    settings = msgspec.structs.replace(runtime.settings, smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False)
+    mailer = SMTPMailer(settings, timeout_s=2)
+    return NotifyHandoff(
+        runtime.sessionmaker, mailer, public_url=PUBLIC_URL, sender="handoff@msp.test", assessment_wait_s=0
+    )
+
+
+async def team(tenants: TenantFactory) -> Tenant:
+    """An escalator, three seniors of each senior role, and the people who must never be emailed."""
+    tenant = await tenants.create(junior="engineer", sam="engineer", riley="admin", olivia="owner", val="viewer")
+    await tenants.add_user(tenant, "idle", "engineer", active=False)
+    gone = await tenants.add_user(tenant, "gone", "engineer")
+    await tenant.service.request("DELETE", f"/api/v1/accounts/{tenant.account_id}/users/{gone.id}")
+    return tenant
+
+
+async def email_of(actor: Actor) -> str:
+    return f"{actor.name.split()[0].lower()}-{str(actor.id)[:8]}@msp.test"
+
+
+async def deliveries(actor: Actor, handoff_id: str) -> list[dict[str, Any]]:
+    response = await actor.get(f"/api/v1/handoffs/{handoff_id}/deliveries")
+    assert response.status_code == 200, response.text
+    return list(response.json())
+
+
+async def test_every_eligible_senior_gets_exactly_one_email(
+    tenants: TenantFactory, runtime: Runtime, smtp: SMTPServer
+) -> None:
+    tenant = await team(tenants)
+    junior = tenant["junior"]
+    session = await junior.new_session("Backups failing on FS01", ticket_ref="8812")
+    handoff = await junior.escalate(session["id"], note="Veeam job fails with VSS error", urgency="high")
+    await AssessHandoff(runtime.sessionmaker, HeuristicProvider())({"handoff_id": handoff["id"]})
+
+    job = notifier(runtime, smtp.port)
+    assert await job({"handoff_id": handoff["id"]}) == "3 emails handled"
+    assert await job({"handoff_id": handoff["id"]}) == "0 emails handled"  # a retried job sends nothing again
+
+    received = smtp.catcher.received
+    expected = {await email_of(tenant[k]) for k in ("sam", "riley", "olivia")}
+    assert sorted(r.to for r in received) == sorted(expected)
+    mail = received[0]
+    assert mail.message["Subject"] == f"[HIGH] Escalation: Backups failing on FS01 (from {junior.name})"
+    assert "Veeam job fails with VSS error" in mail.text()
+    assert f"{PUBLIC_URL}/#/handoffs/{handoff['id']}" in mail.text()
+    assert "AI assessment:" in mail.text()
+    assert "<h3>AI assessment</h3>" in mail.html()
+
+    rows = await deliveries(tenant["sam"], handoff["id"])
+    assert sorted(r["recipient"] for r in rows) == sorted(expected)
+    assert {(r["channel"], r["status"], r["attempts"], r["last_error"]) for r in rows} == {("email", "sent", 1, None)}
+    assert all(r["sent_at"].endswith("Z") for r in rows)
+    assert (await tenant["val"].get(f"/api/v1/handoffs/{handoff['id']}/deliveries")).status_code == 403
+
+
+async def test_smtp_down_then_up_sends_each_email_once(tenants: TenantFactory, runtime: Runtime) -> None:
+    tenant = await team(tenants)
+    junior = tenant["junior"]
+    handoff = await junior.escalate((await junior.new_session())["id"])
+    server = SMTPServer()  # not started: nothing listens on its port
+    job = notifier(runtime, server.port)
+
+    with pytest.raises(RetryLater):
+        await job({"handoff_id": handoff["id"]})
+    rows = await deliveries(tenant["sam"], handoff["id"])
+    assert {(r["status"], r["attempts"]) for r in rows} == {("pending", 1)}
+    assert all("SMTP unavailable" in r["last_error"] for r in rows)
+
+    server.start()
+    try:
+        assert await job({"handoff_id": handoff["id"]}) == "3 emails handled"
+        assert await job({"handoff_id": handoff["id"]}) == "0 emails handled"
+    finally:
+        server.stop()
+    assert len(server.catcher.received) == 3
+    assert len({r.to for r in server.catcher.received}) == 3
+    rows = await deliveries(tenant["sam"], handoff["id"])
+    assert {(r["status"], r["attempts"], r["last_error"]) for r in rows} == {("sent", 2, None)}
+
+
+async def test_a_permanent_refusal_fails_one_row_and_spares_the_rest(tenants: TenantFactory, runtime: Runtime) -> None:
+    tenant = await team(tenants)
+    junior = tenant["junior"]
+    handoff = await junior.escalate((await junior.new_session())["id"])
+    refused = await email_of(tenant["riley"])
+    server = SMTPServer(MailCatcher(refuse={refused: "550 5.1.1 no such mailbox"}))
+    server.start()
+    try:
+        assert await notifier(runtime, server.port)({"handoff_id": handoff["id"]}) == "3 emails handled"
+    finally:
+        server.stop()
+    rows = {r["recipient"]: r for r in await deliveries(tenant["sam"], handoff["id"])}
+    assert rows[refused]["status"] == "failed"
+    assert "550" in rows[refused]["last_error"]
+    assert sorted(r["status"] for r in rows.values()) == ["failed", "sent", "sent"]
+
+
+async def test_without_smtp_the_mail_is_written_to_files(
+    tenants: TenantFactory, runtime: Runtime, tmp_path: Path
+) -> None:
+    tenant = await team(tenants)
+    junior = tenant["junior"]
+    handoff = await junior.escalate((await junior.new_session("Printer jam"))["id"])
+    job = NotifyHandoff(
+        runtime.sessionmaker, MailDropMailer(tmp_path), public_url=PUBLIC_URL, sender="h@msp.test", assessment_wait_s=0
+    )
+    assert await job({"handoff_id": handoff["id"]}) == "3 emails handled"
+    files = sorted((tmp_path / handoff["id"]).glob("*.eml"))
+    assert len(files) == 3
+    assert b"Subject: [NORMAL] Escalation: Printer jam" in files[0].read_bytes()
+
+
+async def put_psa(tenant: Tenant, body: dict[str, Any]) -> httpx.Response:
+    return await tenant.service.request("PUT", f"/api/v1/accounts/{tenant.account_id}/psa", json=body)
+
+
+async def test_psa_connection_is_stored_sealed_and_never_returned(tenants: TenantFactory, runtime: Runtime) -> None:
+    tenant = await tenants.create(owner="owner", senior="engineer")
+    secret = "cw-private-" + uuid.uuid4().hex
+    body = {
+        "provider": "connectwise",
+        "base_url": "https://api-eu.myconnectwise.net/v4_6_release/apis/3.0",
+        "credentials": {"company_id": "acme", "public_key": "pub", "private_key": secret, "client_id": "cid"},
+        "enabled": True,
+    }
+    put = await put_psa(tenant, body)
+    assert put.status_code == 200
+    expected = {"provider": "connectwise", "base_url": body["base_url"], "enabled": True, "credentials_set": True}
+    assert put.json() == expected
+    got = await tenant["owner"].get(f"/api/v1/accounts/{tenant.account_id}/psa")
+    assert got.json() == expected
+    assert secret not in put.text + got.text
+    assert (await tenant["senior"].get(f"/api/v1/accounts/{tenant.account_id}/psa")).status_code == 403
+
+    async with runtime.engine.connect() as connection:
+        stored = (await connection.execute(text("SELECT credentials_encrypted FROM psa_connections"))).scalars().all()
+    assert stored
+    assert all(secret not in value for value in stored)
+
+    missing = await put_psa(tenant, {**body, "credentials": {"company_id": "acme"}})
+    assert missing.status_code == 400
+    assert "private_key" in missing.json()["detail"]
+
+
+async def test_psa_note_is_posted_once_and_recorded(
+    tenants: TenantFactory, runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    tenant = await tenants.create(junior="engineer", senior="engineer")
+    vendor = FakeConnectWise({8812})
+    await vendor.start()
+    try:
+        connection = vendor.connection()
+        await put_psa(
+            tenant, {"provider": "connectwise", "base_url": connection.base_url, "credentials": connection.credentials}
+        )
+        junior = tenant["junior"]
+        handoff = await junior.escalate((await junior.new_session("VPN drops", ticket_ref="8812"))["id"], note="Leeds")
+        async with httpx.AsyncClient(timeout=5) as http:
+            push = PushToPSA(runtime.sessionmaker, SecretBox(runtime.settings.secret_key), http, public_url=PUBLIC_URL)
+            assert await push({"handoff_id": handoff["id"]}) == "pushed"
+            assert await push({"handoff_id": handoff["id"]}) == "pushed"  # a retried job: the row says sent
+        notes = vendor.stored()
+        assert len(notes) == 1
+        assert "Escalated to the senior team by" in notes[0]["text"]
+        assert notes[0]["internalAnalysisFlag"] is True
+        rows = await deliveries(tenant["senior"], handoff["id"])
+        assert [(r["channel"], r["recipient"], r["status"], r["attempts"]) for r in rows] == [
+            ("psa", "connectwise:8812", "sent", 1)
+        ]
+        for secret in (connection.credentials["private_key"], connection.credentials["client_id"]):
+            assert secret not in caplog.text
+    finally:
+        await vendor.stop()
+
+
+async def test_psa_push_without_ticket_or_connection_is_skipped(tenants: TenantFactory, runtime: Runtime) -> None:
+    tenant = await tenants.create(junior="engineer", senior="engineer")
+    junior = tenant["junior"]
+    handoff = await junior.escalate((await junior.new_session())["id"])
+    async with httpx.AsyncClient() as http:
+        push = PushToPSA(runtime.sessionmaker, SecretBox(runtime.settings.secret_key), http, public_url=PUBLIC_URL)
+        assert await push({"handoff_id": handoff["id"]}) == "skipped"
+    rows = await deliveries(tenant["senior"], handoff["id"])
+    assert [(r["channel"], r["status"]) for r in rows] == [("psa", "skipped")]
+    assert "no PSA connection" in rows[0]["last_error"]
+
+
+async def test_webhook_channel_is_signed_and_recorded(tenants: TenantFactory, runtime: Runtime) -> None:
+    tenant = await tenants.create(junior="engineer", senior="engineer")
+    receiver = FakeWebhookReceiver()
+    await receiver.start()
+    try:
+        connection = receiver.connection()
+        await put_psa(
+            tenant, {"provider": "webhook", "base_url": connection.base_url, "credentials": connection.credentials}
+        )
+        junior = tenant["junior"]
+        handoff = await junior.escalate((await junior.new_session("Cert expired"))["id"])
+        async with httpx.AsyncClient(timeout=5) as http:
+            push = PushToPSA(runtime.sessionmaker, SecretBox(runtime.settings.secret_key), http, public_url=PUBLIC_URL)
+            assert await push({"handoff_id": handoff["id"]}) == "pushed"
+        assert len(receiver.stored()) == 1
+        rows = await deliveries(tenant["senior"], handoff["id"])
+        assert [(r["channel"], r["status"]) for r in rows] == [("webhook", "sent")]
+    finally:
+        await receiver.stop()
