@@ -14,7 +14,7 @@ import sys
 import uuid
 from datetime import timedelta
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from shared.auth.principal import ROLES
 from shared.auth.tokens import issue_token
@@ -51,7 +51,9 @@ def _single_replica_lock() -> IO[str]:
     return handle
 
 
-def _serve(settings: Settings, host: str, port: int, *, embedded: bool = False) -> None:
+def _serve(
+    settings: Settings, host: str, port: int, *, embedded: bool = False, demo_users: list[dict[str, Any]] | None = None
+) -> None:
     from services.handoff_api.app import create_app
     from services.handoff_api.server import HandoffServer
 
@@ -61,7 +63,7 @@ def _serve(settings: Settings, host: str, port: int, *, embedded: bool = False) 
         from services.notifier.worker import attach_in_process as attach_notifier
 
         workers = [attach_assessor, attach_notifier]
-    app = create_app(settings, in_process_workers=workers)
+    app = create_app(settings, in_process_workers=workers, demo_users=demo_users or [])
     HandoffServer.for_app(app, host=host, port=port).run()
 
 
@@ -88,6 +90,8 @@ def cmd_dev(settings: Settings, args: argparse.Namespace) -> None:
     )
     upgrade(settings.database_url)
 
+    demo_users: list[dict[str, Any]] = []
+
     async def seed() -> None:
         runtime = Runtime.build(settings)
         try:
@@ -105,12 +109,15 @@ def cmd_dev(settings: Settings, args: argparse.Namespace) -> None:
                 email=user.email,
                 ttl=timedelta(days=30),
             )
+            demo_users.append(
+                {"id": str(user.id), "name": user.name, "role": user.role, "blurb": user.blurb, "token": token}
+            )
             print(f"  {user.name} ({user.blurb})\n    export {user.name.split()[0].upper()}={token}\n")
-        print(f"Serving on http://{args.host}:{args.port}\n", flush=True)
+        print(f"Open http://{args.host}:{args.port} and pick a demo user.\n", flush=True)
 
     asyncio.run(seed())
     try:
-        _serve(settings, args.host, args.port, embedded=settings.redis_url is None)
+        _serve(settings, args.host, args.port, embedded=settings.redis_url is None, demo_users=demo_users)
     finally:
         lock.close()
 

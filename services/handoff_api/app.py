@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
@@ -12,6 +13,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from services.handoff_api.auth import build_jwt_auth
+from services.handoff_api.controllers.dashboard import dashboard_router
 from services.handoff_api.controllers.directory import DirectoryController
 from services.handoff_api.controllers.handoffs import EscalationQueueController, HandoffController
 from services.handoff_api.controllers.health import HealthController
@@ -31,7 +33,11 @@ InProcessWorker = Callable[[Runtime], Awaitable[None]]
 
 
 def create_app(
-    settings: Settings, runtime: Runtime | None = None, *, in_process_workers: Sequence[InProcessWorker] = ()
+    settings: Settings,
+    runtime: Runtime | None = None,
+    *,
+    in_process_workers: Sequence[InProcessWorker] = (),
+    demo_users: Sequence[dict[str, Any]] = (),
 ) -> Litestar:
     """Build the API. A given `runtime` is shared and left running; otherwise the app owns one.
 
@@ -68,6 +74,7 @@ def create_app(
             HandoffController,
             PSAController,
             escalation_stream,
+            dashboard_router(),
         ],
         on_app_init=[jwt_auth.on_app_init],
         middleware=[prometheus.middleware],
@@ -82,6 +89,7 @@ def create_app(
                 "readiness_probes": rt.readiness_probes,
                 "sse_hub": hub,
                 "secret_box": SecretBox(settings.secret_key),
+                "demo_users": list(demo_users) if settings.dev_mode else [],
             }
         ),
         openapi_config=OpenAPIConfig(title="Handoff service", version="1.0.0", path="/schema"),

@@ -51,3 +51,23 @@ class Session(msgspec.Struct, kw_only=True):
     escalation_package: dict[str, Any] | None
     created_at: str
     updated_at: str
+
+
+class SessionSummary(msgspec.Struct, kw_only=True):
+    """A session in a list: everything but the context and the messages."""
+
+    id: uuid.UUID
+    account_id: uuid.UUID
+    title: str
+    ticket_ref: str | None
+    status: SessionStatus
+    engineer_id: uuid.UUID
+    message_count: int
+    escalation_package: dict[str, Any] | None
+    created_at: str
+    updated_at: str
+
+
+class SessionPage(msgspec.Struct, kw_only=True):
+    items: list[SessionSummary]
+    next_cursor: str | None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Literal
 
 import msgspec
 from sqlalchemy import func, select
@@ -14,7 +15,17 @@ from shared.clock import rfc3339, utcnow
 from shared.db.models import AISession, SessionMessage
 from shared.errors import Forbidden, InvalidInput, NotFound
 from shared.ids import new_id
-from shared.sessions.schemas import MAX_CONTEXT_BYTES, Message, MessageIn, Session, SessionCreate
+from shared.pagination import encode_cursor, older_than
+from shared.sessions.schemas import (
+    MAX_CONTEXT_BYTES,
+    Message,
+    MessageIn,
+    Session,
+    SessionCreate,
+    SessionPage,
+    SessionStatus,
+    SessionSummary,
+)
 
 
 def message_out(row: SessionMessage) -> Message:
@@ -137,3 +148,45 @@ async def add_message(db: AsyncSession, principal: Principal, session_id: uuid.U
 async def get_session(db: AsyncSession, principal: Principal, session_id: uuid.UUID) -> Session:
     row = await load_session(db, principal, session_id)
     return session_out(row, await session_messages(db, row.id))
+
+
+async def list_my_sessions(
+    db: AsyncSession,
+    principal: Principal,
+    *,
+    status: SessionStatus | Literal["all"] = "all",
+    limit: int = 50,
+    cursor: str | None = None,
+) -> SessionPage:
+    """The caller's own sessions (those they are the engineer of), newest first."""
+    account_id = require_member(principal)
+    counts = select(SessionMessage.session_id, func.count().label("n")).group_by(SessionMessage.session_id).subquery()
+    query = (
+        select(AISession, func.coalesce(counts.c.n, 0))
+        .outerjoin(counts, counts.c.session_id == AISession.id)
+        .where(AISession.account_id == account_id, AISession.engineer_id == principal.user_id)
+    )
+    if status != "all":
+        query = query.where(AISession.status == status)
+    if cursor:
+        query = query.where(older_than(AISession.created_at, AISession.id, cursor))
+    query = query.order_by(AISession.created_at.desc(), AISession.id.desc()).limit(limit + 1)
+    rows = (await db.execute(query)).all()
+    page, more = rows[:limit], len(rows) > limit
+    items = [
+        SessionSummary(
+            id=row.id,
+            account_id=row.account_id,
+            title=row.title,
+            ticket_ref=row.ticket_ref,
+            status=row.status,
+            engineer_id=row.engineer_id,
+            message_count=int(count),
+            escalation_package=row.escalation_package,
+            created_at=rfc3339(row.created_at),
+            updated_at=rfc3339(row.updated_at),
+        )
+        for row, count in page
+    ]
+    next_cursor = encode_cursor(page[-1][0].created_at, page[-1][0].id) if more else None
+    return SessionPage(items=items, next_cursor=next_cursor)

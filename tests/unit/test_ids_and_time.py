@@ -6,8 +6,8 @@ import pytest
 
 from shared.clock import rfc3339, utcnow
 from shared.errors import InvalidInput
-from shared.handoffs.queue import decode_cursor, encode_cursor
 from shared.ids import new_id
+from shared.pagination import decode_cursor, encode_cursor
 
 
 def test_ids_increase_and_are_version_7() -> None:

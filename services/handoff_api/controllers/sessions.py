@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.handoff_api.auth import member_guard, senior_guard
 from services.handoff_api.dependencies import provide_db
 from shared.auth.principal import Principal
 from shared.sessions import service
-from shared.sessions.schemas import Message, MessageIn, Session, SessionCreate
+from shared.sessions.schemas import Message, MessageIn, Session, SessionCreate, SessionPage, SessionStatus
 
 
 class SessionController(Controller):
@@ -28,6 +28,18 @@ class SessionController(Controller):
         self, request: Request[Principal, Any, Any], db: NamedDependency[AsyncSession], data: JSONBody[SessionCreate]
     ) -> Session:
         return await service.create_session(db, request.user, data)
+
+    @get("/", operation_id="listMySessions")
+    async def list_my_sessions(
+        self,
+        request: Request[Principal, Any, Any],
+        db: NamedDependency[AsyncSession],
+        status: FromQuery[SessionStatus | Literal["all"]] = "all",
+        limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+        cursor: Annotated[str | None, Parameter(max_length=512)] = None,
+    ) -> SessionPage:
+        """The caller's own sessions, newest first (an addition to the contract, for the dashboard)."""
+        return await service.list_my_sessions(db, request.user, status=status, limit=limit, cursor=cursor)
 
     @get("/{session_id:uuid}", operation_id="getSession")
     async def get_session(

@@ -1,0 +1,33 @@
+"""The dashboard: a page and its static files, and (in `handoff dev` only) the demo sign-in list."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from litestar import Response, Router, get
+from litestar.datastructures import State
+from litestar.exceptions import NotFoundException
+from litestar.static_files import create_static_files_router
+
+DASHBOARD = Path(__file__).resolve().parent.parent / "dashboard"
+
+
+@get("/", include_in_schema=False, cache=False)
+async def dashboard_page() -> Response[bytes]:
+    page = (DASHBOARD / "index.html").read_bytes()
+    return Response(page, media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-cache"})
+
+
+@get("/dev/demo-users", include_in_schema=False)
+async def demo_users(state: State) -> list[dict[str, Any]]:
+    """Tokens of the seeded demo users: served by `handoff dev` only."""
+    users: list[dict[str, Any]] | None = state.get("demo_users")
+    if not users:
+        raise NotFoundException()
+    return users
+
+
+def dashboard_router() -> Router:
+    assets = create_static_files_router(path="/dashboard", directories=[DASHBOARD], include_in_schema=False)
+    return Router(path="/", route_handlers=[dashboard_page, demo_users, assets])
