@@ -28,7 +28,14 @@ lint: env
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-test: lint
+# The browser tests drive Debian's Chromium; no browser is ever downloaded by a test tool.
+CHROMIUM := /usr/bin/chromium
+
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "The browser tests need Chromium: install the chromium package." >&2; exit 1; }
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
+test: lint $(CHROMIUM)
 	$(VENV)/bin/pytest
 
 clean:

@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.assessments.schemas import Assessment, AssessmentInput
 from shared.db.models import AISession
 from shared.db.models import Handoff as HandoffRow
-from shared.handoffs.views import escalation_package, event_payload
-from shared.outbox.writer import add_event
+from shared.handoffs.events import announce
+from shared.handoffs.views import escalation_package
 
 
 async def pending_assessment(db: AsyncSession, handoff_id: uuid.UUID) -> AssessmentInput | None:
@@ -50,11 +50,6 @@ async def record_assessment(db: AsyncSession, handoff_id: uuid.UUID, status: str
     package = session.escalation_package if session is not None else None
     if session is not None and package is not None and package.get("handoff_id") == str(handoff.id):
         session.escalation_package = escalation_package(handoff)
-    add_event(
-        db,
-        account_id=handoff.account_id,
-        event_type="handoff_assessment_ready",
-        payload=event_payload("handoff_assessment_ready", handoff),
-    )
+    announce(db, handoff, "handoff_assessment_ready")
     await db.commit()
     return True

@@ -8,11 +8,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth.principal import Principal
 from shared.clock import utcnow
-from shared.errors import CannotClaimOwnHandoff, HandoffAlreadyClaimed, HandoffNotClaimable
+from shared.errors import CannotClaimOwnHandoff, HandoffNotClaimable
+from shared.handoffs.events import announce
 from shared.handoffs.schemas import Handoff
-from shared.handoffs.service import close_open_handoff, load_handoff, reactivate_session
-from shared.handoffs.views import event_payload, handoff_out
-from shared.outbox.writer import add_event
+from shared.handoffs.service import close_open_handoff, load_handoff, raise_if_claimed, reactivate_session
+from shared.handoffs.views import handoff_out
 from shared.sessions.service import require_senior
 
 
@@ -42,17 +42,11 @@ async def claim_handoff(db: AsyncSession, principal: Principal, handoff_id: uuid
     if not won:
         if handoff.status == "claimed" and handoff.claimed_by_id == principal.user_id:
             return handoff_out(handoff)
-        if handoff.status == "claimed" and handoff.claimed_by_id and handoff.claimed_at:
-            raise HandoffAlreadyClaimed(handoff.claimed_by_id, handoff.claimed_by_name or "", handoff.claimed_at)
+        raise_if_claimed(handoff)
         raise HandoffNotClaimable(f"the escalation is {handoff.status}")
 
     await reactivate_session(db, handoff, engineer_id=principal.user_id)
-    add_event(
-        db,
-        account_id=handoff.account_id,
-        event_type="handoff_claimed",
-        payload=event_payload("handoff_claimed", handoff),
-    )
+    announce(db, handoff, "handoff_claimed")
     out = handoff_out(handoff)
     await db.commit()
     return out

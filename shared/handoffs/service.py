@@ -13,10 +13,11 @@ from shared.clock import utcnow
 from shared.db.models import AISession, SessionMessage
 from shared.db.models import Handoff as HandoffRow
 from shared.errors import Forbidden, HandoffActionNotAllowed, HandoffAlreadyClaimed, NotFound, SessionNotActive
+from shared.handoffs.events import announce
 from shared.handoffs.schemas import Handoff, HandoffCreate
-from shared.handoffs.views import escalation_package, event_payload, handoff_out
+from shared.handoffs.views import escalation_package, handoff_out
 from shared.ids import new_id
-from shared.outbox.writer import add_event, add_job
+from shared.outbox.writer import add_job
 from shared.sessions.service import count_messages, load_session, message_out, require_member
 
 SNAPSHOT_MESSAGES = 50
@@ -97,12 +98,7 @@ async def create_handoff(db: AsyncSession, principal: Principal, session_id: uui
     session.escalation_package = escalation_package(handoff)
     session.updated_at = now
     if escalating:
-        add_event(
-            db,
-            account_id=handoff.account_id,
-            event_type="handoff_created",
-            payload=event_payload("handoff_created", handoff),
-        )
+        announce(db, handoff, "handoff_created")
         for job in ESCALATION_JOBS:
             add_job(
                 db,
@@ -148,6 +144,12 @@ async def close_open_handoff(db: AsyncSession, handoff: HandoffRow, values: dict
     return moved
 
 
+def raise_if_claimed(handoff: HandoffRow) -> None:
+    """The error a caller gets when someone else claimed the escalation first."""
+    if handoff.status == "claimed" and handoff.claimed_by_id and handoff.claimed_at:
+        raise HandoffAlreadyClaimed(handoff.claimed_by_id, handoff.claimed_by_name or "", handoff.claimed_at)
+
+
 async def reactivate_session(db: AsyncSession, handoff: HandoffRow, engineer_id: uuid.UUID | None = None) -> None:
     """The handoff is over: its session is active again, with a new engineer when one claimed it."""
     session = await db.get(AISession, handoff.session_id, with_for_update=True)
@@ -186,16 +188,10 @@ async def withdraw_handoff(db: AsyncSession, principal: Principal, handoff_id: u
     if handoff.status == "withdrawn":
         return handoff_out(handoff)
     if not await close_open_handoff(db, handoff, {"status": "withdrawn", "closed_at": utcnow()}):
-        if handoff.status == "claimed" and handoff.claimed_by_id and handoff.claimed_at:
-            raise HandoffAlreadyClaimed(handoff.claimed_by_id, handoff.claimed_by_name or "", handoff.claimed_at)
+        raise_if_claimed(handoff)
         raise HandoffActionNotAllowed(f"the escalation is {handoff.status}")
     await reactivate_session(db, handoff)
-    add_event(
-        db,
-        account_id=handoff.account_id,
-        event_type="handoff_withdrawn",
-        payload=event_payload("handoff_withdrawn", handoff),
-    )
+    announce(db, handoff, "handoff_withdrawn")
     out = handoff_out(handoff)
     await db.commit()
     return out

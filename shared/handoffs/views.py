@@ -1,4 +1,4 @@
-"""Rows to wire shapes: the Handoff body, the session's compatibility copy, the event payload."""
+"""Rows to wire shapes: the Handoff body and the session's compatibility copy."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 
-from shared.clock import rfc3339, utcnow
+from shared.clock import rfc3339
 from shared.db.models import Handoff as HandoffRow
 from shared.handoffs.schemas import Handoff, Person
 
@@ -38,26 +38,3 @@ def escalation_package(row: HandoffRow) -> dict[str, Any]:
     package: dict[str, Any] = msgspec.to_builtins(handoff_out(row))
     package["handoff_id"] = package["id"]
     return package
-
-
-def event_payload(event_type: str, row: HandoffRow) -> dict[str, Any]:
-    """The SSE `data` of a handoff event, built once when the event is written."""
-    view = handoff_out(row)
-    return {
-        "type": event_type,
-        "account_id": str(row.account_id),
-        "handoff_id": str(row.id),
-        "session_id": str(row.session_id),
-        "occurred_at": rfc3339(utcnow()),
-        "handoff": msgspec.to_builtins(
-            {
-                "id": view.id,
-                "status": view.status,
-                "urgency": view.urgency,
-                "title": row.snapshot.get("title", ""),
-                "created_by": view.created_by,
-                "claimed_by": view.claimed_by,
-                "assessment_status": view.assessment_status,
-            }
-        ),
-    }

@@ -22,7 +22,7 @@ Flavour = Literal["openai", "anthropic"]
 
 @dataclass
 class Step:
-    kind: Literal["answer", "status", "hang"]
+    kind: Literal["answer", "status", "hang", "slow_answer"]
     text: str = ""
     status: int = 200
     seconds: float = 0.0
@@ -38,6 +38,10 @@ def status(code: int) -> Step:
 
 def hang(seconds: float) -> Step:
     return Step("hang", seconds=seconds)
+
+
+def slow_answer(text: str, seconds: float) -> Step:
+    return Step("slow_answer", text=text, seconds=seconds)
 
 
 @dataclass
@@ -57,6 +61,7 @@ class FakeAIServer:
     script: deque[Step] = field(default_factory=deque)
     requests: list[Recorded] = field(default_factory=list)
     port: int = 0
+    default: Step | None = None  # what to answer once the script has run out
 
     @property
     def base_url(self) -> str:
@@ -99,11 +104,14 @@ class FakeAIServer:
                 break
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         self.requests.append(Recorded(scope["path"], headers, raw))
-        step = self.script.popleft() if self.script else status(500)
+        step = self.script.popleft() if self.script else (self.default or status(500))
         if step.kind == "hang":
             await asyncio.sleep(step.seconds)
             step = status(500)
-        code, payload = (200, self._body(step.text)) if step.kind == "answer" else (step.status, {"error": "scripted"})
+        if step.kind == "slow_answer":
+            await asyncio.sleep(step.seconds)
+        answered = step.kind in ("answer", "slow_answer")
+        code, payload = (200, self._body(step.text)) if answered else (step.status, {"error": "scripted"})
         body = json.dumps(payload).encode()
         response_headers = [(b"content-type", b"application/json")]
         if code == 429:
