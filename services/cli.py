@@ -47,7 +47,7 @@ def _single_replica_lock() -> IO[str]:
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        sys.exit("handoff dev is already running here; the embedded default runs as one process only")
+        sys.exit("handoff is already running here on the embedded default, which runs as one process only")
     return handle
 
 
@@ -74,7 +74,16 @@ def cmd_migrate(settings: Settings, _: argparse.Namespace) -> None:
 
 def cmd_api(settings: Settings, args: argparse.Namespace) -> None:
     settings.require_secrets()
-    _serve(settings, args.host, args.port)
+    if settings.redis_url:
+        _serve(settings, args.host, args.port)
+        return
+    # No Redis: events and jobs live in this process, so it must be the only one, and it runs the workers.
+    log.warning("no HANDOFF_REDIS_URL: running embedded (in-process bus, assessor and notifier; one replica only)")
+    lock = _single_replica_lock()
+    try:
+        _serve(settings, args.host, args.port, embedded=True)
+    finally:
+        lock.close()
 
 
 def cmd_dev(settings: Settings, args: argparse.Namespace) -> None:

@@ -65,6 +65,18 @@ def test_dev_server_serves_the_readme_flow(tmp_path: Path) -> None:
         )
         assert second.returncode != 0
         assert "already running" in second.stderr
+        # `handoff api` without Redis is the embedded default too: it refuses a second process as well.
+        env = {"HANDOFF_JWT_SECRET": "s" * 40, "HANDOFF_SECRET_KEY": "k" * 43 + "="}
+        replica = subprocess.run(
+            [HANDOFF, "api", "--port", str(spare_port())],
+            cwd=tmp_path,
+            env=clean_env(env),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert replica.returncode != 0
+        assert "already running" in replica.stderr
     assert (tmp_path / "var" / "handoff.db").exists()
 
 
