@@ -54,7 +54,7 @@ class Session(msgspec.Struct, kw_only=True):
 
 
 class SessionSummary(msgspec.Struct, kw_only=True):
-    """A session in a list: everything but the context and the messages."""
+    """A session in a list: no context or messages, and only the essentials of its latest handoff."""
 
     id: uuid.UUID
     account_id: uuid.UUID

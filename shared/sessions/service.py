@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 from sqlalchemy import func, select
@@ -150,6 +150,16 @@ async def get_session(db: AsyncSession, principal: Principal, session_id: uuid.U
     return session_out(row, await session_messages(db, row.id))
 
 
+PACKAGE_SUMMARY_FIELDS = ("handoff_id", "intent", "status", "urgency", "created_at", "claimed_by", "assessment_status")
+
+
+def _package_summary(package: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A list shows what the latest handoff is, not its whole snapshot."""
+    if package is None:
+        return None
+    return {key: package.get(key) for key in PACKAGE_SUMMARY_FIELDS}
+
+
 async def list_my_sessions(
     db: AsyncSession,
     principal: Principal,
@@ -182,7 +192,7 @@ async def list_my_sessions(
             status=row.status,
             engineer_id=row.engineer_id,
             message_count=int(count),
-            escalation_package=row.escalation_package,
+            escalation_package=_package_summary(row.escalation_package),
             created_at=rfc3339(row.created_at),
             updated_at=rfc3339(row.updated_at),
         )

@@ -1,0 +1,163 @@
+// Entry point: who is signed in, the header, the hash router, and the live stream's lifetime.
+
+import { setUnauthorizedHandler } from './api.js';
+import { EscalationQueue } from './escalations.js';
+import { mountHandoff } from './handoff.js';
+import { announce, flashTitle, setPageTitle, stopFlashing, toast } from './notify.js';
+import { mountQueue } from './queue.js';
+import { mountSessions } from './sessions.js';
+import { initials, mountSignin } from './signin.js';
+import { tokenStore } from './storage.js';
+import { EscalationStream } from './stream.js';
+import { readToken, takeTokenFromFragment } from './token.js';
+
+const main = document.getElementById('main');
+const nav = document.getElementById('nav');
+const userBox = document.getElementById('user');
+const connection = document.querySelector('[data-testid=connection]');
+const CONNECTION_TEXT = { connecting: 'connecting', live: 'live', reconnecting: 'reconnecting' };
+
+let ctx = null; // everything that lives only while someone is signed in
+let unmountView = null;
+
+function setConnection(state) {
+  if (!CONNECTION_TEXT[state]) return;
+  connection.dataset.state = state;
+  connection.textContent = CONNECTION_TEXT[state];
+  connection.setAttribute('aria-label', `Live updates: ${CONNECTION_TEXT[state]}`);
+}
+
+function showHeader(me) {
+  nav.hidden = !me;
+  userBox.hidden = !me;
+  document.querySelector('[data-testid=whoami]').textContent = me ? me.name : '';
+  document.getElementById('me-role').textContent = me ? me.role : '';
+  document.getElementById('me-initials').textContent = me ? initials(me.name) : '';
+  // Viewers get no stream (the API refuses it), so an indicator would only mislead.
+  connection.hidden = !me?.isSenior;
+}
+
+function navigate(hash) {
+  if (location.hash === hash) route();
+  else location.hash = hash;
+}
+
+function signIn(token) {
+  const me = readToken(token);
+  if (!me) {
+    tokenStore.clear();
+    showSignin('That token has expired or cannot be read. Sign in again.');
+    return;
+  }
+  if (ctx) {
+    // Switching user in place: the old stream must not keep feeding the new user's screens.
+    ctx.stream.stop();
+    ctx.queue.detach();
+  }
+  tokenStore.set(token);
+  const stream = new EscalationStream();
+  const queue = new EscalationQueue(stream, me);
+  ctx = { me, stream, queue, navigate };
+
+  queue.addEventListener('arrived', (event) => {
+    const item = event.detail;
+    announce(`New escalation: ${item.title} from ${item.createdBy?.name || 'a teammate'}`);
+    flashTitle();
+  });
+  stream.addEventListener('state', (event) => setConnection(event.detail));
+  stream.addEventListener('denied', (event) => {
+    if (event.detail === 401) signOut('Your sign-in was not accepted or has expired. Sign in again.');
+    else connection.hidden = true;
+  });
+  // Tell an escalator, wherever they are in the app, that help has arrived.
+  stream.addEventListener('handoff_claimed', (event) => {
+    const handoff = event.detail?.handoff;
+    if (handoff?.created_by?.id === me.id && handoff.claimed_by && handoff.claimed_by.id !== me.id) {
+      const text = `${handoff.claimed_by.name} picked up your escalation: ${handoff.title}`;
+      toast(text);
+      announce(text);
+    }
+  });
+
+  showHeader(me);
+  setConnection('connecting');
+  if (me.isSenior) stream.start();
+  if (!/^#\/(queue|sessions|handoffs\/)/.test(location.hash)) history.replaceState(null, '', '#/queue');
+  route();
+}
+
+function signOut(message) {
+  if (ctx) {
+    ctx.stream.stop();
+    ctx.queue.detach();
+  }
+  ctx = null;
+  unmountView?.();
+  unmountView = null;
+  tokenStore.clear();
+  stopFlashing();
+  showHeader(null);
+  showSignin(message);
+}
+
+function showSignin(message) {
+  setPageTitle('Sign in');
+  mountSignin(main, { onToken: signIn, message });
+  main.querySelector('h1')?.focus();
+}
+
+function route() {
+  if (location.hash.startsWith('#token=')) {
+    // A fresh sign-in link while signed in replaces the current user.
+    signOut();
+    takeTokenFromFragment();
+    const token = tokenStore.get();
+    if (token) signIn(token);
+    return;
+  }
+  if (!ctx) return;
+  unmountView?.();
+  unmountView = null;
+  const hash = location.hash;
+  const handoff = /^#\/handoffs\/([A-Za-z0-9-]{1,64})$/.exec(hash);
+  if (hash === '#/queue') {
+    setPageTitle('Escalation queue');
+    unmountView = mountQueue(main, ctx);
+  } else if (hash === '#/sessions') {
+    setPageTitle('My sessions');
+    unmountView = mountSessions(main, ctx);
+  } else if (handoff) {
+    setPageTitle('Handoff');
+    unmountView = mountHandoff(main, handoff[1], ctx);
+  } else {
+    history.replaceState(null, '', '#/queue');
+    route();
+    return;
+  }
+  for (const link of nav.querySelectorAll('a')) {
+    if (link.getAttribute('href') === hash) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
+  }
+  window.scrollTo(0, 0);
+  // Move focus to the new screen so keyboard and screen-reader users start at its heading.
+  (main.querySelector('h1') || main).focus({ preventScroll: true });
+}
+
+function boot() {
+  takeTokenFromFragment();
+  setUnauthorizedHandler(() => {
+    if (ctx) signOut('Your sign-in was not accepted or has expired. Sign in again.');
+  });
+  document.querySelector('[data-testid=signout]').addEventListener('click', () => signOut());
+  // The skip link must not change the hash: the router would read "#main" as a route.
+  document.querySelector('.skip-link').addEventListener('click', (event) => {
+    event.preventDefault();
+    main.focus();
+  });
+  window.addEventListener('hashchange', route);
+  const token = tokenStore.get();
+  if (token) signIn(token);
+  else showSignin();
+}
+
+boot();

@@ -1,0 +1,102 @@
+// The claimer's workspace: the session's live conversation, suggested-step chips and a composer.
+
+import { api, seg } from './api.js';
+import { h, replace } from './dom.js';
+import { messageItem } from './messages.js';
+import { toast } from './notify.js';
+import { hiddenChips } from './storage.js';
+
+export function mountConversation(handoff) {
+  const list = h('ol', { class: 'msgs', testid: 'session-messages', 'aria-label': 'Session conversation' },
+    h('li', { class: 'muted' }, 'Loading the conversation…'));
+  const composer = h('textarea', {
+    id: `composer-${handoff.id}`, class: 'input composer', testid: 'composer', rows: '3', required: true, maxlength: '20000',
+    placeholder: 'Write to the session as the engineer now on it…',
+  });
+  const send = h('button', { type: 'submit', class: 'btn btn--primary', testid: 'composer-send' }, 'Send');
+  const chipSlot = h('div');
+  const form = h('form', { class: 'composer-form', 'aria-label': 'New message' },
+    chipSlot,
+    h('label', { class: 'label', for: composer.id }, 'Message'),
+    composer,
+    h('div', { class: 'composer-form__row' },
+      h('span', { class: 'hint' }, 'Ctrl + Enter sends'), send));
+  const section = h('section', { class: 'panel', 'aria-labelledby': `conv-${handoff.id}` },
+    h('h2', { id: `conv-${handoff.id}` }, 'Conversation'),
+    h('p', { class: 'muted' }, 'You picked this up, so the session is yours: it includes anything said since the snapshot.'),
+    list, form);
+
+  let current = handoff;
+  let chipsShown = false;
+
+  function hideChips() {
+    hiddenChips.add(current.id);
+    chipsShown = false;
+    replace(chipSlot);
+  }
+
+  function renderChips() {
+    const steps = current.ai_assessment_data?.suggested_steps || [];
+    if (chipsShown || hiddenChips.has(current.id) || current.assessment_status !== 'ready' || !steps.length) return;
+    chipsShown = true;
+    const chips = steps.map((step) => h('button', {
+      type: 'button', class: 'chip', testid: 'step-chip', title: step,
+      onclick: () => {
+        // A chip only drafts the message: the engineer still reads and edits it before sending.
+        composer.value = step;
+        composer.focus();
+        composer.setSelectionRange(step.length, step.length);
+      },
+    }, step));
+    replace(chipSlot, h('div', { class: 'chips', testid: 'step-chips', role: 'group', 'aria-label': 'Suggested next steps' },
+      h('div', { class: 'chips__head' },
+        h('span', { class: 'chips__label' }, 'Suggested next steps'),
+        h('button', { type: 'button', class: 'chips__close', testid: 'chips-close', 'aria-label': 'Hide suggested steps', onclick: hideChips }, '×')),
+      h('div', { class: 'chips__list' }, chips)));
+  }
+
+  async function loadSession() {
+    try {
+      const session = await api.get(`/api/v1/ai-sessions/${seg(current.session_id)}`);
+      const messages = session?.messages || [];
+      replace(list, messages.length ? messages.map((m) => messageItem(m, 'session-message'))
+        : h('li', { class: 'muted' }, 'No messages yet.'));
+    } catch (error) {
+      replace(list, h('li', { class: 'muted', role: 'alert' }, `The conversation could not be loaded: ${error.detail}`));
+    }
+  }
+
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const content = composer.value.trim();
+    if (!content || send.disabled) { composer.focus(); return; }
+    send.disabled = true;
+    send.textContent = 'Sending…';
+    try {
+      const message = await api.post(`/api/v1/ai-sessions/${seg(current.session_id)}/messages`, { role: 'engineer', content });
+      list.querySelector('li.muted')?.remove();
+      const item = messageItem(message, 'session-message');
+      list.append(item);
+      composer.value = '';
+      if (chipsShown) hideChips();
+      else hiddenChips.add(current.id);
+      item.scrollIntoView({ block: 'nearest' });
+    } catch (error) {
+      if (error.status !== 401) toast(`Message not sent: ${error.detail}`, 'error');
+    } finally {
+      send.disabled = false;
+      send.textContent = 'Send';
+      composer.focus();
+    }
+  });
+  composer.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) { event.preventDefault(); form.requestSubmit(); }
+  });
+
+  renderChips();
+  loadSession();
+  return {
+    element: section,
+    update(next) { current = next; renderChips(); },
+  };
+}
