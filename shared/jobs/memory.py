@@ -35,6 +35,10 @@ class InProcessJobQueue:
         self._queue(name).put_nowait((job_id, payload))
         return True
 
+    def job_ids(self) -> set[str]:
+        """The ids this queue has taken (the most recent ones)."""
+        return set(self._seen)
+
     def pending(self, name: str) -> int:
         return self._queue(name).qsize()
 

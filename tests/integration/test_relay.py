@@ -16,7 +16,7 @@ from tests.support.tenants import TenantFactory
 
 async def queued_job_ids(runtime: Runtime) -> set[str]:
     if isinstance(runtime.jobs, InProcessJobQueue):
-        return set(runtime.jobs._seen)
+        return runtime.jobs.job_ids()
     arq = ArqRedis(connection_pool=runtime.redis_pool)
     ids: set[str] = set()
     for queue in set(JOB_QUEUES.values()):

@@ -59,6 +59,7 @@ class SSEHub:
         self._subscribers: dict[str, set[Subscriber]] = defaultdict(set)
         self._cursors: dict[str, str] = {}
         self._lock = asyncio.Lock()
+        self._has_accounts = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.closing = False
 
@@ -88,6 +89,7 @@ class SSEHub:
         async with self._lock:
             if account_id not in self._cursors:
                 self._cursors[account_id] = await self.bus.tip(account_id)
+                self._has_accounts.set()
                 self._subscribers[account_id].add(subscriber)
                 await self.bus.interrupt_tail()
             else:
@@ -107,7 +109,8 @@ class SSEHub:
         backoff = 0.0
         while True:
             if not self._cursors:
-                await asyncio.sleep(0.05)
+                self._has_accounts.clear()
+                await self._has_accounts.wait()
                 continue
             try:
                 found = await self.bus.tail(dict(self._cursors), self.block_ms)
