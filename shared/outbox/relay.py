@@ -48,6 +48,7 @@ class OutboxRelay:
         self.max_backoff_s = max_backoff_s
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
         self.published = 0
 
     def wake(self) -> None:
@@ -59,27 +60,32 @@ class OutboxRelay:
             self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
     async def stop(self) -> None:
-        if self._task is not None:
+        """Finish the batch in hand, then stop; cancel only a relay that does not finish in time."""
+        if self._task is None:
+            return
+        self._stopping.set()
+        self._wake.set()
+        done, _ = await asyncio.wait({self._task}, timeout=10)
+        if not done:
             self._task.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+            await asyncio.wait({self._task}, timeout=2)
+        self._task = None
 
     async def _run(self) -> None:
         backoff = 0.0
-        while True:
+        while not self._stopping.is_set():
             self._wake.clear()
             try:
                 sent = await self.run_once()
             except (BusUnavailable, JobQueueUnavailable) as exc:
                 backoff = min(self.max_backoff_s, backoff * 2 or 0.2)
                 log.warning("outbox relay: %s; retrying in %.1f s", exc, backoff)
-                await asyncio.sleep(backoff * (0.5 + random.random() / 2))
+                await self._pause(backoff * (0.5 + random.random() / 2))
                 continue
             except Exception:
                 backoff = min(self.max_backoff_s, backoff * 2 or 0.2)
                 log.exception("outbox relay failed; retrying in %.1f s", backoff)
-                await asyncio.sleep(backoff)
+                await self._pause(backoff)
                 continue
             if backoff:
                 log.info("outbox relay: publishing again")
@@ -91,6 +97,11 @@ class OutboxRelay:
                 continue  # there may be more
             with suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
+
+    async def _pause(self, seconds: float) -> None:
+        """Back off; new outbox rows do not cut this short (that would hammer a bus that is down), stopping does."""
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
 
     async def run_once(self) -> int:
         """Publish one batch; the number of rows sent, or BUSY when another relay holds the lock."""

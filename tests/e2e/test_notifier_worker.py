@@ -15,7 +15,7 @@ import redis.asyncio
 from tests.conftest import JWT_SECRET, fresh_pg_database
 from tests.support.processes import api_env, running, spare_port, started
 from tests.support.smtp import MailCatcher, SMTPServer
-from tests.support.tenants import TenantFactory
+from tests.support.tenants import Actor, TenantFactory
 
 WORKER_REDIS = "redis://127.0.0.1:6379/5"
 SENIORS = 6
@@ -28,6 +28,11 @@ async def wait_until(condition, timeout: float, what: str) -> float:  # type: ig
         assert time.monotonic() - started_at < timeout, f"timed out waiting for {what}"
         await asyncio.sleep(0.05)
     return time.monotonic() - started_at
+
+
+async def sent_count(senior: Actor, handoff_id: str) -> int:
+    rows = (await senior.get(f"/api/v1/handoffs/{handoff_id}/deliveries")).json()
+    return sum(1 for r in rows if r["channel"] == "email" and r["status"] == "sent")
 
 
 async def test_a_killed_notifier_resumes_without_sending_twice(tmp_path: Path) -> None:
@@ -55,9 +60,11 @@ async def test_a_killed_notifier_resumes_without_sending_twice(tmp_path: Path) -
 
                     with started(["notifier"], cwd=tmp_path, env=env) as first:
                         handoff = await junior.escalate((await junior.new_session("Mail flow stopped"))["id"])
-                        await wait_until(
-                            lambda: len(catcher.received) >= ACCEPTED_BEFORE_KILL and catcher.held > 0, 30, "k sends"
-                        )
+                        # "After k sends": k messages accepted and recorded as sent, the rest in flight.
+                        deadline = time.monotonic() + 30
+                        while await sent_count(seniors[0], handoff["id"]) < ACCEPTED_BEFORE_KILL or not catcher.held:
+                            assert time.monotonic() < deadline, "the notifier did not get k sends out"
+                            await asyncio.sleep(0.05)
                         os.kill(first.pid, signal.SIGKILL)
                         first.wait()
                     catcher.accept_limit = None

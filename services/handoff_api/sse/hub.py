@@ -77,11 +77,18 @@ class SSEHub:
         for subscribers in self._subscribers.values():
             for subscriber in subscribers:
                 subscriber.drop("shutdown")
-        if self._task is not None:
+        if self._task is None:
+            return
+        # Ask the reader to finish rather than cancel it: a cancelled Redis read may be swallowed.
+        self._has_accounts.set()
+        with suppress(Exception):
+            async with asyncio.timeout(1):
+                await self.bus.interrupt_tail()
+        done, _ = await asyncio.wait({self._task}, timeout=self.block_ms / 1000 + 1)
+        if not done:
             self._task.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+            await asyncio.wait({self._task}, timeout=1)
+        self._task = None
 
     async def subscribe(self, account_id: str) -> Subscriber:
         """Register first, so every event from now on is queued; the caller then replays up to here."""
@@ -107,7 +114,7 @@ class SSEHub:
 
     async def _run(self) -> None:
         backoff = 0.0
-        while True:
+        while not self.closing:
             if not self._cursors:
                 self._has_accounts.clear()
                 await self._has_accounts.wait()
