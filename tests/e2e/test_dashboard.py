@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -265,3 +266,30 @@ async def test_seen_ids_are_capped_at_200(dev: DevServer, browser: Browser) -> N
     seen = await riley.evaluate("JSON.parse(localStorage.getItem('rf-escalation-seen'))")
     assert len(seen) <= 200
     assert handoff["id"] in seen
+
+
+async def test_arrivals_are_announced_and_flash_a_hidden_tab(dev: DevServer, browser: Browser) -> None:
+    context = await browser.new_context(base_url=dev.url, reduced_motion="reduce")
+    sam = await context.new_page()
+    await sam.goto("/")
+    await sam.click('button[data-testid=demo-user][data-user-name="Sam Senior"]')
+    await on_queue(sam)
+    # The tab goes to the background.
+    await sam.evaluate(
+        "Object.defineProperty(document, 'hidden', {configurable: true, get: () => true});"
+        "document.dispatchEvent(new Event('visibilitychange'))"
+    )
+    handoff = await dev.escalate("Announced while the tab was hidden")
+    arrived = sam.locator(card(handoff["id"]))
+    await expect(arrived).to_be_visible(timeout=2000)
+    await expect(sam.locator("[data-testid=announcer]")).to_contain_text("Announced while the tab was hidden")
+    await expect(sam).to_have_title(re.compile("New escalation"), timeout=3000)
+    assert await arrived.evaluate("el => getComputedStyle(el.closest('li') || el).animationName") == "none"
+
+    # Back in front: the title stops flashing.
+    await sam.evaluate(
+        "Object.defineProperty(document, 'hidden', {configurable: true, get: () => false});"
+        "document.dispatchEvent(new Event('visibilitychange'))"
+    )
+    await expect(sam).not_to_have_title(re.compile("New escalation"), timeout=3000)
+    await context.close()
