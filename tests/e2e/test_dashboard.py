@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, Route, expect
 
 from tests.support.ai_servers import FakeAIServer, fake_ai_server, slow_answer
 from tests.support.browser import chromium, screenshot, signed_in
@@ -130,6 +130,15 @@ async def test_two_seniors_race_on_pick_up(dev: DevServer, browser: Browser) -> 
     for page in pages.values():
         await expect(page.locator(card(handoff["id"]))).to_be_visible(timeout=2000)
 
+    # Both clicks leave their browsers before either claim reaches the server: a true race at the server.
+    both_sent = asyncio.Barrier(len(pages))
+
+    async def hold_until_both(route: Route) -> None:
+        await both_sent.wait()
+        await route.continue_()
+
+    for page in pages.values():
+        await page.route("**/api/v1/handoffs/*/claim", hold_until_both)
     await asyncio.gather(*(page.click(f"{card(handoff['id'])} button[data-testid=pick-up]") for page in pages.values()))
 
     async def outcome(page: Page) -> str:
