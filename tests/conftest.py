@@ -25,8 +25,15 @@ from shared.db.migrate import upgrade
 from tests.support.tenants import TenantFactory
 
 PG_ADMIN_DSN = os.environ.get("HANDOFF_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
-# A database index of its own, emptied at the start of every run.
-REDIS_URL = os.environ.get("HANDOFF_TEST_REDIS_URL", "redis://127.0.0.1:6379/3")
+# Database indexes of their own (this one and the next two), emptied by the tests that use them; a second
+# checkout running its suite at the same time sets HANDOFF_TEST_REDIS_DB to keep out of this one's way.
+REDIS_DB = int(os.environ.get("HANDOFF_TEST_REDIS_DB", "3"))
+REDIS_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
+
+
+def redis_db_url(offset: int) -> str:
+    """The n-th spare database index after the suite's own, for a test that flushes a database."""
+    return f"redis://127.0.0.1:6379/{REDIS_DB + offset}"
 JWT_SECRET = "test-secret-" + "x" * 32
 STREAM_MAXLEN = 1000
 

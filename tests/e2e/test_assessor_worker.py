@@ -8,12 +8,12 @@ from pathlib import Path
 import httpx
 import redis.asyncio
 
-from tests.conftest import JWT_SECRET, fresh_pg_database
+from tests.conftest import JWT_SECRET, fresh_pg_database, redis_db_url
 from tests.support.processes import api_env, running, spare_port, started
 from tests.support.sse import SSEClient
 from tests.support.tenants import TenantFactory
 
-WORKER_REDIS = "redis://127.0.0.1:6379/4"
+WORKER_REDIS = redis_db_url(1)
 
 
 async def test_an_escalation_gets_its_assessment_from_the_worker(tmp_path: Path) -> None:

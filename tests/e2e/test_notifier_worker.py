@@ -12,12 +12,12 @@ from pathlib import Path
 import httpx
 import redis.asyncio
 
-from tests.conftest import JWT_SECRET, fresh_pg_database
+from tests.conftest import JWT_SECRET, fresh_pg_database, redis_db_url
 from tests.support.processes import api_env, running, spare_port, started
 from tests.support.smtp import MailCatcher, SMTPServer
 from tests.support.tenants import Actor, TenantFactory
 
-WORKER_REDIS = "redis://127.0.0.1:6379/5"
+WORKER_REDIS = redis_db_url(2)
 SENIORS = 6
 ACCEPTED_BEFORE_KILL = 3
 
