@@ -22,6 +22,7 @@ from shared.jobs.base import JobQueue
 from shared.jobs.memory import InProcessJobQueue
 from shared.outbox.relay import OutboxRelay
 from shared.outbox.writer import PENDING_FLAG
+from shared.ratelimit import InMemoryRateLimiter, RateLimiter, RedisRateLimiter
 
 ReadinessProbe = Callable[[], Awaitable[bool]]
 
@@ -36,6 +37,7 @@ class Runtime:
     bus: Bus
     jobs: JobQueue
     relay: OutboxRelay
+    rate_limiter: RateLimiter
     readiness_probes: dict[str, ReadinessProbe] = field(default_factory=dict)
     redis_pool: BlockingConnectionPool | None = None
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -49,6 +51,7 @@ class Runtime:
 
         bus: Bus
         jobs: JobQueue
+        limiter: RateLimiter
         pool = None
         if settings.redis_url:
             pool = BlockingConnectionPool.from_url(
@@ -62,9 +65,11 @@ class Runtime:
             )
             bus = RedisBus(pool, tail_url=settings.redis_url, maxlen=settings.stream_maxlen)
             jobs = ArqJobQueue(pool)
+            limiter = RedisRateLimiter(pool)
         else:
             bus = InProcessBus(maxlen=settings.stream_maxlen)
             jobs = InProcessJobQueue()
+            limiter = InMemoryRateLimiter()
         relay = OutboxRelay(sessionmaker, bus, jobs)
 
         @event.listens_for(session_class, "after_commit")
@@ -76,7 +81,7 @@ class Runtime:
         def _after_rollback(session: Session) -> None:
             session.info.pop(PENDING_FLAG, None)
 
-        runtime = cls(settings, engine, sessionmaker, bus, jobs, relay, redis_pool=pool)
+        runtime = cls(settings, engine, sessionmaker, bus, jobs, relay, limiter, redis_pool=pool)
         runtime.readiness_probes["bus"] = bus.ping
         return runtime
 

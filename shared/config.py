@@ -8,6 +8,7 @@ from typing import Literal
 
 import msgspec
 
+MIN_JWT_SECRET_BYTES = 32
 AIProviderName = Literal["heuristic", "openai", "anthropic"]
 
 
@@ -38,6 +39,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sse_client_buffer: int = 64
     stream_maxlen: int = 10000
     job_timeout_s: float = 120.0
+    rate_limit_per_min: int = 120
+    sse_max_streams_per_user: int = 8
     dev_mode: bool = False
     db_pool_size: int = 20
 
@@ -64,8 +67,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         """Refuse to run a networked process without the shared secrets."""
         if not self.jwt_secret:
             raise ConfigError("HANDOFF_JWT_SECRET is required outside `handoff dev`")
+        self.check_jwt_secret()
         if not self.secret_key:
             raise ConfigError("HANDOFF_SECRET_KEY is required outside `handoff dev`")
+
+    def check_jwt_secret(self) -> None:
+        """An HS256 secret shorter than its hash can be guessed: refuse it at start-up."""
+        if len(self.jwt_secret.encode()) < MIN_JWT_SECRET_BYTES:
+            raise ConfigError(f"HANDOFF_JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes long")
 
     def __repr__(self) -> str:
         # Never print secrets: settings objects end up in logs and tracebacks.

@@ -66,3 +66,20 @@ class HandoffActionNotAllowed(DomainError):
     """Resume of an escalation, withdraw of a park, or either on a closed handoff."""
 
     code = "handoff_action_not_allowed"
+
+
+class UserInOtherAccount(DomainError):
+    """A directory PUT names a user who lives in another account, without saying to move them."""
+
+    code = "user_in_other_account"
+
+    def __init__(self) -> None:
+        super().__init__('the user belongs to another account; send "move": true to move them')
+
+
+class RateLimited(DomainError):
+    code = "rate_limited"
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(f"too many changes in a minute; retry in {retry_after_s} s")
+        self.retry_after_s = retry_after_s

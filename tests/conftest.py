@@ -34,6 +34,8 @@ REDIS_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
 def redis_db_url(offset: int) -> str:
     """The n-th spare database index after the suite's own, for a test that flushes a database."""
     return f"redis://127.0.0.1:6379/{REDIS_DB + offset}"
+
+
 JWT_SECRET = "test-secret-" + "x" * 32
 STREAM_MAXLEN = 1000
 
@@ -116,7 +118,14 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="session")
 def settings_for(pg_url: str, sqlite_url: str) -> dict[str, Settings]:
-    base = {"jwt_secret": JWT_SECRET, "secret_key": "k" * 43 + "=", "db_pool_size": 30, "stream_maxlen": STREAM_MAXLEN}
+    base = {
+        "jwt_secret": JWT_SECRET,
+        "secret_key": "k" * 43 + "=",
+        "db_pool_size": 30,
+        "stream_maxlen": STREAM_MAXLEN,
+        # The suite makes far more changes per user than a person could; the limit has tests of its own.
+        "rate_limit_per_min": 1_000_000,
+    }
     return {
         "sqlite": Settings.from_env({}, database_url=sqlite_url, **base),
         "postgresql": Settings.from_env({}, database_url=pg_url, redis_url=REDIS_URL, **base),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,7 +13,12 @@ from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
-from services.handoff_api.auth import build_jwt_auth
+from services.handoff_api.auth import (
+    OPENAPI_COMPONENTS,
+    OPENAPI_SECURITY,
+    bearer_auth_middleware,
+    rate_limit_guard,
+)
 from services.handoff_api.controllers.dashboard import dashboard_router
 from services.handoff_api.controllers.directory import DirectoryController
 from services.handoff_api.controllers.handoffs import EscalationQueueController, HandoffController
@@ -24,6 +30,7 @@ from services.handoff_api.sse.endpoint import escalation_stream
 from services.handoff_api.sse.hub import SSEHub
 from shared.bootstrap import Runtime
 from shared.config import Settings
+from shared.directory.service import users_refused_streams
 from shared.integrations.crypto import SecretBox
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -43,12 +50,16 @@ def create_app(
 
     `in_process_workers` attach job consumers to the app's own runtime: the embedded default.
     """
+    settings.check_jwt_secret()
     owns_runtime = runtime is None
     rt = runtime or Runtime.build(settings)
-    jwt_auth = build_jwt_auth(settings.jwt_secret)
     prometheus = PrometheusConfig(app_name="handoff", group_path=True, exclude=["/metrics", "/healthz", "/readyz"])
 
-    hub = SSEHub(rt.bus, client_buffer=settings.sse_client_buffer)
+    async def refused_streams(holders: set[tuple[uuid.UUID, uuid.UUID]]) -> set[uuid.UUID]:
+        async with rt.sessionmaker() as db:
+            return await users_refused_streams(db, holders)
+
+    hub = SSEHub(rt.bus, client_buffer=settings.sse_client_buffer, directory_check=refused_streams)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
@@ -76,8 +87,8 @@ def create_app(
             escalation_stream,
             dashboard_router(),
         ],
-        on_app_init=[jwt_auth.on_app_init],
-        middleware=[prometheus.middleware],
+        middleware=[prometheus.middleware, bearer_auth_middleware()],
+        guards=[rate_limit_guard],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
         state=State(
@@ -92,7 +103,13 @@ def create_app(
                 "demo_users": list(demo_users) if settings.dev_mode else [],
             }
         ),
-        openapi_config=OpenAPIConfig(title="Handoff service", version="1.0.0", path="/schema"),
+        openapi_config=OpenAPIConfig(
+            title="Handoff service",
+            version="1.1.0",
+            path="/schema",
+            components=OPENAPI_COMPONENTS,
+            security=OPENAPI_SECURITY,
+        ),
         cors_config=CORSConfig(
             allow_origins=[settings.public_url], allow_headers=["Authorization", "Content-Type", "Last-Event-ID"]
         ),

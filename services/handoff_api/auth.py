@@ -1,35 +1,61 @@
-"""Authentication (Litestar's JWT auth backed by the user directory) and role guards."""
+"""Authentication (Bearer tokens checked against the user directory) and role guards."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from litestar.connection import ASGIConnection
-from litestar.exceptions import PermissionDeniedException
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
-from litestar.security.jwt import JWTAuth, Token
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult, DefineMiddleware
+from litestar.openapi.spec import Components, SecurityRequirement, SecurityScheme
 
 from shared.auth.principal import Principal
-from shared.auth.tokens import ALGORITHM
+from shared.auth.tokens import InvalidToken, verify_token
 from shared.directory.service import principal_from_claims
+from shared.errors import RateLimited
 
+MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 PUBLIC_PATHS = ["^/healthz$", "^/readyz$", "^/metrics", "^/schema", "^/$", "^/dashboard", "^/favicon", "^/dev/"]
+SECURITY_SCHEME = "BearerToken"
+OPENAPI_COMPONENTS = Components(
+    security_schemes={
+        SECURITY_SCHEME: SecurityScheme(
+            type="http", scheme="Bearer", bearer_format="JWT", description="HS256 token from the main application"
+        )
+    }
+)
+OPENAPI_SECURITY: list[SecurityRequirement] = [{SECURITY_SCHEME: []}]
 
 
-async def retrieve_principal(token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:
-    """Look the token's user up in the directory; None (a 401) for inactive or deleted users."""
-    claims = {**token.extras, "sub": token.sub}
-    async with connection.app.state.sessionmaker() as db:
-        return await principal_from_claims(db, claims)
+def bearer_token(header: str | None) -> str:
+    """The token of an `Authorization: Bearer <jwt>` header; any other scheme is refused."""
+    scheme, _, token = (header or "").strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or " " in token:
+        raise NotAuthorizedException("send the token as Authorization: Bearer <token>")
+    return token
 
 
-def build_jwt_auth(secret: str) -> JWTAuth[Principal, Token]:
-    return JWTAuth[Principal, Token](
-        token_secret=secret,
-        algorithm=ALGORITHM,
-        retrieve_user_handler=retrieve_principal,
-        exclude=PUBLIC_PATHS,
-    )
+class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
+    """Verifies the token, then lets the directory decide who the caller is (or refuse them)."""
+
+    async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
+        token = bearer_token(connection.headers.get("authorization"))
+        settings = connection.app.state.settings
+        try:
+            claims = verify_token(settings.jwt_secret, token)
+        except InvalidToken as exc:
+            raise NotAuthorizedException("the token is invalid or has expired") from exc
+        async with connection.app.state.sessionmaker() as db:
+            principal = await principal_from_claims(db, claims)
+        if principal is None:
+            raise NotAuthorizedException("the token does not name an active user")
+        return AuthenticationResult(user=principal, auth=claims)
+
+
+def bearer_auth_middleware() -> DefineMiddleware:
+    return DefineMiddleware(BearerAuthMiddleware, exclude=PUBLIC_PATHS)
 
 
 def _principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
@@ -56,3 +82,16 @@ def account_admin_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseR
     principal = _principal(connection)
     if not (principal.is_service or principal.is_account_admin):
         raise PermissionDeniedException("only the main application or an owner or admin may do this")
+
+
+async def rate_limit_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Mutating calls of one user, summed over every replica, per minute; the main application is exempt."""
+    if connection.scope.get("method") not in MUTATING_METHODS:
+        return
+    principal = connection.scope.get("user")
+    if not isinstance(principal, Principal) or principal.is_service:
+        return
+    state = connection.app.state
+    retry_after = await state.runtime.rate_limiter.hit(str(principal.user_id), state.settings.rate_limit_per_min)
+    if retry_after is not None:
+        raise RateLimited(retry_after)

@@ -20,7 +20,9 @@ from shared.errors import (
     HandoffNotClaimable,
     InvalidInput,
     NotFound,
+    RateLimited,
     SessionNotActive,
+    UserInOtherAccount,
 )
 
 log = logging.getLogger("handoff.api")
@@ -34,6 +36,8 @@ DOMAIN_STATUS: dict[type[DomainError], int] = {
     HandoffNotClaimable: 409,
     CannotClaimOwnHandoff: 403,
     HandoffActionNotAllowed: 409,
+    UserInOtherAccount: 409,
+    RateLimited: 429,
 }
 
 HTTP_CODES = {
@@ -61,6 +65,10 @@ def domain_error_handler(_: Request[Any, Any, Any], exc: DomainError) -> Respons
             "claimed_by": {"id": str(exc.winner_id), "name": exc.winner_name},
             "claimed_at": rfc3339(exc.claimed_at),
         }
+    if isinstance(exc, RateLimited):
+        response = error_response(status, exc.code, exc.detail, retry_after_s=exc.retry_after_s)
+        response.headers["Retry-After"] = str(exc.retry_after_s)
+        return response
     return error_response(status, exc.code, exc.detail, **extra)
 
 

@@ -15,6 +15,8 @@ class UserPut(msgspec.Struct, kw_only=True):
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
     role: DirectoryRole
     active: bool = True
+    # The main application may move a user to another account only by saying so.
+    move: bool = False
 
 
 class UserOut(msgspec.Struct, kw_only=True):

@@ -10,11 +10,17 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.auth.principal import ROLES, Principal
+from shared.auth.principal import ROLES, SENIOR_ROLES, Principal
 from shared.clock import rfc3339, utcnow
 from shared.db.models import Account, User
 from shared.directory.schemas import UserOut, UserPut
-from shared.errors import Forbidden, NotFound
+from shared.errors import Forbidden, NotFound, UserInOtherAccount
+from shared.outbox.writer import add_event
+
+# Directory changes travel on a stream of their own, which no account has (the nil id): every API
+# replica tails it so open streams follow the directory; no client ever reads it.
+DIRECTORY_STREAM = uuid.UUID(int=0)
+DIRECTORY_EVENT = "directory_user_changed"
 
 
 def user_out(user: User) -> UserOut:
@@ -50,21 +56,32 @@ async def ensure_account(db: AsyncSession, account_id: uuid.UUID) -> None:
 async def put_user(
     db: AsyncSession, principal: Principal, account_id: uuid.UUID, user_id: uuid.UUID, body: UserPut
 ) -> UserOut:
-    """Create or replace a directory user; a PUT after a DELETE restores the user."""
+    """Create or replace a directory user; a PUT after a DELETE restores the user.
+
+    Only the main application creates users or moves one between accounts; an owner or admin edits
+    the users their own account already has.
+    """
     ensure_directory_manager(principal, account_id)
-    await ensure_account(db, account_id)
     user = await db.get(User, user_id, with_for_update=True)
-    if user is not None and user.account_id != account_id:
+    if not principal.is_service and (user is None or user.account_id != account_id):
         raise NotFound("user")
+    if user is not None and user.account_id != account_id and not body.move:
+        raise UserInOtherAccount()
+    await ensure_account(db, account_id)
     if user is None:
         user = User(id=user_id, account_id=account_id)
         db.add(user)
+    previous_account = user.account_id
+    user.account_id = account_id
     user.email = body.email
     user.name = body.name
     user.role = body.role
     user.active = body.active
     user.deleted_at = None
     await db.flush()
+    announce_user_change(db, user)
+    if previous_account is not None and previous_account != account_id:
+        announce_user_change(db, user, account_id=previous_account)
     out = user_out(user)
     await db.commit()
     return out
@@ -79,9 +96,43 @@ async def delete_user(db: AsyncSession, principal: Principal, account_id: uuid.U
     if user.deleted_at is None:
         user.deleted_at = utcnow()
     await db.flush()
+    announce_user_change(db, user)
     out = user_out(user)
     await db.commit()
     return out
+
+
+def may_stream(user: User, account_id: uuid.UUID) -> bool:
+    """Whether this directory row still lets its user hold the account's escalation stream."""
+    return user.account_id == account_id and user.active and user.deleted_at is None and user.role in SENIOR_ROLES
+
+
+def announce_user_change(db: AsyncSession, user: User, *, account_id: uuid.UUID | None = None) -> None:
+    """Tell every API replica, once this commits, so open streams follow the directory."""
+    account = account_id or user.account_id
+    add_event(
+        db,
+        account_id=DIRECTORY_STREAM,
+        event_type=DIRECTORY_EVENT,
+        payload={
+            "type": DIRECTORY_EVENT,
+            "account_id": str(account),
+            "user_id": str(user.id),
+            "may_stream": may_stream(user, account),
+        },
+    )
+
+
+async def users_refused_streams(db: AsyncSession, holders: set[tuple[uuid.UUID, uuid.UUID]]) -> set[uuid.UUID]:
+    """Of these (user, account) stream holders, those the directory now refuses.
+
+    A user the directory does not know keeps the stream: their token's claims are trusted.
+    """
+    if not holders:
+        return set()
+    rows = (await db.execute(select(User).where(User.id.in_({user for user, _ in holders})))).scalars().all()
+    known = {row.id: row for row in rows}
+    return {user for user, account in holders if user in known and not may_stream(known[user], account)}
 
 
 async def principal_from_claims(db: AsyncSession, claims: dict[str, Any]) -> Principal | None:
@@ -92,12 +143,16 @@ async def principal_from_claims(db: AsyncSession, claims: dict[str, Any]) -> Pri
     """
     try:
         user_id = uuid.UUID(str(claims["sub"]))
-        role = str(claims["role"])
+        role = claims["role"]
         raw_account = claims.get("account_id")
-        account_id = uuid.UUID(str(raw_account)) if raw_account else None
-    except (KeyError, ValueError):
+        account_id = uuid.UUID(str(raw_account)) if raw_account and role != "service" else None
+    except (KeyError, ValueError, TypeError, AttributeError):
         return None
-    if role not in ROLES or (role != "service" and account_id is None):
+    if not isinstance(role, str):
+        return None
+    if role == "service":
+        account_id = None  # the main application acts for no account, whatever the token says
+    elif role not in ROLES or account_id is None:
         return None
     name = claims.get("name") if isinstance(claims.get("name"), str) else None
     email = claims.get("email") if isinstance(claims.get("email"), str) else None

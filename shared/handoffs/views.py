@@ -34,7 +34,12 @@ def handoff_out(row: HandoffRow) -> Handoff:
 
 
 def escalation_package(row: HandoffRow) -> dict[str, Any]:
-    """The session's copy of its latest handoff; always carries `handoff_id`."""
+    """The session's copy of its latest handoff; always carries `handoff_id`.
+
+    Every member of the account reads the session, so a park's private note stays out of it.
+    """
     package: dict[str, Any] = msgspec.to_builtins(handoff_out(row))
     package["handoff_id"] = package["id"]
+    if row.intent == "park":
+        package["note"] = ""
     return package

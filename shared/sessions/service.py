@@ -170,33 +170,35 @@ async def list_my_sessions(
 ) -> SessionPage:
     """The caller's own sessions (those they are the engineer of), newest first."""
     account_id = require_member(principal)
-    counts = select(SessionMessage.session_id, func.count().label("n")).group_by(SessionMessage.session_id).subquery()
-    query = (
-        select(AISession, func.coalesce(counts.c.n, 0))
-        .outerjoin(counts, counts.c.session_id == AISession.id)
-        .where(AISession.account_id == account_id, AISession.engineer_id == principal.user_id)
-    )
+    query = select(AISession).where(AISession.account_id == account_id, AISession.engineer_id == principal.user_id)
     if status != "all":
         query = query.where(AISession.status == status)
     if cursor:
         query = query.where(older_than(AISession.created_at, AISession.id, cursor))
     query = query.order_by(AISession.created_at.desc(), AISession.id.desc()).limit(limit + 1)
-    rows = (await db.execute(query)).all()
+    rows = (await db.execute(query)).scalars().all()
     page, more = rows[:limit], len(rows) > limit
+    # Count the messages of this page's sessions only: one grouped query over an indexed column.
+    counts: dict[uuid.UUID, int] = {}
+    if page:
+        counted = select(SessionMessage.session_id, func.count()).where(
+            SessionMessage.session_id.in_([row.id for row in page])
+        )
+        counts = {sid: int(n) for sid, n in (await db.execute(counted.group_by(SessionMessage.session_id))).all()}
     items = [
         SessionSummary(
             id=row.id,
             account_id=row.account_id,
             title=row.title,
             ticket_ref=row.ticket_ref,
-            status=row.status,
+            status=row.status,  # type: ignore[arg-type]
             engineer_id=row.engineer_id,
-            message_count=int(count),
+            message_count=counts.get(row.id, 0),
             escalation_package=_package_summary(row.escalation_package),
             created_at=rfc3339(row.created_at),
             updated_at=rfc3339(row.updated_at),
         )
-        for row, count in page
+        for row in page
     ]
-    next_cursor = encode_cursor(page[-1][0].created_at, page[-1][0].id) if more else None
+    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if more else None
     return SessionPage(items=items, next_cursor=next_cursor)

@@ -60,9 +60,10 @@ async def test_user_of_another_account_is_not_found(tenants: TenantFactory) -> N
     # The first account's owner cannot touch the second account at all.
     foreign = await first["owner"].request("PUT", path, json=body)
     assert foreign.status_code == 404
-    # The main application cannot move a user across accounts.
-    moved = await first.service.request("PUT", path, json=body)
-    assert moved.status_code == 404
+    # The main application moves a user across accounts only when it says so.
+    refused = await first.service.request("PUT", path, json=body)
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "user_in_other_account"
 
 
 async def test_bad_directory_bodies_are_400(tenants: TenantFactory) -> None:

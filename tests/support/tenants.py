@@ -4,12 +4,35 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import jwt
 
-from shared.auth.tokens import issue_token
+
+def mint_token(
+    secret: str,
+    user_id: uuid.UUID,
+    account_id: uuid.UUID | None,
+    role: str,
+    name: str,
+    *,
+    ttl: timedelta = timedelta(hours=1),
+    skew: timedelta = timedelta(0),
+    email: str | None = None,
+) -> str:
+    """A token as the main application mints it: plain PyJWT, the contract's claims only, no `iat`.
+
+    `skew` is how far the minting host's clock is ahead of ours.
+    """
+    exp = datetime.now(UTC) + skew + ttl
+    claims: dict[str, Any] = {"sub": str(user_id), "role": role, "name": name, "exp": int(exp.timestamp())}
+    if account_id is not None:
+        claims["account_id"] = str(account_id)
+    if email is not None:
+        claims["email"] = email
+    return jwt.encode(claims, secret, algorithm="HS256")
 
 
 @dataclass
@@ -66,9 +89,18 @@ class TenantFactory:
         self.http = http
         self.secret = secret
 
-    def actor(self, user_id: uuid.UUID, account_id: uuid.UUID | None, role: str, name: str, **token: Any) -> Actor:
-        jwt = issue_token(self.secret, user_id=user_id, account_id=account_id, role=role, name=name, **token)
-        return Actor(user_id, account_id, role, name, jwt, self.http)
+    def actor(
+        self,
+        user_id: uuid.UUID,
+        account_id: uuid.UUID | None,
+        role: str,
+        name: str,
+        *,
+        ttl: timedelta = timedelta(hours=1),
+        skew: timedelta = timedelta(0),
+    ) -> Actor:
+        token = mint_token(self.secret, user_id, account_id, role, name, ttl=ttl, skew=skew)
+        return Actor(user_id, account_id, role, name, token, self.http)
 
     def service(self) -> Actor:
         return self.actor(uuid.uuid4(), None, "service", "main application")
@@ -93,4 +125,5 @@ class TenantFactory:
         return tenant
 
     def expired(self, actor: Actor) -> Actor:
-        return self.actor(actor.id, actor.account_id, actor.role, actor.name, ttl=timedelta(seconds=-60))
+        """The actor's token, expired past the service's 60 s of leeway."""
+        return self.actor(actor.id, actor.account_id, actor.role, actor.name, ttl=timedelta(seconds=-120))

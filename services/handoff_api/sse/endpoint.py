@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+import uuid
 from contextlib import suppress
 from typing import Any
 
@@ -17,7 +19,7 @@ from litestar.datastructures import Headers
 from litestar.types import Receive, Scope, Send
 
 from services.handoff_api.auth import senior_guard
-from services.handoff_api.sse.hub import SSEHub, Subscriber, event_frame
+from services.handoff_api.sse.hub import SSEHub, Subscriber, TooManyStreams, event_frame
 from services.handoff_api.sse.metrics import SSE_CLIENTS, SSE_DISCONNECTS
 from shared.auth.principal import Principal
 from shared.bus.base import Bus, BusUnavailable, is_stream_id, parse_id
@@ -25,6 +27,7 @@ from shared.bus.base import Bus, BusUnavailable, is_stream_id, parse_id
 log = logging.getLogger("handoff.sse")
 
 WRITE_TIMEOUT_S = 10.0
+STREAM_LIMIT_RETRY_S = 5
 REPLAY_PAGE = 500
 HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -44,18 +47,34 @@ def _frame(event: str, data: dict[str, Any]) -> bytes:
 class EscalationStream:
     """One client's stream: ready, replay after Last-Event-ID (or resync), then live events and pings."""
 
-    def __init__(self, hub: SSEHub, bus: Bus, account_id: str, last_event_id: str | None, heartbeat_s: float) -> None:
+    def __init__(
+        self,
+        hub: SSEHub,
+        bus: Bus,
+        principal: Principal,
+        last_event_id: str | None,
+        heartbeat_s: float,
+        *,
+        expires_at: float | None = None,
+        max_streams: int = 8,
+    ) -> None:
         self.hub = hub
         self.bus = bus
-        self.account_id = account_id
+        self.user_id: uuid.UUID = principal.user_id
+        self.account_id = str(principal.account_id)
         self.last_event_id = last_event_id
         self.heartbeat_s = heartbeat_s
+        self.expires_at = expires_at
+        self.max_streams = max_streams
 
     async def serve(self, receive: Receive, send: Send) -> None:
         try:
-            subscriber = await self.hub.subscribe(self.account_id)
+            subscriber = await self.hub.subscribe(self.account_id, self.user_id, max_streams=self.max_streams)
+        except TooManyStreams as exc:
+            await self._refuse(send, 429, "rate_limited", str(exc), STREAM_LIMIT_RETRY_S)
+            return
         except BusUnavailable:
-            await self._unavailable(send)
+            await self._refuse(send, 503, "unavailable", "the event bus is unavailable; retry shortly", None)
             return
         SSE_CLIENTS.inc()
         tasks = {
@@ -63,6 +82,8 @@ class EscalationStream:
             asyncio.create_task(self._until_disconnect(receive), name="sse-disconnect"),
             asyncio.create_task(subscriber.dropped.wait(), name="sse-dropped"),
         }
+        if self.expires_at is not None:
+            tasks.add(asyncio.create_task(asyncio.sleep(max(0.0, self.expires_at - time.time())), name="sse-expired"))
         try:
             done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for task in pending:
@@ -79,10 +100,13 @@ class EscalationStream:
             SSE_CLIENTS.dec()
 
     @staticmethod
-    async def _unavailable(send: Send) -> None:
-        body = {"status_code": 503, "code": "unavailable", "detail": "the event bus is unavailable; retry shortly"}
+    async def _refuse(send: Send, status: int, code: str, detail: str, retry_after_s: int | None) -> None:
+        body: dict[str, Any] = {"status_code": status, "code": code, "detail": detail}
         headers = [(b"content-type", b"application/json")]
-        await send({"type": "http.response.start", "status": 503, "headers": headers})
+        if retry_after_s is not None:
+            body["retry_after_s"] = retry_after_s
+            headers.append((b"retry-after", str(retry_after_s).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": msgspec.json.encode(body), "more_body": False})
 
     @staticmethod
@@ -91,6 +115,8 @@ class EscalationStream:
         for task in done:
             if task.get_name() == "sse-dropped":
                 return subscriber.drop_reason or "dropped"
+            if task.get_name() == "sse-expired":
+                return "token_expired"
             if task.get_name() == "sse-write":
                 error = task.exception()
                 if isinstance(error, WriteTimeout):
@@ -170,12 +196,17 @@ async def escalation_stream(scope: Scope, receive: Receive, send: Send) -> None:
     app = Litestar.from_scope(scope)
     principal = scope["user"]
     assert isinstance(principal, Principal)
+    claims = scope.get("auth") or {}
+    exp = claims.get("exp") if isinstance(claims, dict) else None
     last_event_id = Headers.from_scope(scope).get("last-event-id") or None
+    settings = app.state.settings
     stream = EscalationStream(
         app.state.sse_hub,
         app.state.runtime.bus,
-        str(principal.account_id),
+        principal,
         last_event_id.strip() if last_event_id else None,
-        app.state.settings.sse_heartbeat_s,
+        settings.sse_heartbeat_s,
+        expires_at=float(exp) if isinstance(exp, int | float) else None,
+        max_streams=settings.sse_max_streams_per_user,
     )
     await stream.serve(receive, send)
