@@ -86,6 +86,22 @@ def test_api_refuses_to_start_without_secrets(tmp_path: Path) -> None:
     assert "HANDOFF_JWT_SECRET is required" in result.stderr
 
 
+def test_api_refuses_a_short_jwt_secret_in_one_sentence(tmp_path: Path) -> None:
+    env = {"HANDOFF_JWT_SECRET": "s" * 31, "HANDOFF_SECRET_KEY": "k" * 43 + "="}
+    result = subprocess.run(
+        [HANDOFF, "api", "--port", str(spare_port())],
+        cwd=tmp_path,
+        env=clean_env(env),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode != 0
+    assert "HANDOFF_JWT_SECRET must be at least 32 bytes" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
 def test_token_command_prints_a_token_the_api_accepts(tmp_path: Path) -> None:
     env = {
         "HANDOFF_JWT_SECRET": "s" * 40,

@@ -6,24 +6,26 @@ from pathlib import Path
 from typing import Any
 
 from litestar import MediaType, Response, Router, get
-from litestar.datastructures import ResponseHeader, State
+from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
 from litestar.static_files import create_static_files_router
 
 DASHBOARD = Path(__file__).resolve().parent.parent / "dashboard"
 # Scripts and styles from this origin only, never framed, no referrer leaves with a link.
-SECURITY_HEADERS = [
-    ResponseHeader(
-        name="Content-Security-Policy",
-        value=(
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-            "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-        ),
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     ),
-    ResponseHeader(name="X-Content-Type-Options", value="nosniff"),
-    ResponseHeader(name="Referrer-Policy", value="no-referrer"),
-    ResponseHeader(name="X-Frame-Options", value="DENY"),
-]
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+
+async def with_security_headers(response: Response[Any]) -> Response[Any]:
+    response.headers.update(SECURITY_HEADERS)
+    return response
 
 
 @get("/", include_in_schema=False, cache=False)
@@ -42,5 +44,7 @@ async def demo_users(state: State) -> list[dict[str, Any]]:
 
 
 def dashboard_router() -> Router:
-    assets = create_static_files_router(path="/dashboard", directories=[DASHBOARD], include_in_schema=False)
-    return Router(path="/", route_handlers=[dashboard_page, demo_users, assets], response_headers=SECURITY_HEADERS)
+    assets = create_static_files_router(
+        path="/dashboard", directories=[DASHBOARD], include_in_schema=False, after_request=with_security_headers
+    )
+    return Router(path="/", route_handlers=[dashboard_page, demo_users, assets], after_request=with_security_headers)
