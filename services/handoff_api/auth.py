@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from litestar.connection import ASGIConnection
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult, DefineMiddleware
 from litestar.openapi.spec import Components, SecurityRequirement, SecurityScheme
 
+from shared.auth import policy
 from shared.auth.principal import Principal
 from shared.auth.tokens import InvalidToken, verify_token
 from shared.directory.service import principal_from_claims
@@ -64,24 +65,20 @@ def _principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
     return user
 
 
+# The guards refuse early, with the same rules (and messages) the domain applies: shared.auth.policy.
 def member_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """A user of an account (any role but `service`)."""
-    if _principal(connection).account_id is None:
-        raise PermissionDeniedException("this call needs a user of an account")
+    policy.require_member(_principal(connection))
 
 
 def senior_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """An engineer, admin or owner of an account."""
-    principal = _principal(connection)
-    if principal.account_id is None or not principal.is_senior:
-        raise PermissionDeniedException("only engineers, admins and owners may do this")
+    policy.require_senior(_principal(connection))
 
 
 def account_admin_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """The main application (`service`), or an owner or admin."""
-    principal = _principal(connection)
-    if not (principal.is_service or principal.is_account_admin):
-        raise PermissionDeniedException("only the main application or an owner or admin may do this")
+    policy.require_account_manager(_principal(connection))
 
 
 async def rate_limit_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:

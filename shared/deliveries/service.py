@@ -11,12 +11,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.auth.policy import require_senior
 from shared.auth.principal import SENIOR_ROLES, Principal
 from shared.clock import rfc3339, utcnow
 from shared.db.models import Delivery, User
 from shared.deliveries.schemas import DeliveryOut
 from shared.handoffs.service import load_handoff
-from shared.sessions.service import require_senior
 
 MAX_ERROR_CHARS = 500
 

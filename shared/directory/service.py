@@ -10,11 +10,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.auth.policy import require_account_manager
 from shared.auth.principal import ROLES, SENIOR_ROLES, Principal
 from shared.clock import rfc3339, utcnow
 from shared.db.models import Account, User
 from shared.directory.schemas import UserOut, UserPut
-from shared.errors import Forbidden, NotFound, UserInOtherAccount
+from shared.errors import NotFound, UserInOtherAccount
 from shared.outbox.writer import add_event
 
 # Directory changes travel on a stream of their own, which no account has (the nil id): every API
@@ -35,16 +36,6 @@ def user_out(user: User) -> UserOut:
     )
 
 
-def ensure_directory_manager(principal: Principal, account_id: uuid.UUID) -> None:
-    """The main application (service) or an owner/admin of that very account."""
-    if principal.is_service:
-        return
-    if not principal.in_account(account_id):
-        raise NotFound("account")
-    if not principal.is_account_admin:
-        raise Forbidden("only an owner or admin of the account can change its directory")
-
-
 async def ensure_account(db: AsyncSession, account_id: uuid.UUID) -> None:
     """Create the account row if this is the first we hear of it (safe under concurrency)."""
     dialect = db.get_bind().dialect.name
@@ -61,7 +52,7 @@ async def put_user(
     Only the main application creates users or moves one between accounts; an owner or admin edits
     the users their own account already has.
     """
-    ensure_directory_manager(principal, account_id)
+    require_account_manager(principal, account_id)
     user = await db.get(User, user_id, with_for_update=True)
     if not principal.is_service and (user is None or user.account_id != account_id):
         raise NotFound("user")
@@ -89,7 +80,7 @@ async def put_user(
 
 async def delete_user(db: AsyncSession, principal: Principal, account_id: uuid.UUID, user_id: uuid.UUID) -> UserOut:
     """Soft-delete: the row stays (for history) but the user can no longer sign in."""
-    ensure_directory_manager(principal, account_id)
+    require_account_manager(principal, account_id)
     user = await db.get(User, user_id, with_for_update=True)
     if user is None or user.account_id != account_id:
         raise NotFound("user")

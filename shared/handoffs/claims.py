@@ -6,6 +6,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.auth.policy import require_senior
 from shared.auth.principal import Principal
 from shared.clock import utcnow
 from shared.errors import CannotClaimOwnHandoff, HandoffNotClaimable
@@ -13,7 +14,6 @@ from shared.handoffs.events import announce
 from shared.handoffs.schemas import Handoff
 from shared.handoffs.service import close_open_handoff, load_handoff, raise_if_claimed, reactivate_session
 from shared.handoffs.views import handoff_out
-from shared.sessions.service import require_senior
 
 
 async def claim_handoff(db: AsyncSession, principal: Principal, handoff_id: uuid.UUID) -> Handoff:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.auth.policy import require_senior
 from shared.auth.principal import Principal
 from shared.db.models import Handoff as HandoffRow
 from shared.handoffs.schemas import HandoffPage, QueueStatus
 from shared.handoffs.views import handoff_out
 from shared.pagination import encode_cursor, older_than
-from shared.sessions.service import require_senior
 
 
 async def list_escalations(

@@ -8,17 +8,18 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.auth.policy import require_escalator, require_may_hand_off, require_member
 from shared.auth.principal import Principal
 from shared.clock import utcnow
 from shared.db.models import AISession, SessionMessage
 from shared.db.models import Handoff as HandoffRow
-from shared.errors import Forbidden, HandoffActionNotAllowed, HandoffAlreadyClaimed, NotFound, SessionNotActive
+from shared.errors import HandoffActionNotAllowed, HandoffAlreadyClaimed, NotFound, SessionNotActive
 from shared.handoffs.events import announce
 from shared.handoffs.schemas import Handoff, HandoffCreate
 from shared.handoffs.views import escalation_package, handoff_out
 from shared.ids import new_id
 from shared.outbox.writer import add_job
-from shared.sessions.service import count_messages, load_session, message_out, require_member
+from shared.sessions.service import count_messages, load_session, message_out
 
 SNAPSHOT_MESSAGES = 50
 # The jobs an escalation starts once it has committed; ids make a re-sent job a no-op.
@@ -67,11 +68,7 @@ def _builtin_message(row: SessionMessage) -> dict[str, Any]:
 async def create_handoff(db: AsyncSession, principal: Principal, session_id: uuid.UUID, body: HandoffCreate) -> Handoff:
     """Escalate or park an active session, in one transaction with its outbox rows."""
     session = await load_session(db, principal, session_id, for_update=True)
-    is_engineer = session.engineer_id == principal.user_id
-    if body.intent == "park" and not is_engineer:
-        raise Forbidden("only the session's engineer can park it")
-    if not (is_engineer or principal.is_account_admin):
-        raise Forbidden("only the session's engineer, or an admin of the account, can hand it off")
+    require_may_hand_off(principal, session.engineer_id, park=body.intent == "park")
     if session.status != "active":
         raise SessionNotActive(session.status)
 
@@ -183,8 +180,7 @@ async def withdraw_handoff(db: AsyncSession, principal: Principal, handoff_id: u
     handoff = await load_handoff(db, principal, handoff_id)
     if handoff.intent != "escalate":
         raise HandoffActionNotAllowed("only an escalation can be withdrawn; resume a park instead")
-    if handoff.created_by_id != principal.user_id:
-        raise Forbidden("only the engineer who escalated can withdraw it")
+    require_escalator(principal, handoff.created_by_id)
     if handoff.status == "withdrawn":
         return handoff_out(handoff)
     if not await close_open_handoff(db, handoff, {"status": "withdrawn", "closed_at": utcnow()}):

@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.auth.policy import require_account_manager
 from shared.auth.principal import Principal
 from shared.db.models import PSAConnectionRow
-from shared.directory.service import ensure_directory_manager
 from shared.errors import InvalidInput, NotFound
 from shared.integrations.crypto import SecretBox
 from shared.integrations.schemas import REQUIRED_CREDENTIALS, PSAConnectionOut, PSAConnectionPut
@@ -37,7 +37,7 @@ def _check_credentials(body: PSAConnectionPut) -> None:
 async def put_psa_connection(
     db: AsyncSession, box: SecretBox, principal: Principal, account_id: uuid.UUID, body: PSAConnectionPut
 ) -> PSAConnectionOut:
-    ensure_directory_manager(principal, account_id)
+    require_account_manager(principal, account_id)
     _check_credentials(body)
     row = await db.get(PSAConnectionRow, account_id, with_for_update=True)
     if row is None:
@@ -54,7 +54,7 @@ async def put_psa_connection(
 
 
 async def get_psa_connection(db: AsyncSession, principal: Principal, account_id: uuid.UUID) -> PSAConnectionOut:
-    ensure_directory_manager(principal, account_id)
+    require_account_manager(principal, account_id)
     row = await db.get(PSAConnectionRow, account_id)
     if row is None:
         raise NotFound("PSA connection")

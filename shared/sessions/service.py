@@ -10,10 +10,11 @@ import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.auth.policy import require_member, require_senior, require_session_engineer
 from shared.auth.principal import Principal
 from shared.clock import rfc3339, utcnow
 from shared.db.models import AISession, SessionMessage
-from shared.errors import Forbidden, InvalidInput, NotFound
+from shared.errors import InvalidInput, NotFound
 from shared.ids import new_id
 from shared.pagination import encode_cursor, older_than
 from shared.sessions.schemas import (
@@ -52,20 +53,6 @@ def session_out(row: AISession, messages: Sequence[SessionMessage]) -> Session:
         created_at=rfc3339(row.created_at),
         updated_at=rfc3339(row.updated_at),
     )
-
-
-def require_member(principal: Principal) -> uuid.UUID:
-    """The caller's account; service tokens act on no account's sessions."""
-    if principal.account_id is None:
-        raise Forbidden("this call needs a user of an account")
-    return principal.account_id
-
-
-def require_senior(principal: Principal) -> uuid.UUID:
-    account_id = require_member(principal)
-    if not principal.is_senior:
-        raise Forbidden("only engineers, admins and owners may do this")
-    return account_id
 
 
 def _message_row(session_id: uuid.UUID, body: MessageIn) -> SessionMessage:
@@ -134,8 +121,7 @@ async def create_session(db: AsyncSession, principal: Principal, body: SessionCr
 async def add_message(db: AsyncSession, principal: Principal, session_id: uuid.UUID, body: MessageIn) -> Message:
     """Append to the session; only its current engineer writes to it."""
     row = await load_session(db, principal, session_id)
-    if row.engineer_id != principal.user_id:
-        raise Forbidden("only the session's current engineer can add messages")
+    require_session_engineer(principal, row.engineer_id)
     message = _message_row(row.id, body)
     db.add(message)
     row.updated_at = utcnow()
