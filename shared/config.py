@@ -67,9 +67,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         """Refuse to run a networked process without the shared secrets."""
         if not self.jwt_secret:
             raise ConfigError("HANDOFF_JWT_SECRET is required outside `handoff dev`")
-        self.check_jwt_secret()
         if not self.secret_key:
             raise ConfigError("HANDOFF_SECRET_KEY is required outside `handoff dev`")
+        self.check_jwt_secret()
 
     def check_jwt_secret(self) -> None:
         """An HS256 secret shorter than its hash can be guessed: refuse it at start-up."""

@@ -12,13 +12,14 @@ from shared.assessments.schemas import Assessment, AssessmentInput
 from shared.db.models import AISession
 from shared.db.models import Handoff as HandoffRow
 from shared.handoffs.events import announce
+from shared.handoffs.schemas import AssessmentStatus
 from shared.handoffs.views import escalation_package
 
 
 async def pending_assessment(db: AsyncSession, handoff_id: uuid.UUID) -> AssessmentInput | None:
     """What to assess for this handoff, or None when it is not waiting for an assessment."""
     row = await db.get(HandoffRow, handoff_id)
-    if row is None or row.assessment_status != "pending":
+    if row is None or row.assessment_status != AssessmentStatus.PENDING:
         return None
     snapshot = row.snapshot
     return AssessmentInput(
@@ -37,7 +38,7 @@ async def record_assessment(db: AsyncSession, handoff_id: uuid.UUID, status: str
     """Write the result unless one is already there (a job may run twice); False when it was."""
     result = await db.execute(
         update(HandoffRow)
-        .where(HandoffRow.id == handoff_id, HandoffRow.assessment_status == "pending")
+        .where(HandoffRow.id == handoff_id, HandoffRow.assessment_status == AssessmentStatus.PENDING)
         .values(assessment_status=status, ai_assessment_data=msgspec.to_builtins(assessment))
         .execution_options(synchronize_session=False)
     )

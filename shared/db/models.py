@@ -23,6 +23,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.clock import utcnow
 from shared.db.types import JSONDocument, UTCDateTime
+from shared.directory.schemas import DirectoryRole
+from shared.handoffs.schemas import AssessmentStatus, HandoffStatus, Intent, Urgency
+from shared.ids import new_id
+from shared.sessions.schemas import MessageKind, MessageRole, SessionStatus, StepStatus
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY.
 AutoId = BigInteger().with_variant(Integer(), "sqlite")
@@ -57,7 +61,7 @@ class User(Base):
     account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"), index=True)
     email: Mapped[str] = mapped_column(String(320))
     name: Mapped[str] = mapped_column(String(200))
-    role: Mapped[str] = mapped_column(String(16))
+    role: Mapped[DirectoryRole] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     deleted_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -68,11 +72,11 @@ class AISession(Base):
     __tablename__ = "ai_sessions"
     __table_args__ = (Index("ix_ai_sessions_account_engineer", "account_id", "engineer_id", "status"),)
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     account_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     title: Mapped[str] = mapped_column(String(200))
     ticket_ref: Mapped[str | None] = mapped_column(String(64), default=None)
-    status: Mapped[str] = mapped_column(String(16), default="active")
+    status: Mapped[SessionStatus] = mapped_column(String(16), default=SessionStatus.ACTIVE)
     engineer_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     context: Mapped[dict[str, Any]] = mapped_column(default=dict)
     escalation_package: Mapped[dict[str, Any] | None] = mapped_column(default=None)
@@ -87,10 +91,10 @@ class SessionMessage(Base):
 
     id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
     session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("ai_sessions.id"), index=True)
-    role: Mapped[str] = mapped_column(String(16))
+    role: Mapped[MessageRole] = mapped_column(String(16))
     content: Mapped[str] = mapped_column(Text)
-    kind: Mapped[str] = mapped_column(String(16), default="message")
-    step_status: Mapped[str | None] = mapped_column(String(16), default=None)
+    kind: Mapped[MessageKind] = mapped_column(String(16), default="message")
+    step_status: Mapped[StepStatus | None] = mapped_column(String(16), default=None)
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -104,10 +108,10 @@ class Handoff(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     account_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("ai_sessions.id"), index=True)
-    intent: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16), default="open")
+    intent: Mapped[Intent] = mapped_column(String(16))
+    status: Mapped[HandoffStatus] = mapped_column(String(16), default=HandoffStatus.OPEN)
     note: Mapped[str] = mapped_column(Text, default="")
-    urgency: Mapped[str] = mapped_column(String(8), default="normal")
+    urgency: Mapped[Urgency] = mapped_column(String(8), default=Urgency.NORMAL)
     created_by_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     created_by_name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -116,7 +120,7 @@ class Handoff(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(default=None)
     closed_at: Mapped[datetime | None] = mapped_column(default=None)
     snapshot: Mapped[dict[str, Any]] = mapped_column()
-    assessment_status: Mapped[str] = mapped_column(String(16), default="not_requested")
+    assessment_status: Mapped[AssessmentStatus] = mapped_column(String(16), default=AssessmentStatus.NOT_REQUESTED)
     ai_assessment_data: Mapped[dict[str, Any] | None] = mapped_column(default=None)
 
 

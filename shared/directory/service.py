@@ -30,7 +30,7 @@ def user_out(user: User) -> UserOut:
         account_id=user.account_id,
         email=user.email,
         name=user.name,
-        role=user.role,  # type: ignore[arg-type]
+        role=user.role,
         active=user.active,
         deleted_at=rfc3339(user.deleted_at) if user.deleted_at else None,
     )
@@ -157,7 +157,7 @@ async def principal_from_claims(db: AsyncSession, claims: dict[str, Any]) -> Pri
     return Principal(
         user_id=user_id,
         account_id=account_id,
-        role=role,  # type: ignore[arg-type]
+        role=role,
         name=name or email or f"user {str(user_id)[:8]}",
         email=email,
     )

@@ -11,7 +11,7 @@ from shared.auth.principal import Principal
 from shared.clock import utcnow
 from shared.errors import CannotClaimOwnHandoff, HandoffNotClaimable
 from shared.handoffs.events import announce
-from shared.handoffs.schemas import Handoff
+from shared.handoffs.schemas import Handoff, HandoffStatus, Intent
 from shared.handoffs.service import close_open_handoff, load_handoff, raise_if_claimed, reactivate_session
 from shared.handoffs.views import handoff_out
 
@@ -24,7 +24,7 @@ async def claim_handoff(db: AsyncSession, principal: Principal, handoff_id: uuid
     """
     require_senior(principal)
     handoff = await load_handoff(db, principal, handoff_id)
-    if handoff.intent == "park":
+    if handoff.intent == Intent.PARK:
         raise HandoffNotClaimable("a park is resumed by its engineer, not claimed")
     if handoff.created_by_id == principal.user_id:
         raise CannotClaimOwnHandoff()
@@ -33,14 +33,14 @@ async def claim_handoff(db: AsyncSession, principal: Principal, handoff_id: uuid
         db,
         handoff,
         {
-            "status": "claimed",
+            "status": HandoffStatus.CLAIMED,
             "claimed_by_id": principal.user_id,
             "claimed_by_name": principal.name,
             "claimed_at": utcnow(),
         },
     )
     if not won:
-        if handoff.status == "claimed" and handoff.claimed_by_id == principal.user_id:
+        if handoff.status == HandoffStatus.CLAIMED and handoff.claimed_by_id == principal.user_id:
             return handoff_out(handoff)
         raise_if_claimed(handoff)
         raise HandoffNotClaimable(f"the escalation is {handoff.status}")

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.auth.policy import require_senior
 from shared.auth.principal import Principal
 from shared.db.models import Handoff as HandoffRow
-from shared.handoffs.schemas import HandoffPage, QueueStatus
+from shared.handoffs.schemas import HandoffPage, Intent, QueueStatus
 from shared.handoffs.views import handoff_out
 from shared.pagination import encode_cursor, older_than
 
@@ -20,7 +20,7 @@ async def list_escalations(
     account_id = require_senior(principal)
     query = select(HandoffRow).where(
         HandoffRow.account_id == account_id,
-        HandoffRow.intent == "escalate",
+        HandoffRow.intent == Intent.ESCALATE,
         HandoffRow.created_by_id != principal.user_id,
     )
     if status != "all":

@@ -3,21 +3,44 @@
 from __future__ import annotations
 
 import uuid
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 import msgspec
 
-Intent = Literal["escalate", "park"]
-HandoffStatus = Literal["open", "claimed", "resumed", "withdrawn"]
-Urgency = Literal["low", "normal", "high"]
-AssessmentStatus = Literal["not_requested", "pending", "ready", "failed"]
+
+class Intent(StrEnum):
+    ESCALATE = "escalate"
+    PARK = "park"
+
+
+class HandoffStatus(StrEnum):
+    OPEN = "open"
+    CLAIMED = "claimed"
+    RESUMED = "resumed"
+    WITHDRAWN = "withdrawn"
+
+
+class Urgency(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+
+
+class AssessmentStatus(StrEnum):
+    NOT_REQUESTED = "not_requested"
+    PENDING = "pending"
+    READY = "ready"
+    FAILED = "failed"
+
+
 QueueStatus = Literal["open", "claimed", "all"]
 
 
 class HandoffCreate(msgspec.Struct, kw_only=True):
     intent: Intent
     note: Annotated[str, msgspec.Meta(max_length=4000)] = ""
-    urgency: Urgency = "normal"
+    urgency: Urgency = Urgency.NORMAL
 
 
 class Person(msgspec.Struct, kw_only=True):

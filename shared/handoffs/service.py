@@ -15,10 +15,11 @@ from shared.db.models import AISession, SessionMessage
 from shared.db.models import Handoff as HandoffRow
 from shared.errors import HandoffActionNotAllowed, HandoffAlreadyClaimed, NotFound, SessionNotActive
 from shared.handoffs.events import announce
-from shared.handoffs.schemas import Handoff, HandoffCreate
+from shared.handoffs.schemas import AssessmentStatus, Handoff, HandoffCreate, HandoffStatus, Intent
 from shared.handoffs.views import escalation_package, handoff_out
 from shared.ids import new_id
 from shared.outbox.writer import add_job
+from shared.sessions.schemas import SessionStatus
 from shared.sessions.service import count_messages, load_session, message_out
 
 SNAPSHOT_MESSAGES = 50
@@ -68,30 +69,30 @@ def _builtin_message(row: SessionMessage) -> dict[str, Any]:
 async def create_handoff(db: AsyncSession, principal: Principal, session_id: uuid.UUID, body: HandoffCreate) -> Handoff:
     """Escalate or park an active session, in one transaction with its outbox rows."""
     session = await load_session(db, principal, session_id, for_update=True)
-    require_may_hand_off(principal, session.engineer_id, park=body.intent == "park")
-    if session.status != "active":
+    require_may_hand_off(principal, session.engineer_id, park=body.intent == Intent.PARK)
+    if session.status != SessionStatus.ACTIVE:
         raise SessionNotActive(session.status)
 
     now = utcnow()
-    escalating = body.intent == "escalate"
+    escalating = body.intent == Intent.ESCALATE
     handoff = HandoffRow(
         id=new_id(),  # assigned here so the package and the outbox rows can carry it before the flush
         account_id=session.account_id,
         session_id=session.id,
         intent=body.intent,
-        status="open",
+        status=HandoffStatus.OPEN,
         note=body.note,
         urgency=body.urgency,
         created_by_id=principal.user_id,
         created_by_name=principal.name,
         created_at=now,
         snapshot=await _snapshot(db, session),
-        assessment_status="pending" if escalating else "not_requested",
+        assessment_status=AssessmentStatus.PENDING if escalating else AssessmentStatus.NOT_REQUESTED,
     )
     db.add(handoff)
     await db.flush()
 
-    session.status = "escalated" if escalating else "parked"
+    session.status = SessionStatus.ESCALATED if escalating else SessionStatus.PARKED
     session.escalation_package = escalation_package(handoff)
     session.updated_at = now
     if escalating:
@@ -119,7 +120,7 @@ async def load_handoff(
     if for_update:
         query = query.with_for_update()
     row = (await db.execute(query.execution_options(populate_existing=True))).scalar_one_or_none()
-    if row is None or (row.intent == "park" and row.created_by_id != principal.user_id):
+    if row is None or (row.intent == Intent.PARK and row.created_by_id != principal.user_id):
         raise NotFound("handoff")
     return row
 
@@ -132,7 +133,7 @@ async def close_open_handoff(db: AsyncSession, handoff: HandoffRow, values: dict
     """Move an open handoff on, as one conditional UPDATE; False when someone else moved it first."""
     result = await db.execute(
         update(HandoffRow)
-        .where(HandoffRow.id == handoff.id, HandoffRow.status == "open")
+        .where(HandoffRow.id == handoff.id, HandoffRow.status == HandoffStatus.OPEN)
         .values(**values)
         .execution_options(synchronize_session=False)
     )
@@ -143,7 +144,7 @@ async def close_open_handoff(db: AsyncSession, handoff: HandoffRow, values: dict
 
 def raise_if_claimed(handoff: HandoffRow) -> None:
     """The error a caller gets when someone else claimed the escalation first."""
-    if handoff.status == "claimed" and handoff.claimed_by_id and handoff.claimed_at:
+    if handoff.status == HandoffStatus.CLAIMED and handoff.claimed_by_id and handoff.claimed_at:
         raise HandoffAlreadyClaimed(handoff.claimed_by_id, handoff.claimed_by_name or "", handoff.claimed_at)
 
 
@@ -152,7 +153,7 @@ async def reactivate_session(db: AsyncSession, handoff: HandoffRow, engineer_id:
     session = await db.get(AISession, handoff.session_id, with_for_update=True)
     if session is None:
         raise NotFound("session")
-    session.status = "active"
+    session.status = SessionStatus.ACTIVE
     if engineer_id is not None:
         session.engineer_id = engineer_id
     session.escalation_package = escalation_package(handoff)
@@ -162,12 +163,12 @@ async def reactivate_session(db: AsyncSession, handoff: HandoffRow, engineer_id:
 async def resume_handoff(db: AsyncSession, principal: Principal, handoff_id: uuid.UUID) -> Handoff:
     """The engineer takes a parked session back; resuming twice is harmless."""
     handoff = await load_handoff(db, principal, handoff_id)
-    if handoff.intent != "park":
+    if handoff.intent != Intent.PARK:
         raise HandoffActionNotAllowed("only a park can be resumed; withdraw an escalation instead")
-    if handoff.status == "resumed":
+    if handoff.status == HandoffStatus.RESUMED:
         return handoff_out(handoff)
     now = utcnow()
-    if not await close_open_handoff(db, handoff, {"status": "resumed", "closed_at": now}):
+    if not await close_open_handoff(db, handoff, {"status": HandoffStatus.RESUMED, "closed_at": now}):
         raise HandoffActionNotAllowed(f"the park is {handoff.status}")
     await reactivate_session(db, handoff)
     out = handoff_out(handoff)
@@ -178,12 +179,12 @@ async def resume_handoff(db: AsyncSession, principal: Principal, handoff_id: uui
 async def withdraw_handoff(db: AsyncSession, principal: Principal, handoff_id: uuid.UUID) -> Handoff:
     """The escalator takes an unclaimed escalation back; withdrawing twice is harmless."""
     handoff = await load_handoff(db, principal, handoff_id)
-    if handoff.intent != "escalate":
+    if handoff.intent != Intent.ESCALATE:
         raise HandoffActionNotAllowed("only an escalation can be withdrawn; resume a park instead")
     require_escalator(principal, handoff.created_by_id)
-    if handoff.status == "withdrawn":
+    if handoff.status == HandoffStatus.WITHDRAWN:
         return handoff_out(handoff)
-    if not await close_open_handoff(db, handoff, {"status": "withdrawn", "closed_at": utcnow()}):
+    if not await close_open_handoff(db, handoff, {"status": HandoffStatus.WITHDRAWN, "closed_at": utcnow()}):
         raise_if_claimed(handoff)
         raise HandoffActionNotAllowed(f"the escalation is {handoff.status}")
     await reactivate_session(db, handoff)

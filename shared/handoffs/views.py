@@ -8,7 +8,7 @@ import msgspec
 
 from shared.clock import rfc3339
 from shared.db.models import Handoff as HandoffRow
-from shared.handoffs.schemas import Handoff, Person
+from shared.handoffs.schemas import Handoff, Intent, Person
 
 
 def handoff_out(row: HandoffRow) -> Handoff:
@@ -19,16 +19,16 @@ def handoff_out(row: HandoffRow) -> Handoff:
         id=row.id,
         account_id=row.account_id,
         session_id=row.session_id,
-        intent=row.intent,  # type: ignore[arg-type]
-        status=row.status,  # type: ignore[arg-type]
+        intent=row.intent,
+        status=row.status,
         note=row.note,
-        urgency=row.urgency,  # type: ignore[arg-type]
+        urgency=row.urgency,
         created_by=Person(id=row.created_by_id, name=row.created_by_name),
         created_at=rfc3339(row.created_at),
         claimed_by=claimed_by,
         claimed_at=rfc3339(row.claimed_at) if row.claimed_at else None,
         snapshot=row.snapshot,
-        assessment_status=row.assessment_status,  # type: ignore[arg-type]
+        assessment_status=row.assessment_status,
         ai_assessment_data=row.ai_assessment_data,
     )
 
@@ -40,6 +40,6 @@ def escalation_package(row: HandoffRow) -> dict[str, Any]:
     """
     package: dict[str, Any] = msgspec.to_builtins(handoff_out(row))
     package["handoff_id"] = package["id"]
-    if row.intent == "park":
+    if row.intent == Intent.PARK:
         package["note"] = ""
     return package

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -11,7 +12,13 @@ import msgspec
 MessageRole = Literal["engineer", "assistant", "system"]
 MessageKind = Literal["message", "step"]
 StepStatus = Literal["done", "failed", "skipped"]
-SessionStatus = Literal["active", "parked", "escalated"]
+
+
+class SessionStatus(StrEnum):
+    ACTIVE = "active"
+    PARKED = "parked"
+    ESCALATED = "escalated"
+
 
 MAX_CONTEXT_BYTES = 64 * 1024
 

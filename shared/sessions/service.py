@@ -31,10 +31,10 @@ from shared.sessions.schemas import (
 
 def message_out(row: SessionMessage) -> Message:
     return Message(
-        role=row.role,  # type: ignore[arg-type]
+        role=row.role,
         content=row.content,
-        kind=row.kind,  # type: ignore[arg-type]
-        step_status=row.step_status,  # type: ignore[arg-type]
+        kind=row.kind,
+        step_status=row.step_status,
         at=rfc3339(row.at),
     )
 
@@ -45,7 +45,7 @@ def session_out(row: AISession, messages: Sequence[SessionMessage]) -> Session:
         account_id=row.account_id,
         title=row.title,
         ticket_ref=row.ticket_ref,
-        status=row.status,  # type: ignore[arg-type]
+        status=row.status,
         engineer_id=row.engineer_id,
         context=row.context,
         messages=[message_out(m) for m in messages],
@@ -75,7 +75,7 @@ async def load_session(
     if for_update:
         query = query.with_for_update()
     row = (await db.execute(query)).scalar_one_or_none()
-    if row is None or (row.status == "parked" and row.engineer_id != principal.user_id):
+    if row is None or (row.status == SessionStatus.PARKED and row.engineer_id != principal.user_id):
         raise NotFound("session")
     return row
 
@@ -102,7 +102,7 @@ async def create_session(db: AsyncSession, principal: Principal, body: SessionCr
         account_id=account_id,
         title=body.title,
         ticket_ref=body.ticket_ref,
-        status="active",
+        status=SessionStatus.ACTIVE,
         engineer_id=principal.user_id,
         context=context,
         created_at=now,
@@ -177,7 +177,7 @@ async def list_my_sessions(
             account_id=row.account_id,
             title=row.title,
             ticket_ref=row.ticket_ref,
-            status=row.status,  # type: ignore[arg-type]
+            status=row.status,
             engineer_id=row.engineer_id,
             message_count=counts.get(row.id, 0),
             escalation_package=_package_summary(row.escalation_package),
