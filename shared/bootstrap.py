@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from redis.asyncio import BlockingConnectionPool
 from sqlalchemy import event
@@ -98,6 +97,3 @@ class Runtime:
         if self.redis_pool is not None:
             await self.redis_pool.aclose()
         await self.engine.dispose()
-
-    def describe(self) -> dict[str, Any]:
-        return {"bus": type(self.bus).__name__, "jobs": type(self.jobs).__name__}

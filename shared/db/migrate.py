@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from alembic import command
@@ -21,8 +20,3 @@ def alembic_config(database_url: str) -> Config:
 def upgrade(database_url: str, revision: str = "head") -> None:
     """Bring the database at `database_url` to `revision` (blocking)."""
     command.upgrade(alembic_config(database_url), revision)
-
-
-async def upgrade_async(database_url: str, revision: str = "head") -> None:
-    """`upgrade` from inside a running event loop."""
-    await asyncio.to_thread(upgrade, database_url, revision)

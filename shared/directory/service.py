@@ -12,9 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth.policy import require_account_manager
 from shared.auth.principal import ROLES, SENIOR_ROLES, Principal
-from shared.clock import rfc3339, utcnow
+from shared.clock import utcnow
 from shared.db.models import Account, User
 from shared.directory.schemas import UserOut, UserPut
+from shared.directory.views import user_out
 from shared.errors import NotFound, UserInOtherAccount
 from shared.outbox.writer import add_event
 
@@ -22,18 +23,6 @@ from shared.outbox.writer import add_event
 # replica tails it so open streams follow the directory; no client ever reads it.
 DIRECTORY_STREAM = uuid.UUID(int=0)
 DIRECTORY_EVENT = "directory_user_changed"
-
-
-def user_out(user: User) -> UserOut:
-    return UserOut(
-        id=user.id,
-        account_id=user.account_id,
-        email=user.email,
-        name=user.name,
-        role=user.role,
-        active=user.active,
-        deleted_at=rfc3339(user.deleted_at) if user.deleted_at else None,
-    )
 
 
 async def ensure_account(db: AsyncSession, account_id: uuid.UUID) -> None:

@@ -20,7 +20,8 @@ from shared.handoffs.views import escalation_package, handoff_out
 from shared.ids import new_id
 from shared.outbox.writer import add_job
 from shared.sessions.schemas import SessionStatus
-from shared.sessions.service import count_messages, load_session, message_out
+from shared.sessions.service import count_messages, load_session
+from shared.sessions.views import message_out
 
 SNAPSHOT_MESSAGES = 50
 # The jobs an escalation starts once it has committed; ids make a re-sent job a no-op.

@@ -20,6 +20,9 @@ class SessionStatus(StrEnum):
     ESCALATED = "escalated"
 
 
+SessionFilter = Literal["active", "parked", "escalated", "all"]
+
+
 MAX_CONTEXT_BYTES = 64 * 1024
 
 

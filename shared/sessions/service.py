@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any, Literal
 
 import msgspec
 from sqlalchemy import func, select
@@ -12,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth.policy import require_member, require_senior, require_session_engineer
 from shared.auth.principal import Principal
-from shared.clock import rfc3339, utcnow
+from shared.clock import utcnow
 from shared.db.models import AISession, SessionMessage
 from shared.errors import InvalidInput, NotFound
 from shared.ids import new_id
@@ -23,36 +22,11 @@ from shared.sessions.schemas import (
     MessageIn,
     Session,
     SessionCreate,
+    SessionFilter,
     SessionPage,
     SessionStatus,
-    SessionSummary,
 )
-
-
-def message_out(row: SessionMessage) -> Message:
-    return Message(
-        role=row.role,
-        content=row.content,
-        kind=row.kind,
-        step_status=row.step_status,
-        at=rfc3339(row.at),
-    )
-
-
-def session_out(row: AISession, messages: Sequence[SessionMessage]) -> Session:
-    return Session(
-        id=row.id,
-        account_id=row.account_id,
-        title=row.title,
-        ticket_ref=row.ticket_ref,
-        status=row.status,
-        engineer_id=row.engineer_id,
-        context=row.context,
-        messages=[message_out(m) for m in messages],
-        escalation_package=row.escalation_package,
-        created_at=rfc3339(row.created_at),
-        updated_at=rfc3339(row.updated_at),
-    )
+from shared.sessions.views import message_out, session_out, session_summary_out
 
 
 def _message_row(session_id: uuid.UUID, body: MessageIn) -> SessionMessage:
@@ -136,21 +110,11 @@ async def get_session(db: AsyncSession, principal: Principal, session_id: uuid.U
     return session_out(row, await session_messages(db, row.id))
 
 
-PACKAGE_SUMMARY_FIELDS = ("handoff_id", "intent", "status", "urgency", "created_at", "claimed_by", "assessment_status")
-
-
-def _package_summary(package: dict[str, Any] | None) -> dict[str, Any] | None:
-    """A list shows what the latest handoff is, not its whole snapshot."""
-    if package is None:
-        return None
-    return {key: package.get(key) for key in PACKAGE_SUMMARY_FIELDS}
-
-
 async def list_my_sessions(
     db: AsyncSession,
     principal: Principal,
     *,
-    status: SessionStatus | Literal["all"] = "all",
+    status: SessionFilter = "all",
     limit: int = 50,
     cursor: str | None = None,
 ) -> SessionPage:
@@ -171,20 +135,6 @@ async def list_my_sessions(
             SessionMessage.session_id.in_([row.id for row in page])
         )
         counts = {sid: int(n) for sid, n in (await db.execute(counted.group_by(SessionMessage.session_id))).all()}
-    items = [
-        SessionSummary(
-            id=row.id,
-            account_id=row.account_id,
-            title=row.title,
-            ticket_ref=row.ticket_ref,
-            status=row.status,
-            engineer_id=row.engineer_id,
-            message_count=counts.get(row.id, 0),
-            escalation_package=_package_summary(row.escalation_package),
-            created_at=rfc3339(row.created_at),
-            updated_at=rfc3339(row.updated_at),
-        )
-        for row in page
-    ]
+    items = [session_summary_out(row, counts.get(row.id, 0)) for row in page]
     next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if more else None
     return SessionPage(items=items, next_cursor=next_cursor)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency, Provide
@@ -14,7 +14,7 @@ from services.handoff_api.auth import member_guard, senior_guard
 from services.handoff_api.dependencies import provide_db
 from shared.auth.principal import Principal
 from shared.sessions import service
-from shared.sessions.schemas import Message, MessageIn, Session, SessionCreate, SessionPage, SessionStatus
+from shared.sessions.schemas import Message, MessageIn, Session, SessionCreate, SessionFilter, SessionPage
 
 
 class SessionController(Controller):
@@ -34,7 +34,7 @@ class SessionController(Controller):
         self,
         request: Request[Principal, Any, Any],
         db: NamedDependency[AsyncSession],
-        status: FromQuery[SessionStatus | Literal["all"]] = "all",
+        status: FromQuery[SessionFilter] = "all",
         limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
         cursor: Annotated[str | None, Parameter(max_length=512)] = None,
     ) -> SessionPage:

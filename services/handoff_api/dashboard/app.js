@@ -1,12 +1,13 @@
 // Entry point: who is signed in, the header, the hash router, and the live stream's lifetime.
 
 import { setUnauthorizedHandler } from './api.js';
+import { initials } from './badges.js';
 import { EscalationQueue } from './escalations.js';
 import { mountHandoff } from './handoff.js';
 import { announce, flashTitle, setPageTitle, stopFlashing, toast } from './notify.js';
 import { mountQueue } from './queue.js';
 import { mountSessions } from './sessions.js';
-import { initials, mountSignin } from './signin.js';
+import { mountSignin } from './signin.js';
 import { tokenStore } from './storage.js';
 import { EscalationStream } from './stream.js';
 import { readToken, takeTokenFromFragment } from './token.js';

@@ -1,6 +1,7 @@
 // The open escalations of the account, kept current from the live stream; views render from here.
 
 import { api } from './api.js';
+import { EVENT_TYPES } from './stream.js';
 
 const PAGE_SIZE = 200;
 const MAX_PAGES = 5;
@@ -30,7 +31,7 @@ export class EscalationQueue extends EventTarget {
     this.onEvent = (e) => this.apply(e.type, e.detail);
     this.onRefetch = (e) => { if (e.type === 'resync' || !e.detail?.resumed) this.load(); };
     this.stream = stream;
-    for (const type of ['handoff_created', 'handoff_assessment_ready', 'handoff_claimed', 'handoff_withdrawn']) {
+    for (const type of EVENT_TYPES) {
       stream.addEventListener(type, this.onEvent);
     }
     stream.addEventListener('ready', this.onRefetch);
@@ -38,7 +39,7 @@ export class EscalationQueue extends EventTarget {
   }
 
   detach() {
-    for (const type of ['handoff_created', 'handoff_assessment_ready', 'handoff_claimed', 'handoff_withdrawn']) {
+    for (const type of EVENT_TYPES) {
       this.stream.removeEventListener(type, this.onEvent);
     }
     this.stream.removeEventListener('ready', this.onRefetch);

@@ -1,12 +1,12 @@
 // The handoff screen: the escalation's snapshot and AI assessment, and the claimer's workspace once picked up.
 
 import { api, seg } from './api.js';
+import { urgencyPill } from './badges.js';
 import { pickUp } from './claim.js';
 import { mountConversation } from './conversation.js';
 import { h, replace } from './dom.js';
 import { messageItem, OUTCOME_LABELS } from './messages.js';
 import { setPageTitle } from './notify.js';
-import { urgencyPill } from './queue.js';
 import { seenEscalations } from './storage.js';
 import { formatTime, timeAgo } from './time.js';
 

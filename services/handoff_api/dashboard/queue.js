@@ -1,5 +1,6 @@
 // The escalation queue screen: one card per open escalation, kept in place as the live stream changes it.
 
+import { urgencyPill } from './badges.js';
 import { h, replace } from './dom.js';
 import { pickUp } from './claim.js';
 import { seenEscalations } from './storage.js';
@@ -13,11 +14,6 @@ export const ASSESSMENT_LABELS = {
   failed: 'Assessment failed',
   not_requested: 'No assessment',
 };
-
-export function urgencyPill(urgency) {
-  const value = ['low', 'normal', 'high'].includes(urgency) ? urgency : 'normal';
-  return h('span', { class: `pill pill--${value}`, testid: 'urgency', 'data-urgency': value, title: `Urgency: ${value}` }, value);
-}
 
 export function mountQueue(root, { queue, navigate }) {
   const cards = new Map();

@@ -1,6 +1,7 @@
 // The sign-in screen: demo users (only under `handoff dev`) and a paste-a-token form that always works.
 
 import { fetchDemoUsers } from './api.js';
+import { initials } from './badges.js';
 import { h, replace } from './dom.js';
 import { cleanPastedToken, readToken } from './token.js';
 
@@ -54,6 +55,3 @@ export function mountSignin(root, { onToken, message }) {
   });
 }
 
-export function initials(name) {
-  return String(name || '?').split(/\s+/).filter(Boolean).slice(0, 2).map((part) => part[0].toUpperCase()).join('');
-}
