@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.auth.principal import Principal
 from shared.db.models import AISession
+from shared.db.uow import unit_of_work
 from shared.directory.schemas import UserPut
 from shared.directory.service import put_user
 from shared.sessions.schemas import MessageIn, SessionCreate
@@ -101,7 +102,7 @@ DEMO_SESSIONS = (
 async def seed_demo(sessionmaker: async_sessionmaker[AsyncSession]) -> tuple[DemoUser, ...]:
     """Create the demo account, its users and the junior's sessions; running it again changes nothing."""
     service = Principal(user_id=uuid.uuid4(), account_id=None, role="service", name="demo seed")
-    async with sessionmaker() as db:
+    async with unit_of_work(sessionmaker) as db:
         for user in DEMO_USERS:
             body = UserPut(email=user.email, name=user.name, role=user.role, active=True)  # type: ignore[arg-type]
             await put_user(db, service, DEMO_ACCOUNT, user.id, body)
@@ -109,7 +110,7 @@ async def seed_demo(sessionmaker: async_sessionmaker[AsyncSession]) -> tuple[Dem
     as_junior = Principal(
         user_id=junior.id, account_id=DEMO_ACCOUNT, role="engineer", name=junior.name, email=junior.email
     )
-    async with sessionmaker() as db:
+    async with unit_of_work(sessionmaker) as db:
         existing = (await db.execute(select(AISession.id).where(AISession.account_id == DEMO_ACCOUNT).limit(1))).first()
         if existing is None:
             for session in DEMO_SESSIONS:

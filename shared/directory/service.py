@@ -62,9 +62,7 @@ async def put_user(
     announce_user_change(db, user)
     if previous_account is not None and previous_account != account_id:
         announce_user_change(db, user, account_id=previous_account)
-    out = user_out(user)
-    await db.commit()
-    return out
+    return user_out(user)
 
 
 async def delete_user(db: AsyncSession, principal: Principal, account_id: uuid.UUID, user_id: uuid.UUID) -> UserOut:
@@ -77,9 +75,7 @@ async def delete_user(db: AsyncSession, principal: Principal, account_id: uuid.U
         user.deleted_at = utcnow()
     await db.flush()
     announce_user_change(db, user)
-    out = user_out(user)
-    await db.commit()
-    return out
+    return user_out(user)
 
 
 def may_stream(user: User, account_id: uuid.UUID) -> bool:

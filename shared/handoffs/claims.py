@@ -47,6 +47,4 @@ async def claim_handoff(db: AsyncSession, principal: Principal, handoff_id: uuid
 
     await reactivate_session(db, handoff, engineer_id=principal.user_id)
     announce(db, handoff, "handoff_claimed")
-    out = handoff_out(handoff)
-    await db.commit()
-    return out
+    return handoff_out(handoff)

@@ -107,9 +107,7 @@ async def create_handoff(db: AsyncSession, principal: Principal, session_id: uui
                 payload={"handoff_id": str(handoff.id), "account_id": str(handoff.account_id)},
             )
     await db.flush()
-    out = handoff_out(handoff)
-    await db.commit()
-    return out
+    return handoff_out(handoff)
 
 
 async def load_handoff(
@@ -172,9 +170,7 @@ async def resume_handoff(db: AsyncSession, principal: Principal, handoff_id: uui
     if not await close_open_handoff(db, handoff, {"status": HandoffStatus.RESUMED, "closed_at": now}):
         raise HandoffActionNotAllowed(f"the park is {handoff.status}")
     await reactivate_session(db, handoff)
-    out = handoff_out(handoff)
-    await db.commit()
-    return out
+    return handoff_out(handoff)
 
 
 async def withdraw_handoff(db: AsyncSession, principal: Principal, handoff_id: uuid.UUID) -> Handoff:
@@ -190,6 +186,4 @@ async def withdraw_handoff(db: AsyncSession, principal: Principal, handoff_id: u
         raise HandoffActionNotAllowed(f"the escalation is {handoff.status}")
     await reactivate_session(db, handoff)
     announce(db, handoff, "handoff_withdrawn")
-    out = handoff_out(handoff)
-    await db.commit()
-    return out
+    return handoff_out(handoff)

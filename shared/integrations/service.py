@@ -48,9 +48,7 @@ async def put_psa_connection(
     row.credentials_encrypted = box.seal(body.credentials)
     row.enabled = body.enabled
     await db.flush()
-    out = _out(row)
-    await db.commit()
-    return out
+    return _out(row)
 
 
 async def get_psa_connection(db: AsyncSession, principal: Principal, account_id: uuid.UUID) -> PSAConnectionOut:

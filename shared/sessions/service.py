@@ -87,9 +87,7 @@ async def create_session(db: AsyncSession, principal: Principal, body: SessionCr
     messages = [_message_row(row.id, m) for m in body.messages or []]
     db.add_all(messages)
     await db.flush()
-    out = session_out(row, messages)
-    await db.commit()
-    return out
+    return session_out(row, messages)
 
 
 async def add_message(db: AsyncSession, principal: Principal, session_id: uuid.UUID, body: MessageIn) -> Message:
@@ -100,9 +98,7 @@ async def add_message(db: AsyncSession, principal: Principal, session_id: uuid.U
     db.add(message)
     row.updated_at = utcnow()
     await db.flush()
-    out = message_out(message)
-    await db.commit()
-    return out
+    return message_out(message)
 
 
 async def get_session(db: AsyncSession, principal: Principal, session_id: uuid.UUID) -> Session:
