@@ -25,6 +25,7 @@ from services.handoff_api.controllers.handoffs import EscalationQueueController,
 from services.handoff_api.controllers.health import HealthController
 from services.handoff_api.controllers.integrations import PSAController
 from services.handoff_api.controllers.sessions import SessionController
+from services.handoff_api.dependencies import CONTEXT_KEY, DEPENDENCIES, ApiContext
 from services.handoff_api.errors import EXCEPTION_HANDLERS
 from services.handoff_api.sse.endpoint import escalation_stream
 from services.handoff_api.sse.hub import SSEHub
@@ -90,17 +91,20 @@ def create_app(
         middleware=[prometheus.middleware, bearer_auth_middleware()],
         guards=[rate_limit_guard],
         exception_handlers=EXCEPTION_HANDLERS,
+        dependencies=DEPENDENCIES,
         lifespan=[lifespan],
         state=State(
             {
-                "settings": settings,
-                "runtime": rt,
                 "engine": rt.engine,
-                "sessionmaker": rt.sessionmaker,
                 "readiness_probes": rt.readiness_probes,
                 "sse_hub": hub,
-                "secret_box": SecretBox(settings.secret_key),
-                "demo_users": list(demo_users) if settings.dev_mode else [],
+                CONTEXT_KEY: ApiContext(
+                    settings=settings,
+                    runtime=rt,
+                    hub=hub,
+                    secret_box=SecretBox(settings.secret_key),
+                    demo_users=list(demo_users) if settings.dev_mode else [],
+                ),
             }
         ),
         openapi_config=OpenAPIConfig(

@@ -9,7 +9,9 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult, DefineMiddleware
 from litestar.openapi.spec import Components, SecurityRequirement, SecurityScheme
+from litestar.types import Receive, Scope, Send
 
+from services.handoff_api.dependencies import api_context, release_request_session, request_session
 from shared.auth import policy
 from shared.auth.principal import Principal
 from shared.auth.tokens import InvalidToken, verify_token
@@ -39,17 +41,26 @@ def bearer_token(header: str | None) -> str:
 
 
 class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
-    """Verifies the token, then lets the directory decide who the caller is (or refuse them)."""
+    """Verifies the token, then lets the directory decide who the caller is (or refuse them).
+
+    The directory is read in the request's own database session, which the handler's unit of work
+    then goes on with: one session and one pool checkout per request.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await release_request_session(scope)
 
     async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
         token = bearer_token(connection.headers.get("authorization"))
-        settings = connection.app.state.settings
+        context = api_context(connection.app)
         try:
-            claims = verify_token(settings.jwt_secret, token)
+            claims = verify_token(context.settings.jwt_secret, token)
         except InvalidToken as exc:
             raise NotAuthorizedException("the token is invalid or has expired") from exc
-        async with connection.app.state.sessionmaker() as db:
-            principal = await principal_from_claims(db, claims)
+        principal = await principal_from_claims(request_session(connection.scope, context), claims)
         if principal is None:
             raise NotAuthorizedException("the token does not name an active user")
         return AuthenticationResult(user=principal, auth=claims)
@@ -88,7 +99,7 @@ async def rate_limit_guard(connection: ASGIConnection[Any, Any, Any, Any], _: Ba
     principal = connection.scope.get("user")
     if not isinstance(principal, Principal) or principal.is_service:
         return
-    state = connection.app.state
-    retry_after = await state.runtime.rate_limiter.hit(str(principal.user_id), state.settings.rate_limit_per_min)
+    context = api_context(connection.app)
+    retry_after = await context.runtime.rate_limiter.hit(str(principal.user_id), context.settings.rate_limit_per_min)
     if retry_after is not None:
         raise RateLimited(retry_after)

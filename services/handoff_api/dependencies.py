@@ -1,17 +1,110 @@
-"""Per-request dependencies."""
+"""What handlers are given: one typed context for the app, the request's unit of work, and the caller.
+
+Everything is registered once on the app (`DEPENDENCIES`), so controllers only name what they need.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
+from litestar import Litestar, Request
 from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.types import Scope
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db.uow import unit_of_work
+from services.handoff_api.sse.hub import SSEHub
+from shared.auth.principal import Principal
+from shared.bootstrap import Runtime
+from shared.config import Settings
+from shared.integrations.crypto import SecretBox
+
+CONTEXT_KEY = "api_context"
+# The session the authentication opened for the directory lookup; the handler's unit of work goes on in it.
+REQUEST_SESSION_KEY = "handoff_db_session"
 
 
-async def provide_db(state: State) -> AsyncGenerator[AsyncSession, None]:
+@dataclass(frozen=True)
+class ApiContext:
+    """The long-lived things one API app serves requests with."""
+
+    settings: Settings
+    runtime: Runtime
+    hub: SSEHub
+    secret_box: SecretBox
+    demo_users: Sequence[dict[str, Any]] = field(default_factory=tuple)
+
+
+def api_context(app: Litestar) -> ApiContext:
+    context = app.state[CONTEXT_KEY]
+    assert isinstance(context, ApiContext)
+    return context
+
+
+def request_session(scope: Scope, context: ApiContext) -> AsyncSession:
+    """The request's database session, opened on first use and shared by authentication and handler."""
+    state = scope.setdefault("state", {})
+    session = state.get(REQUEST_SESSION_KEY)
+    if session is None:
+        session = context.runtime.sessionmaker()
+        state[REQUEST_SESSION_KEY] = session
+    assert isinstance(session, AsyncSession)
+    return session
+
+
+async def release_request_session(scope: Scope) -> None:
+    """Close the request's session if one was opened (a no-op when the unit of work already closed it)."""
+    session = scope.get("state", {}).pop(REQUEST_SESSION_KEY, None)
+    if session is not None:
+        await session.close()
+
+
+async def provide_db(request: Request[Any, Any, Any]) -> AsyncGenerator[AsyncSession, None]:
     """The request's unit of work: committed after the handler returns (before the response is sent),
     rolled back if it raises."""
-    async with unit_of_work(state.sessionmaker) as session:
+    session = request_session(request.scope, api_context(request.app))
+    try:
         yield session
+    except BaseException:
+        await session.rollback()
+        raise
+    else:
+        await session.commit()
+    finally:
+        await release_request_session(request.scope)
+
+
+def provide_principal(request: Request[Principal, Any, Any]) -> Principal:
+    principal = request.user
+    assert isinstance(principal, Principal)
+    return principal
+
+
+def provide_context(state: State) -> ApiContext:
+    context = state[CONTEXT_KEY]
+    assert isinstance(context, ApiContext)
+    return context
+
+
+def provide_runtime(state: State) -> Runtime:
+    return provide_context(state).runtime
+
+
+def provide_secret_box(state: State) -> SecretBox:
+    return provide_context(state).secret_box
+
+
+def provide_hub(state: State) -> SSEHub:
+    return provide_context(state).hub
+
+
+DEPENDENCIES = {
+    "db": Provide(provide_db),
+    "principal": Provide(provide_principal, sync_to_thread=False),
+    "api_context": Provide(provide_context, sync_to_thread=False),
+    "runtime": Provide(provide_runtime, sync_to_thread=False),
+    "secret_box": Provide(provide_secret_box, sync_to_thread=False),
+    "hub": Provide(provide_hub, sync_to_thread=False),
+}

@@ -6,9 +6,11 @@ from pathlib import Path
 from typing import Any
 
 from litestar import MediaType, Response, Router, get
-from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.static_files import create_static_files_router
+
+from services.handoff_api.dependencies import ApiContext
 
 DASHBOARD = Path(__file__).resolve().parent.parent / "dashboard"
 # Scripts and styles from this origin only, never framed, no referrer leaves with a link.
@@ -35,12 +37,11 @@ async def dashboard_page() -> Response[bytes]:
 
 
 @get("/dev/demo-users", include_in_schema=False)
-async def demo_users(state: State) -> list[dict[str, Any]]:
+async def demo_users(api_context: NamedDependency[ApiContext]) -> list[dict[str, Any]]:
     """Tokens of the seeded demo users: served by `handoff dev` only."""
-    users: list[dict[str, Any]] | None = state.get("demo_users")
-    if not users:
+    if not api_context.demo_users:
         raise NotFoundException()
-    return users
+    return list(api_context.demo_users)
 
 
 def dashboard_router() -> Router:

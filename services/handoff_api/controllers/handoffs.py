@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
-from litestar import Controller, Request, get, post
-from litestar.di import NamedDependency, Provide
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.handoff_api.auth import member_guard, senior_guard
-from services.handoff_api.dependencies import provide_db
 from shared.auth.principal import Principal
 from shared.deliveries.schemas import DeliveryOut
 from shared.deliveries.service import list_deliveries
@@ -23,62 +22,60 @@ class EscalationQueueController(Controller):
     path = "/api/v1/ai-sessions"
     tags = ["handoffs"]
     guards = [senior_guard]
-    dependencies = {"db": Provide(provide_db)}
 
     @get("/escalations", operation_id="listEscalations")
     async def list_escalations(
         self,
-        request: Request[Principal, Any, Any],
+        principal: NamedDependency[Principal],
         db: NamedDependency[AsyncSession],
         status: FromQuery[QueueStatus] = "open",
         limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
         cursor: Annotated[str | None, Parameter(max_length=512)] = None,
     ) -> HandoffPage:
-        return await queue.list_escalations(db, request.user, status=status, limit=limit, cursor=cursor)
+        return await queue.list_escalations(db, principal, status=status, limit=limit, cursor=cursor)
 
 
 class HandoffController(Controller):
     path = "/api/v1"
     tags = ["handoffs"]
     guards = [member_guard]
-    dependencies = {"db": Provide(provide_db)}
 
     @post("/ai-sessions/{session_id:uuid}/handoff", operation_id="createHandoff")
     async def create_handoff(
         self,
-        request: Request[Principal, Any, Any],
+        principal: NamedDependency[Principal],
         db: NamedDependency[AsyncSession],
         session_id: FromPath[uuid.UUID],
         data: JSONBody[HandoffCreate],
     ) -> Handoff:
-        return await service.create_handoff(db, request.user, session_id, data)
+        return await service.create_handoff(db, principal, session_id, data)
 
     @get("/handoffs/{handoff_id:uuid}", operation_id="getHandoff")
     async def get_handoff(
-        self, request: Request[Principal, Any, Any], db: NamedDependency[AsyncSession], handoff_id: FromPath[uuid.UUID]
+        self, principal: NamedDependency[Principal], db: NamedDependency[AsyncSession], handoff_id: FromPath[uuid.UUID]
     ) -> Handoff:
-        return await service.get_handoff(db, request.user, handoff_id)
+        return await service.get_handoff(db, principal, handoff_id)
 
     @post("/handoffs/{handoff_id:uuid}/claim", operation_id="claimHandoff", guards=[senior_guard], status_code=200)
     async def claim(
-        self, request: Request[Principal, Any, Any], db: NamedDependency[AsyncSession], handoff_id: FromPath[uuid.UUID]
+        self, principal: NamedDependency[Principal], db: NamedDependency[AsyncSession], handoff_id: FromPath[uuid.UUID]
     ) -> Handoff:
-        return await claims.claim_handoff(db, request.user, handoff_id)
+        return await claims.claim_handoff(db, principal, handoff_id)
 
     @post("/handoffs/{handoff_id:uuid}/resume", operation_id="resumeHandoff", status_code=200)
     async def resume(
-        self, request: Request[Principal, Any, Any], db: NamedDependency[AsyncSession], handoff_id: FromPath[uuid.UUID]
+        self, principal: NamedDependency[Principal], db: NamedDependency[AsyncSession], handoff_id: FromPath[uuid.UUID]
     ) -> Handoff:
-        return await service.resume_handoff(db, request.user, handoff_id)
+        return await service.resume_handoff(db, principal, handoff_id)
 
     @get("/handoffs/{handoff_id:uuid}/deliveries", operation_id="listDeliveries", guards=[senior_guard])
     async def deliveries(
-        self, request: Request[Principal, Any, Any], db: NamedDependency[AsyncSession], handoff_id: FromPath[uuid.UUID]
+        self, principal: NamedDependency[Principal], db: NamedDependency[AsyncSession], handoff_id: FromPath[uuid.UUID]
     ) -> list[DeliveryOut]:
-        return await list_deliveries(db, request.user, handoff_id)
+        return await list_deliveries(db, principal, handoff_id)
 
     @post("/handoffs/{handoff_id:uuid}/withdraw", operation_id="withdrawHandoff", status_code=200)
     async def withdraw(
-        self, request: Request[Principal, Any, Any], db: NamedDependency[AsyncSession], handoff_id: FromPath[uuid.UUID]
+        self, principal: NamedDependency[Principal], db: NamedDependency[AsyncSession], handoff_id: FromPath[uuid.UUID]
     ) -> Handoff:
-        return await service.withdraw_handoff(db, request.user, handoff_id)
+        return await service.withdraw_handoff(db, principal, handoff_id)

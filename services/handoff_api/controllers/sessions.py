@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
-from litestar import Controller, Request, get, post
-from litestar.di import NamedDependency, Provide
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.handoff_api.auth import member_guard, senior_guard
-from services.handoff_api.dependencies import provide_db
 from shared.auth.principal import Principal
 from shared.sessions import service
 from shared.sessions.schemas import Message, MessageIn, Session, SessionCreate, SessionFilter, SessionPage
@@ -21,38 +20,37 @@ class SessionController(Controller):
     path = "/api/v1/ai-sessions"
     tags = ["ai-sessions"]
     guards = [member_guard]
-    dependencies = {"db": Provide(provide_db)}
 
     @post("/", operation_id="createSession", guards=[senior_guard])
     async def create_session(
-        self, request: Request[Principal, Any, Any], db: NamedDependency[AsyncSession], data: JSONBody[SessionCreate]
+        self, principal: NamedDependency[Principal], db: NamedDependency[AsyncSession], data: JSONBody[SessionCreate]
     ) -> Session:
-        return await service.create_session(db, request.user, data)
+        return await service.create_session(db, principal, data)
 
     @get("/", operation_id="listMySessions")
     async def list_my_sessions(
         self,
-        request: Request[Principal, Any, Any],
+        principal: NamedDependency[Principal],
         db: NamedDependency[AsyncSession],
         status: FromQuery[SessionFilter] = "all",
         limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
         cursor: Annotated[str | None, Parameter(max_length=512)] = None,
     ) -> SessionPage:
         """The caller's own sessions, newest first (an addition to the contract, for the dashboard)."""
-        return await service.list_my_sessions(db, request.user, status=status, limit=limit, cursor=cursor)
+        return await service.list_my_sessions(db, principal, status=status, limit=limit, cursor=cursor)
 
     @get("/{session_id:uuid}", operation_id="getSession")
     async def get_session(
-        self, request: Request[Principal, Any, Any], db: NamedDependency[AsyncSession], session_id: FromPath[uuid.UUID]
+        self, principal: NamedDependency[Principal], db: NamedDependency[AsyncSession], session_id: FromPath[uuid.UUID]
     ) -> Session:
-        return await service.get_session(db, request.user, session_id)
+        return await service.get_session(db, principal, session_id)
 
     @post("/{session_id:uuid}/messages", operation_id="addMessage")
     async def add_message(
         self,
-        request: Request[Principal, Any, Any],
+        principal: NamedDependency[Principal],
         db: NamedDependency[AsyncSession],
         session_id: FromPath[uuid.UUID],
         data: JSONBody[MessageIn],
     ) -> Message:
-        return await service.add_message(db, request.user, session_id, data)
+        return await service.add_message(db, principal, session_id, data)

@@ -19,6 +19,7 @@ from litestar.datastructures import Headers
 from litestar.types import Receive, Scope, Send
 
 from services.handoff_api.auth import senior_guard
+from services.handoff_api.dependencies import api_context, release_request_session
 from services.handoff_api.sse.hub import SSEHub, Subscriber, TooManyStreams, event_frame
 from services.handoff_api.sse.metrics import SSE_CLIENTS, SSE_DISCONNECTS
 from shared.auth.principal import Principal
@@ -193,16 +194,17 @@ class EscalationStream:
 @asgi("/api/v1/ai-sessions/escalations/stream", guards=[senior_guard], copy_scope=False)
 async def escalation_stream(scope: Scope, receive: Receive, send: Send) -> None:
     """Live escalation events of the caller's account."""
-    app = Litestar.from_scope(scope)
+    await release_request_session(scope)  # a stream holds no database connection while it is open
+    context = api_context(Litestar.from_scope(scope))
     principal = scope["user"]
     assert isinstance(principal, Principal)
     claims = scope.get("auth") or {}
     exp = claims.get("exp") if isinstance(claims, dict) else None
     last_event_id = Headers.from_scope(scope).get("last-event-id") or None
-    settings = app.state.settings
+    settings = context.settings
     stream = EscalationStream(
-        app.state.sse_hub,
-        app.state.runtime.bus,
+        context.hub,
+        context.runtime.bus,
         principal,
         last_event_id.strip() if last_event_id else None,
         settings.sse_heartbeat_s,
