@@ -19,6 +19,15 @@ class UserPut(msgspec.Struct, kw_only=True):
     move: bool = False
 
 
+class DirectoryNotice(msgspec.Struct, kw_only=True):
+    """Tells every API replica that a user changed, so their open streams follow the directory."""
+
+    type: str
+    account_id: uuid.UUID
+    user_id: uuid.UUID
+    may_stream: bool
+
+
 class UserOut(msgspec.Struct, kw_only=True):
     id: uuid.UUID
     account_id: uuid.UUID

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import msgspec
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -14,7 +15,7 @@ from shared.auth.policy import require_account_manager
 from shared.auth.principal import ROLES, SENIOR_ROLES, Principal
 from shared.clock import utcnow
 from shared.db.models import Account, User
-from shared.directory.schemas import UserOut, UserPut
+from shared.directory.schemas import DirectoryNotice, UserOut, UserPut
 from shared.directory.views import user_out
 from shared.errors import NotFound, UserInOtherAccount
 from shared.outbox.writer import add_event
@@ -90,12 +91,11 @@ def announce_user_change(db: AsyncSession, user: User, *, account_id: uuid.UUID 
         db,
         account_id=DIRECTORY_STREAM,
         event_type=DIRECTORY_EVENT,
-        payload={
-            "type": DIRECTORY_EVENT,
-            "account_id": str(account),
-            "user_id": str(user.id),
-            "may_stream": may_stream(user, account),
-        },
+        payload=msgspec.to_builtins(
+            DirectoryNotice(
+                type=DIRECTORY_EVENT, account_id=account, user_id=user.id, may_stream=may_stream(user, account)
+            )
+        ),
     )
 
 

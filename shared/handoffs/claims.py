@@ -12,7 +12,7 @@ from shared.clock import utcnow
 from shared.errors import CannotClaimOwnHandoff, HandoffNotClaimable
 from shared.handoffs.events import announce
 from shared.handoffs.schemas import Handoff, HandoffStatus, Intent
-from shared.handoffs.service import close_open_handoff, load_handoff, raise_if_claimed, reactivate_session
+from shared.handoffs.service import advance_open_handoff, load_handoff, raise_if_claimed, reactivate_session
 from shared.handoffs.views import handoff_out
 
 
@@ -29,7 +29,7 @@ async def claim_handoff(db: AsyncSession, principal: Principal, handoff_id: uuid
     if handoff.created_by_id == principal.user_id:
         raise CannotClaimOwnHandoff()
 
-    won = await close_open_handoff(
+    won = await advance_open_handoff(
         db,
         handoff,
         {

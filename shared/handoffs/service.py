@@ -128,7 +128,7 @@ async def get_handoff(db: AsyncSession, principal: Principal, handoff_id: uuid.U
     return handoff_out(await load_handoff(db, principal, handoff_id))
 
 
-async def close_open_handoff(db: AsyncSession, handoff: HandoffRow, values: dict[str, Any]) -> bool:
+async def advance_open_handoff(db: AsyncSession, handoff: HandoffRow, values: dict[str, Any]) -> bool:
     """Move an open handoff on, as one conditional UPDATE; False when someone else moved it first."""
     result = await db.execute(
         update(HandoffRow)
@@ -167,7 +167,7 @@ async def resume_handoff(db: AsyncSession, principal: Principal, handoff_id: uui
     if handoff.status == HandoffStatus.RESUMED:
         return handoff_out(handoff)
     now = utcnow()
-    if not await close_open_handoff(db, handoff, {"status": HandoffStatus.RESUMED, "closed_at": now}):
+    if not await advance_open_handoff(db, handoff, {"status": HandoffStatus.RESUMED, "closed_at": now}):
         raise HandoffActionNotAllowed(f"the park is {handoff.status}")
     await reactivate_session(db, handoff)
     return handoff_out(handoff)
@@ -181,7 +181,7 @@ async def withdraw_handoff(db: AsyncSession, principal: Principal, handoff_id: u
     require_escalator(principal, handoff.created_by_id)
     if handoff.status == HandoffStatus.WITHDRAWN:
         return handoff_out(handoff)
-    if not await close_open_handoff(db, handoff, {"status": HandoffStatus.WITHDRAWN, "closed_at": utcnow()}):
+    if not await advance_open_handoff(db, handoff, {"status": HandoffStatus.WITHDRAWN, "closed_at": utcnow()}):
         raise_if_claimed(handoff)
         raise HandoffActionNotAllowed(f"the escalation is {handoff.status}")
     await reactivate_session(db, handoff)

@@ -20,6 +20,7 @@ import msgspec
 
 from services.handoff_api.sse.metrics import SSE_EVENTS
 from shared.bus.base import Bus, BusUnavailable, StreamEntry, parse_id
+from shared.directory.schemas import DirectoryNotice
 from shared.directory.service import DIRECTORY_STREAM
 
 log = logging.getLogger("handoff.sse")
@@ -36,12 +37,6 @@ class TooManyStreams(Exception):
     def __init__(self, limit: int) -> None:
         super().__init__(f"at most {limit} open streams per user")
         self.limit = limit
-
-
-class DirectoryNotice(msgspec.Struct):
-    account_id: str
-    user_id: uuid.UUID
-    may_stream: bool
 
 
 def event_frame(entry: StreamEntry) -> bytes:
@@ -216,7 +211,7 @@ class SSEHub:
             log.warning("sse hub: unreadable directory notice %s", entry.id)
             return
         if not notice.may_stream:
-            self._drop_user(notice.user_id, notice.account_id)
+            self._drop_user(notice.user_id, str(notice.account_id))
 
     def _drop_user(self, user_id: uuid.UUID, account_id: str | None = None) -> None:
         for account, subscribers in self._subscribers.items():
