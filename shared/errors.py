@@ -41,6 +41,14 @@ class SessionNotActive(DomainError):
         self.status = status
 
 
+class SessionMessageLimit(DomainError):
+    code = "session_message_limit"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the session already holds {limit} messages, the most one session may hold")
+        self.limit = limit
+
+
 class HandoffAlreadyClaimed(DomainError):
     code = "handoff_already_claimed"
 

@@ -1,38 +1,76 @@
-"""Opaque keyset cursors over `(created_at, id)`, newest first."""
+"""Opaque keyset cursors over `(created_at, id)`, newest first.
+
+A cursor carries a MAC under the service's key: anything the service did not hand out is refused
+before its contents are read, and what it carries is checked again (an aware time in range, a UUID).
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from sqlalchemy import ColumnElement, and_, or_
 
 from shared.errors import InvalidInput
+from shared.input_rules import require_in_range
+
+MAC_BYTES = 16
 
 
 class Cursor(msgspec.Struct, array_like=True):
-    created_at: datetime
+    created_at: Annotated[datetime, msgspec.Meta(tz=True)]
     id: uuid.UUID
 
+    def __post_init__(self) -> None:
+        require_in_range("the cursor's time", self.created_at)
 
-def encode_cursor(created_at: datetime, row_id: uuid.UUID) -> str:
-    raw = msgspec.json.encode(Cursor(created_at, row_id))
+
+def cursor_key(secret: str) -> bytes:
+    """The key that signs cursors, derived from the service's secret so no new setting is needed."""
+    return hmac.new(secret.encode(), b"handoff pagination cursor v1", hashlib.sha256).digest()
+
+
+def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> Cursor:
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _mac(key: bytes, raw: bytes) -> bytes:
+    return hmac.new(key, raw, hashlib.sha256).digest()[:MAC_BYTES]
+
+
+def encode_cursor(key: bytes, created_at: datetime, row_id: uuid.UUID) -> str:
+    raw = msgspec.json.encode(Cursor(created_at, row_id))
+    return f"{_b64(raw)}.{_b64(_mac(key, raw))}"
+
+
+def decode_cursor(key: bytes, cursor: str) -> Cursor:
+    refused = InvalidInput("cursor is not one this service handed out")
+    body, dot, tag = cursor.partition(".")
+    if not dot or not cursor.isascii():
+        raise refused
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        raw, mac = _unb64(body), _unb64(tag)
+    except (binascii.Error, ValueError) as exc:
+        raise refused from exc
+    if not hmac.compare_digest(mac, _mac(key, raw)):
+        raise refused
+    try:
         return msgspec.json.decode(raw, type=Cursor)
-    except (binascii.Error, ValueError, msgspec.DecodeError) as exc:
-        raise InvalidInput("cursor is not one this service handed out") from exc
+    except (ValueError, msgspec.DecodeError) as exc:
+        raise refused from exc
 
 
-def older_than(created_at: Any, row_id: Any, cursor: str) -> ColumnElement[bool]:
+def older_than(key: bytes, created_at: Any, row_id: Any, cursor: str) -> ColumnElement[bool]:
     """The rows after `cursor` in newest-first order."""
-    after = decode_cursor(cursor)
+    after = decode_cursor(key, cursor)
     return or_(created_at < after.created_at, and_(created_at == after.created_at, row_id < after.id))

@@ -27,12 +27,14 @@ from services.handoff_api.controllers.integrations import PSAController
 from services.handoff_api.controllers.sessions import SessionController
 from services.handoff_api.dependencies import CONTEXT_KEY, DEPENDENCIES, ApiContext
 from services.handoff_api.errors import EXCEPTION_HANDLERS
+from services.handoff_api.request import HandoffRequest, check_query
 from services.handoff_api.sse.endpoint import escalation_stream
 from services.handoff_api.sse.hub import SSEHub
 from shared.bootstrap import Runtime
 from shared.config import Settings
 from shared.directory.service import users_refused_streams
 from shared.integrations.crypto import SecretBox
+from shared.pagination import cursor_key
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -103,6 +105,7 @@ def create_app(
                     runtime=rt,
                     hub=hub,
                     secret_box=SecretBox(settings.secret_key),
+                    cursor_key=cursor_key(settings.secret_key),
                     demo_users=list(demo_users) if settings.dev_mode else [],
                 ),
             }
@@ -118,5 +121,7 @@ def create_app(
             allow_origins=[settings.public_url], allow_headers=["Authorization", "Content-Type", "Last-Event-ID"]
         ),
         request_max_body_size=MAX_BODY_BYTES,
+        request_class=HandoffRequest,
+        before_request=check_query,
         debug=False,
     )

@@ -34,6 +34,7 @@ class ApiContext:
     runtime: Runtime
     hub: SSEHub
     secret_box: SecretBox
+    cursor_key: bytes  # signs the pagination cursors this app hands out
     demo_users: Sequence[dict[str, Any]] = field(default_factory=tuple)
 
 

@@ -21,6 +21,7 @@ from shared.errors import (
     InvalidInput,
     NotFound,
     RateLimited,
+    SessionMessageLimit,
     SessionNotActive,
     UserInOtherAccount,
 )
@@ -32,6 +33,7 @@ DOMAIN_STATUS: dict[type[DomainError], int] = {
     Forbidden: 403,
     InvalidInput: 400,
     SessionNotActive: 409,
+    SessionMessageLimit: 409,
     HandoffAlreadyClaimed: 409,
     HandoffNotClaimable: 409,
     CannotClaimOwnHandoff: 403,

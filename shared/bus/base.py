@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Protocol
 
@@ -22,12 +23,22 @@ class BusUnavailable(Exception):
     """The bus could not be reached; the caller keeps what it meant to send and tries later."""
 
 
+MAX_ID_PART = 2**64 - 1
+_STREAM_ID = re.compile(r"([0-9]{1,20})-([0-9]{1,20})")
+
+
 def parse_id(entry_id: str) -> tuple[int, int]:
-    """`"1700000000000-3"` → `(1700000000000, 3)`; raises ValueError on anything else."""
-    ms, _, seq = entry_id.partition("-")
-    if not ms.isdigit() or (seq and not seq.isdigit()):
-        raise ValueError(f"not a stream id: {entry_id!r}")
-    return int(ms), int(seq or 0)
+    """`"1700000000000-3"` → `(1700000000000, 3)`; raises ValueError on anything else.
+
+    Both parts are required and unsigned 64-bit, as Redis has them: `5-` or `1-99999999999999999999` is no id.
+    """
+    match = _STREAM_ID.fullmatch(entry_id)
+    if match is None:
+        raise ValueError("not a stream id")
+    ms, seq = int(match.group(1)), int(match.group(2))
+    if ms > MAX_ID_PART or seq > MAX_ID_PART:
+        raise ValueError("not a stream id")
+    return ms, seq
 
 
 def is_stream_id(value: str) -> bool:

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from shared.input_rules import require_one_line
+
 DirectoryRole = Literal["owner", "admin", "engineer", "viewer"]
 
 
@@ -17,6 +19,10 @@ class UserPut(msgspec.Struct, kw_only=True):
     active: bool = True
     # The main application may move a user to another account only by saying so.
     move: bool = False
+
+    def __post_init__(self) -> None:
+        require_one_line("email", self.email)
+        require_one_line("name", self.name)
 
 
 class DirectoryNotice(msgspec.Struct, kw_only=True):

@@ -14,7 +14,13 @@ from shared.pagination import encode_cursor, older_than
 
 
 async def list_escalations(
-    db: AsyncSession, principal: Principal, *, status: QueueStatus = "open", limit: int = 50, cursor: str | None = None
+    db: AsyncSession,
+    principal: Principal,
+    *,
+    cursor_key: bytes,
+    status: QueueStatus = "open",
+    limit: int = 50,
+    cursor: str | None = None,
 ) -> HandoffPage:
     """Escalations of the caller's account that the caller did not create."""
     account_id = require_senior(principal)
@@ -26,9 +32,9 @@ async def list_escalations(
     if status != "all":
         query = query.where(HandoffRow.status == status)
     if cursor:
-        query = query.where(older_than(HandoffRow.created_at, HandoffRow.id, cursor))
+        query = query.where(older_than(cursor_key, HandoffRow.created_at, HandoffRow.id, cursor))
     query = query.order_by(HandoffRow.created_at.desc(), HandoffRow.id.desc()).limit(limit + 1)
     rows = (await db.execute(query)).scalars().all()
     page, more = rows[:limit], len(rows) > limit
-    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if more else None
+    next_cursor = encode_cursor(cursor_key, page[-1].created_at, page[-1].id) if more else None
     return HandoffPage(items=[handoff_out(r) for r in page], next_cursor=next_cursor)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth.policy import require_escalator, require_may_hand_off, require_member
@@ -24,6 +24,7 @@ from shared.sessions.service import count_messages, load_session
 from shared.sessions.views import message_out
 
 SNAPSHOT_MESSAGES = 50
+SNAPSHOT_STEPS = 50  # the last ones; `steps_tried_count` says how many there were
 # The jobs an escalation starts once it has committed; ids make a re-sent job a no-op.
 ESCALATION_JOBS = ("assess", "notify", "psa_push")
 
@@ -46,18 +47,27 @@ async def _snapshot(db: AsyncSession, session: AISession) -> dict[str, Any]:
             await db.execute(
                 select(SessionMessage)
                 .where(SessionMessage.session_id == session.id, SessionMessage.kind == "step")
-                .order_by(SessionMessage.id)
+                .order_by(SessionMessage.id.desc())
+                .limit(SNAPSHOT_STEPS)
             )
         )
         .scalars()
         .all()
     )
+    steps_count = (
+        await db.execute(
+            select(func.count())
+            .select_from(SessionMessage)
+            .where(SessionMessage.session_id == session.id, SessionMessage.kind == "step")
+        )
+    ).scalar_one()
     return {
         "title": session.title,
         "ticket_ref": session.ticket_ref,
         "context": session.context,
         "messages": [_builtin_message(m) for m in reversed(last)],
-        "steps_tried": [_builtin_message(m) for m in steps],
+        "steps_tried": [_builtin_message(m) for m in reversed(steps)],
+        "steps_tried_count": int(steps_count),
         "message_count": await count_messages(db, session.id),
     }
 

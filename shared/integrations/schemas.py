@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from shared.input_rules import require_one_line
+
 PSAProvider = Literal["connectwise", "autotask", "halopsa", "webhook"]
 
 # The credentials each provider needs (API.md, Integrations).
@@ -22,6 +24,15 @@ class PSAConnectionPut(msgspec.Struct, kw_only=True):
     base_url: Annotated[str, msgspec.Meta(min_length=8, max_length=500, pattern=r"^https?://\S+$")]
     credentials: dict[str, Any]
     enabled: bool = True
+
+    def __post_init__(self) -> None:
+        require_one_line("base_url", self.base_url)
+        for key, value in self.credentials.items():
+            require_one_line("a key of credentials", key)
+            # A secret or an id, never free text; a list holds several (webhook secrets being rotated).
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, str):
+                    require_one_line(f"credentials.{key[:64]}", item)
 
 
 class PSAConnectionOut(msgspec.Struct, kw_only=True):

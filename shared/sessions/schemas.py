@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from shared.input_rules import require_in_range, require_one_line
+
 MessageRole = Literal["engineer", "assistant", "system"]
 MessageKind = Literal["message", "step"]
 StepStatus = Literal["done", "failed", "skipped"]
@@ -24,6 +26,7 @@ SessionFilter = Literal["active", "parked", "escalated", "all"]
 
 
 MAX_CONTEXT_BYTES = 64 * 1024
+MAX_SESSION_MESSAGES = 2000
 
 
 class MessageIn(msgspec.Struct, kw_only=True):
@@ -32,6 +35,9 @@ class MessageIn(msgspec.Struct, kw_only=True):
     kind: MessageKind = "message"
     step_status: StepStatus | None = None
     at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
+
+    def __post_init__(self) -> None:
+        require_in_range("at", self.at)
 
 
 class Message(msgspec.Struct, kw_only=True):
@@ -47,6 +53,10 @@ class SessionCreate(msgspec.Struct, kw_only=True):
     ticket_ref: Annotated[str, msgspec.Meta(max_length=64)] | None = None
     context: dict[str, Any] | None = None
     messages: Annotated[list[MessageIn], msgspec.Meta(max_length=500)] | None = None
+
+    def __post_init__(self) -> None:
+        require_one_line("title", self.title)
+        require_one_line("ticket_ref", self.ticket_ref)
 
 
 class Session(msgspec.Struct, kw_only=True):

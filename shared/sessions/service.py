@@ -13,11 +13,12 @@ from shared.auth.policy import require_member, require_senior, require_session_e
 from shared.auth.principal import Principal
 from shared.clock import utcnow
 from shared.db.models import AISession, SessionMessage
-from shared.errors import InvalidInput, NotFound
+from shared.errors import InvalidInput, NotFound, SessionMessageLimit
 from shared.ids import new_id
 from shared.pagination import encode_cursor, older_than
 from shared.sessions.schemas import (
     MAX_CONTEXT_BYTES,
+    MAX_SESSION_MESSAGES,
     Message,
     MessageIn,
     Session,
@@ -91,9 +92,12 @@ async def create_session(db: AsyncSession, principal: Principal, body: SessionCr
 
 
 async def add_message(db: AsyncSession, principal: Principal, session_id: uuid.UUID, body: MessageIn) -> Message:
-    """Append to the session; only its current engineer writes to it."""
-    row = await load_session(db, principal, session_id)
+    """Append to the session; only its current engineer writes to it, and a session holds a bounded history."""
+    # Locked, so two appends racing for the last free place cannot both take it.
+    row = await load_session(db, principal, session_id, for_update=True)
     require_session_engineer(principal, row.engineer_id)
+    if await count_messages(db, row.id) >= MAX_SESSION_MESSAGES:
+        raise SessionMessageLimit(MAX_SESSION_MESSAGES)
     message = _message_row(row.id, body)
     db.add(message)
     row.updated_at = utcnow()
@@ -110,6 +114,7 @@ async def list_my_sessions(
     db: AsyncSession,
     principal: Principal,
     *,
+    cursor_key: bytes,
     status: SessionFilter = "all",
     limit: int = 50,
     cursor: str | None = None,
@@ -120,7 +125,7 @@ async def list_my_sessions(
     if status != "all":
         query = query.where(AISession.status == status)
     if cursor:
-        query = query.where(older_than(AISession.created_at, AISession.id, cursor))
+        query = query.where(older_than(cursor_key, AISession.created_at, AISession.id, cursor))
     query = query.order_by(AISession.created_at.desc(), AISession.id.desc()).limit(limit + 1)
     rows = (await db.execute(query)).scalars().all()
     page, more = rows[:limit], len(rows) > limit
@@ -132,5 +137,5 @@ async def list_my_sessions(
         )
         counts = {sid: int(n) for sid, n in (await db.execute(counted.group_by(SessionMessage.session_id))).all()}
     items = [session_summary_out(row, counts.get(row.id, 0)) for row in page]
-    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if more else None
+    next_cursor = encode_cursor(cursor_key, page[-1].created_at, page[-1].id) if more else None
     return SessionPage(items=items, next_cursor=next_cursor)

@@ -7,7 +7,7 @@ import pytest
 from shared.clock import rfc3339, utcnow
 from shared.errors import InvalidInput
 from shared.ids import new_id
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import cursor_key, decode_cursor, encode_cursor
 
 
 def test_ids_increase_and_are_version_7() -> None:
@@ -26,9 +26,10 @@ def test_times_are_rfc3339_utc_with_milliseconds() -> None:
 
 
 def test_cursor_round_trips_and_rejects_garbage() -> None:
-    moment, handoff_id = utcnow(), new_id()
-    decoded = decode_cursor(encode_cursor(moment, handoff_id))
+    moment, handoff_id, key = utcnow(), new_id(), cursor_key("k" * 43 + "=")
+    decoded = decode_cursor(key, encode_cursor(key, moment, handoff_id))
     assert (decoded.created_at, decoded.id) == (moment, handoff_id)
-    for garbage in ("zzz", "", "!!!", encode_cursor(moment, handoff_id)[:-3]):
+    issued = encode_cursor(key, moment, handoff_id)
+    for garbage in ("zzz", "", "!!!", issued[:-3], encode_cursor(cursor_key("another" * 8), moment, handoff_id)):
         with pytest.raises(InvalidInput):
-            decode_cursor(garbage)
+            decode_cursor(key, garbage)

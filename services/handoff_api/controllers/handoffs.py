@@ -11,6 +11,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.handoff_api.auth import member_guard, senior_guard
+from services.handoff_api.dependencies import ApiContext
 from shared.auth.principal import Principal
 from shared.deliveries.schemas import DeliveryOut
 from shared.deliveries.service import list_deliveries
@@ -28,11 +29,13 @@ class EscalationQueueController(Controller):
         self,
         principal: NamedDependency[Principal],
         db: NamedDependency[AsyncSession],
+        api_context: NamedDependency[ApiContext],
         status: FromQuery[QueueStatus] = "open",
         limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
         cursor: Annotated[str | None, Parameter(max_length=512)] = None,
     ) -> HandoffPage:
-        return await queue.list_escalations(db, principal, status=status, limit=limit, cursor=cursor)
+        key = api_context.cursor_key
+        return await queue.list_escalations(db, principal, cursor_key=key, status=status, limit=limit, cursor=cursor)
 
 
 class HandoffController(Controller):

@@ -11,6 +11,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.handoff_api.auth import member_guard, senior_guard
+from services.handoff_api.dependencies import ApiContext
 from shared.auth.principal import Principal
 from shared.sessions import service
 from shared.sessions.schemas import Message, MessageIn, Session, SessionCreate, SessionFilter, SessionPage
@@ -32,12 +33,14 @@ class SessionController(Controller):
         self,
         principal: NamedDependency[Principal],
         db: NamedDependency[AsyncSession],
+        api_context: NamedDependency[ApiContext],
         status: FromQuery[SessionFilter] = "all",
         limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
         cursor: Annotated[str | None, Parameter(max_length=512)] = None,
     ) -> SessionPage:
         """The caller's own sessions, newest first (an addition to the contract, for the dashboard)."""
-        return await service.list_my_sessions(db, principal, status=status, limit=limit, cursor=cursor)
+        key = api_context.cursor_key
+        return await service.list_my_sessions(db, principal, cursor_key=key, status=status, limit=limit, cursor=cursor)
 
     @get("/{session_id:uuid}", operation_id="getSession")
     async def get_session(
