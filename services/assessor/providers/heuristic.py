@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import itertools
 import math
 import re
 from collections.abc import Iterable, Iterator
@@ -34,6 +37,10 @@ STEP_WEIGHT = 1.5
 ASSISTANT_FACTOR = 0.5  # the assistant speculates about many topics; the engineer describes the real one
 HITS_PER_SOURCE = 3  # a word repeated in one message is still one piece of evidence
 MAX_TEXT_CHARS = 2000  # the rest of a long message is a pasted log: slow to scan and mostly noise
+# What one assessment reads at most, so that its cost is bounded whatever the session holds.
+MAX_STEPS_READ = 50  # the latest steps: a snapshot keeps the last 50
+MAX_MESSAGES_READ = 50  # the latest messages
+MAX_CONTEXT_LINES = 100
 MIN_FAMILY_SCORE = 2.5  # below this the transcript only mentions a topic in passing
 SECONDARY_RATIO = 0.4  # a second family this close to the first is worth naming
 CAUSE_MASS = 0.9  # a rules engine never claims certainty
@@ -69,11 +76,74 @@ _DID_NOT_HELP = re.compile(
 _SENTENCE_END = re.compile(r"[.!?;]+(?:\s|$)|\n+")  # not the dots inside "pms.harbour.local"
 
 
-def _pattern(regex: str) -> re.Pattern[str]:
+@dataclass(frozen=True)
+class _Matcher:
+    """A lower-case pattern matched on whole words only, run only on texts that hold one of its needles.
+
+    Every pattern starts with a look-behind, so the regex engine tries it at every position of a text;
+    a plain substring test first skips the texts it cannot match (most texts, for most of the 150 signals).
+    """
+
+    pattern: re.Pattern[str]
+    needles: tuple[str, ...]
+
+    def _may_match(self, text: str) -> bool:
+        return not self.needles or any(needle in text for needle in self.needles)
+
+    def search(self, text: str) -> re.Match[str] | None:
+        return self.pattern.search(text) if self._may_match(text) else None
+
+    def findall(self, text: str) -> list[Any]:
+        return self.pattern.findall(text) if self._may_match(text) else []
+
+
+def _pattern(regex: str) -> _Matcher:
     """A lower-case pattern matched on whole words only."""
-    return re.compile(rf"(?<!\w)(?:{regex})(?!\w)")
+    return _Matcher(re.compile(rf"(?<!\w)(?:{regex})(?!\w)"), _needles(regex))
 
 
+_REGEX_SPECIAL = frozenset("\\()[]{}.^$|?*+")
+
+
+def _top_level_branches(regex: str) -> list[str]:
+    branches, depth, start, index = [], 0, 0, 0
+    while index < len(regex):
+        char = regex[index]
+        if char == "\\":
+            index += 1
+        elif char in "([":
+            depth += 1
+        elif char in ")]":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            branches.append(regex[start:index])
+            start = index + 1
+        index += 1
+    return [*branches, regex[start:]]
+
+
+def _needles(regex: str) -> tuple[str, ...]:
+    """Plain strings one of which any match of `regex` must contain; () when some branch has none.
+
+    A signal's regex is only run on a text holding one of them: `str in str` costs a fraction of a
+    regex scan, and most texts hold few of the 150 signals.
+    """
+    needles = []
+    for branch in _top_level_branches(regex):
+        literal = ""
+        for char in branch:
+            if char in _REGEX_SPECIAL:
+                if char in "?*{" and literal:
+                    literal = literal[:-1]  # the quantified character may be absent
+                break
+            literal += char
+        if not literal:
+            return ()
+        needles.append(literal)
+    return tuple(needles)
+
+
+@functools.lru_cache(maxsize=1 << 16)  # words repeat: a transcript has a few hundred distinct ones
 def _stem(word: str) -> str:
     """A light suffix stripper: enough for "restarted", "restarting" and "restarts" to meet "restart"."""
     if word in _IRREGULAR:
@@ -144,18 +214,18 @@ class _Step:
 @dataclass(frozen=True)
 class _CompiledFamily:
     family: Family
-    signals: tuple[tuple[re.Pattern[str], float], ...]
-    hints: dict[str, tuple[tuple[re.Pattern[str], float], ...]]
+    signals: tuple[tuple[_Matcher, float], ...]
+    hints: dict[str, tuple[tuple[_Matcher, float], ...]]
     steps: tuple[_Step, ...]
-    missing: tuple[tuple[MissingFact, re.Pattern[str]], ...]
-    risk_rules: tuple[tuple[Risk, tuple[re.Pattern[str], ...]], ...]
+    missing: tuple[tuple[MissingFact, _Matcher], ...]
+    risk_rules: tuple[tuple[Risk, tuple[_Matcher, ...]], ...]
 
 
 def _compile_steps(rules: Iterable[StepRule]) -> tuple[_Step, ...]:
     return tuple(_Step(rule, _StepKeys.parse(rule.keys), _stems(rule.text)) for rule in rules)
 
 
-def _compile_missing(facts: Iterable[MissingFact]) -> tuple[tuple[MissingFact, re.Pattern[str]], ...]:
+def _compile_missing(facts: Iterable[MissingFact]) -> tuple[tuple[MissingFact, _Matcher], ...]:
     return tuple((fact, _pattern(fact.known_if)) for fact in facts)
 
 
@@ -218,11 +288,13 @@ class _Transcript:
     @classmethod
     def of(cls, request: AssessmentInput) -> _Transcript:
         transcript = cls()
-        title, note, context = _text(request.title), _text(request.note), [_text(t) for t in _flatten(request.context)]
+        context_lines = itertools.islice(_flatten(request.context), MAX_CONTEXT_LINES)
+        title, note, context = _text(request.title), _text(request.note), [_text(t) for t in context_lines]
         facts = [title, note, *context]
         transcript.weighted += [(title, TITLE_WEIGHT), (note, NOTE_WEIGHT), *((t, CONTEXT_WEIGHT) for t in context)]
         seen: set[tuple[str, str]] = set()
-        steps = [*request.steps_tried, *(m for m in request.messages if m.get("kind") == "step")]
+        messages = request.messages[-MAX_MESSAGES_READ:]
+        steps = [*request.steps_tried[-MAX_STEPS_READ:], *(m for m in messages if m.get("kind") == "step")]
         for message in steps:
             content, status = _text(message.get("content")), _step_status(message.get("step_status"))
             if not content or (content.lower(), status) in seen:
@@ -231,7 +303,7 @@ class _Transcript:
             facts.append(content)
             transcript.weighted.append((content, STEP_WEIGHT))
             (transcript.skipped if status == "skipped" else transcript.tried).append(_TriedStep.of(content, status))
-        prose = [m for m in request.messages if m.get("kind") != "step"]
+        prose = [m for m in messages if m.get("kind") != "step"]
         complaints = [s for s in _SENTENCE_END.split(note.lower()) if _DID_NOT_HELP.search(s)]
         for position, message in enumerate(prose):
             content, role = _text(message.get("content")), message.get("role")
@@ -486,7 +558,8 @@ class HeuristicProvider:
 
     async def assess(self, request: AssessmentInput) -> AssessmentDraft:
         """A validated draft assessment built from the knowledge base."""
-        draft = assess_transcript(request)
+        # Pure CPU work: in a thread, so the event loop (and every request it serves) keeps going meanwhile.
+        draft = await asyncio.to_thread(assess_transcript, request)
         try:
             return msgspec.convert(msgspec.to_builtins(draft), AssessmentDraft)
         except msgspec.ValidationError as exc:  # a knowledge-base bug, not the engineer's input
