@@ -21,6 +21,8 @@ class HandoffRequest(Request[Any, Any, Any]):
                 document = decode_json(body or b"null", type_decoders=self.route_handler.resolve_type_decoders())
             except RecursionError:
                 raise InvalidInput(f"the body is nested deeper than {MAX_JSON_DEPTH} levels") from None
+            except UnicodeDecodeError:  # bytes inside a JSON string that are not UTF-8
+                raise InvalidInput("the body is not UTF-8") from None
             check_json_document(document)
             self._json = self._connection_state.json = document
         return await super().json()

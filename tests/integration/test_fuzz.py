@@ -107,6 +107,8 @@ RAW_BODIES = [
     b"{",
     b'{"title": "a"' * 3,
     b"\xff\xfe",
+    b'{"title": "\xe9t\xe9"}',
+    b'{"title": "ok", "context": {"\xc3": 1}}',
     b'{"title": "\\ud800"}',
     b'{"title": "a", "title": "b"}',
     b"[" * 2000 + b"]" * 2000,

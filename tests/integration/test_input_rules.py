@@ -202,6 +202,16 @@ async def test_deep_json_is_a_400_on_every_body(tenants: TenantFactory, depth: i
         assert "32 levels" in response.json()["detail"]
 
 
+@pytest.mark.parametrize(
+    "raw", [b'{"title": "\xe9t\xe9"}', b'{"title": "ok", "context": {"\xc3": 1}}', b'{"title": "\xed\xa0\x80"}']
+)
+async def test_a_body_that_is_not_utf8_is_a_400(tenants: TenantFactory, raw: bytes) -> None:
+    junior = (await tenants.create(junior="engineer"))["junior"]
+    response = await junior.post("/api/v1/ai-sessions", content=raw, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "validation_error"
+
+
 async def test_free_text_keeps_tabs_and_line_breaks_and_32_levels_are_fine(tenants: TenantFactory) -> None:
     junior = (await tenants.create(junior="engineer"))["junior"]
     context = {"log": "line 1\r\nline 2\tTAB", "deep": nested(30)}  # the body, context and 30 more: 32 levels
