@@ -17,6 +17,7 @@ from shared.bootstrap import Runtime
 from shared.bus.base import parse_id
 from shared.clock import utcnow
 from shared.db.models import SessionMessage
+from tests.support.events import wait_for_events
 from tests.support.servers import serving
 from tests.support.sse import SSEClient
 from tests.support.tenants import Actor, Tenant, TenantFactory
@@ -303,11 +304,12 @@ BAD_EVENT_IDS = [
 
 @pytest.mark.parametrize("last_event_id", BAD_EVENT_IDS)
 async def test_a_last_event_id_that_is_no_stream_id_gets_resync_and_stays_open(
-    port: int, tenants: TenantFactory, last_event_id: str
+    port: int, tenants: TenantFactory, runtime: Runtime, last_event_id: str
 ) -> None:
     tenant = await tenants.create()
     junior, senior = tenant["junior"], tenant["senior"]
-    await junior.escalate((await junior.new_session("before"))["id"])  # the stream has a tip
+    await junior.escalate((await junior.new_session("before"))["id"])
+    await wait_for_events(runtime, str(tenant.account_id), 1)  # the stream has a tip
     client = await SSEClient.connect(port, senior.token, last_event_id=last_event_id)
     assert client.status == 200
     assert (await client.next_frame()).event == "ready"
