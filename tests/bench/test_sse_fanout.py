@@ -48,7 +48,9 @@ async def connect_all(port: int, token: str, count: int) -> list[SSEClient]:
 
 async def test_thousand_sse_clients_on_one_replica(pg_url: str, tmp_path: Path) -> None:
     port = spare_port()
-    with running(["api"], cwd=tmp_path, env=api_env(pg_url, REDIS_URL, JWT_SECRET), port=port) as (process, _):
+    # One senior's token opens every stream here: the per-user stream cap is not what this measures.
+    env = {**api_env(pg_url, REDIS_URL, JWT_SECRET), "HANDOFF_SSE_MAX_STREAMS_PER_USER": str(CLIENTS)}
+    with running(["api"], cwd=tmp_path, env=env, port=port) as (process, _):
         replica = psutil.Process(process.pid)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
             tenant = await TenantFactory(http, JWT_SECRET).create()
