@@ -54,7 +54,9 @@ def compose(handoff: Handoff, recipient: User, *, public_url: str, sender: str) 
     parts.append(f'<p><a href="{html.escape(link)}">Open the handoff</a></p>')
 
     message = EmailMessage()
-    message["Subject"] = f"[{handoff.urgency.upper()}] Escalation: {title} (from {escalator})"
+    message["Subject"] = "".join(
+        c if c.isprintable() else " " for c in f"[{handoff.urgency.upper()}] Escalation: {title} (from {escalator})"
+    )
     message["From"] = sender
     message["To"] = f"{recipient.name} <{recipient.email}>"
     message["Date"] = formatdate(localtime=False)
