@@ -41,6 +41,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     job_timeout_s: float = 120.0
     rate_limit_per_min: int = 120
     sse_max_streams_per_user: int = 8
+    job_max_tries: int = 10
+    sweep_interval_s: float = 60.0
     dev_mode: bool = False
     db_pool_size: int = 20
 
