@@ -14,7 +14,7 @@ from contextlib import suppress
 from typing import Any
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
-from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
+from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix, retry_key_prefix
 from arq.worker import Worker
 from redis.asyncio import BlockingConnectionPool
 from redis.exceptions import RedisError
@@ -47,9 +47,11 @@ class ArqJobQueue:
                 running, score = await pipe.execute()
             if running or score is not None:
                 return False
-            # Neither queued nor running: what arq still keeps of it (a result, a lost job's record)
-            # would only make enqueue_job refuse the id.
-            await self.redis.delete(result_key_prefix + job_id, job_key_prefix + job_id)
+            # Neither queued nor running: what arq still keeps of it (a result, a lost job's record, its
+            # try count) would only make enqueue_job refuse the id, or the new job start out of tries.
+            await self.redis.delete(
+                *(prefix + job_id for prefix in (result_key_prefix, job_key_prefix, retry_key_prefix))
+            )
             job = await self.redis.enqueue_job(name, payload, _job_id=job_id, _queue_name=queue)
         except RedisError as exc:
             raise JobQueueUnavailable(f"could not requeue {name}: {exc}") from exc
