@@ -33,7 +33,11 @@ NOTIFY_HORIZON_S = 7 * 24 * 3600.0
 
 
 class Sweeper:
-    """Every `interval_s`, queue again what was left pending: `assess` and/or `notify` work."""
+    """Every `interval_s`, queue again what was left pending: `assess` and/or `notify` work.
+
+    `stale_after_s` is how long an assessment, or an escalation without its delivery rows, may wait
+    for its job; `idle_s` how long an unfinished delivery row may sit untouched.
+    """
 
     def __init__(
         self,
@@ -43,6 +47,7 @@ class Sweeper:
         families: Collection[str],
         interval_s: float,
         stale_after_s: float,
+        idle_s: float = IDLE_S,
     ) -> None:
         unknown = set(families) - set(SWEEP_LOCK_KEYS)
         assert not unknown, f"no sweep for {unknown}"
@@ -51,6 +56,7 @@ class Sweeper:
         self.families = tuple(families)
         self.interval_s = interval_s
         self.stale_after_s = stale_after_s
+        self.idle_s = idle_s
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.requeued = 0
@@ -107,7 +113,7 @@ class Sweeper:
     async def _left_pending(self, db: AsyncSession, family: str) -> list[tuple[uuid.UUID, str]]:
         if family == "assess":
             return [(h, "assess") for h in await stale_assessments(db, older_than_s=self.stale_after_s)]
-        unfinished = await handoffs_with_unfinished_deliveries(db, idle_s=IDLE_S)
+        unfinished = await handoffs_with_unfinished_deliveries(db, idle_s=self.idle_s)
         wanted = [(handoff_id, CHANNEL_JOBS[channel]) for handoff_id, channel in unfinished]
         wanted += await escalations_never_notified(db, older_than_s=self.stale_after_s, within_s=NOTIFY_HORIZON_S)
         return wanted

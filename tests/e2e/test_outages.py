@@ -277,7 +277,8 @@ async def test_sigterm_mid_job_lets_the_job_finish_and_exits_within_25_s(stack: 
             exited_after = time.monotonic() - signalled
     body = (await sam.get(f"/api/v1/handoffs/{handoff['id']}")).json()
     print(
-        f"\nSIGTERM while the provider takes 5 s to answer: exited {exited_after:.1f} s later with {assessor.returncode}; "
+        f"\nSIGTERM while the provider takes 5 s to answer: exited {exited_after:.1f} s later "
+        f"with {assessor.returncode}; "
         f"assessment {body['assessment_status']} by {body['ai_assessment_data']['provider']}"
     )
     assert assessor.returncode == 0
