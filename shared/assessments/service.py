@@ -64,7 +64,7 @@ async def stale_assessments(db: AsyncSession, *, older_than_s: float, limit: int
     query = (
         select(HandoffRow.id)
         .where(
-            HandoffRow.assessment_status == "pending",
+            HandoffRow.assessment_status == AssessmentStatus.PENDING,
             HandoffRow.created_at < utcnow() - timedelta(seconds=older_than_s),
         )
         .order_by(HandoffRow.created_at)
