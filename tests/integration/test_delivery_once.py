@@ -17,7 +17,7 @@ from services.notifier.mailers import SMTPMailer
 from services.notifier.service import NotifyHandoff, PushToPSA
 from shared.bootstrap import Runtime
 from shared.clock import utcnow
-from shared.db.models import Delivery
+from shared.db.models import AISession, Delivery, User
 from shared.deliveries.service import eligible_recipients, ensure_deliveries
 from shared.integrations.crypto import SecretBox
 from tests.support.psa_servers import FakeConnectWise
@@ -114,8 +114,13 @@ async def test_a_title_with_cr_lf_still_emails_everyone_with_a_one_line_subject(
 ) -> None:
     tenant = await seniors_team(tenants, 3)
     junior = tenant["junior"]
+    # The API refuses such a title now; one stored before that rule still has to go out.
     title = "Printer offline\r\nBcc: someone@evil.test\nafter the update"
-    handoff = await junior.escalate((await junior.new_session(title))["id"])
+    session = await junior.new_session("Printer offline")
+    async with runtime.sessionmaker() as db:
+        await db.execute(update(AISession).where(AISession.id == uuid.UUID(session["id"])).values(title=title))
+        await db.commit()
+    handoff = await junior.escalate(session["id"])
     assert await notifier(runtime, smtp)({"handoff_id": handoff["id"]}) == "3 emails handled"
 
     received = smtp.catcher.received
@@ -137,10 +142,12 @@ async def test_a_senior_whose_name_breaks_the_header_never_stays_pending(
     tenants: TenantFactory, runtime: Runtime, smtp: SMTPServer
 ) -> None:
     tenant = await seniors_team(tenants, 2)
-    broken = uuid.uuid4()
-    body = {"email": f"broken-{str(broken)[:8]}@msp.test", "name": "Line\r\nbreak", "role": "engineer"}
-    response = await tenant.service.request("PUT", f"/api/v1/accounts/{tenant.account_id}/users/{broken}", json=body)
-    assert response.status_code == 200, response.text
+    broken = await tenants.add_user(tenant, "broken", "engineer")
+    body = {"email": f"broken-{str(broken.id)[:8]}@msp.test"}
+    # The directory API refuses such a name now; one stored before that rule must not leave a row pending.
+    async with runtime.sessionmaker() as db:
+        await db.execute(update(User).where(User.id == broken.id).values(name="Line\r\nbreak"))
+        await db.commit()
     junior = tenant["junior"]
     handoff = await junior.escalate((await junior.new_session())["id"])
     assert await notifier(runtime, smtp)({"handoff_id": handoff["id"]}) == "3 emails handled"
