@@ -22,7 +22,7 @@ from services.notifier.email_message import compose, handoff_link
 from services.notifier.mailers import Mailer, SendFailed
 from services.notifier.psa.base import PSAConnection, PSAError, PSANote
 from services.notifier.psa.registry import adapter_for
-from shared.db.models import Delivery, Handoff, User
+from shared.db.models import Delivery, HandoffRow, User
 from shared.deliveries.service import (
     claim_delivery,
     eligible_recipients,
@@ -100,23 +100,23 @@ class NotifyHandoff:
             raise RetryLater(f"{retry} of {len(rows)} emails for handoff {handoff.id} will be retried")
         return f"{outcomes.count(DONE)} emails handled"
 
-    async def _handoff_with_assessment(self, handoff_id: uuid.UUID) -> Handoff | None:
+    async def _handoff_with_assessment(self, handoff_id: uuid.UUID) -> HandoffRow | None:
         """The handoff, waiting briefly for its assessment so the email can carry the summary."""
         deadline = time.monotonic() + self.assessment_wait_s
         while True:
             async with self.sessionmaker() as db:
-                handoff = await db.get(Handoff, handoff_id)
+                handoff = await db.get(HandoffRow, handoff_id)
             if handoff is None or handoff.assessment_status != "pending" or time.monotonic() >= deadline:
                 return handoff
             await asyncio.sleep(0.25)
 
-    async def _deliver(self, handoff: Handoff, row: Delivery, user: User | None) -> str:
+    async def _deliver(self, handoff: HandoffRow, row: Delivery, user: User | None) -> str:
         """Claim one row, send its email and record how it went."""
         async with self.sessionmaker() as db:
             if not await claim_delivery(db, row.id, lease_s=self.lease_s):
                 return NOT_OURS
             await db.commit()
-            current = await db.get(Handoff, handoff.id)
+            current = await db.get(HandoffRow, handoff.id)
             if user is None:
                 await record_outcome(db, row.id, "skipped", error="no longer an active senior", attempted=False)
             elif current is not None and current.status == "withdrawn":
@@ -164,7 +164,7 @@ class PushToPSA:
     async def __call__(self, payload: dict[str, Any]) -> str:
         handoff_id = uuid.UUID(str(payload["handoff_id"]))
         async with self.sessionmaker() as db:
-            handoff = await db.get(Handoff, handoff_id)
+            handoff = await db.get(HandoffRow, handoff_id)
             if handoff is None or handoff.intent != "escalate":
                 return "nothing to do"
             found = await load_connection(db, self.box, handoff.account_id)
@@ -199,7 +199,7 @@ class PushToPSA:
                 if not await claim_delivery(db, row.id, lease_s=self.lease_s):
                     continue  # another run is pushing it
                 await db.commit()
-                current = await db.get(Handoff, handoff.id)
+                current = await db.get(HandoffRow, handoff.id)
                 if current is not None and current.status == "withdrawn":
                     await record_outcome(
                         db, row.id, "skipped", error="withdrawn before the note went out", attempted=False
@@ -224,7 +224,7 @@ class PushToPSA:
                 await db.commit()
         return "pushed"
 
-    async def _skip(self, db: AsyncSession, handoff: Handoff, channel: str, recipient: str, reason: str) -> str:
+    async def _skip(self, db: AsyncSession, handoff: HandoffRow, channel: str, recipient: str, reason: str) -> str:
         await ensure_deliveries(
             db, handoff_id=handoff.id, account_id=handoff.account_id, channel=channel, recipients=[(recipient, None)]
         )
@@ -233,7 +233,7 @@ class PushToPSA:
         await db.commit()
         return "skipped"
 
-    def _note_text(self, handoff: Handoff) -> str:
+    def _note_text(self, handoff: HandoffRow) -> str:
         lines = [
             f"Escalated to the senior team by {handoff.created_by_name} ({handoff.urgency} urgency).",
             f"Note: {handoff.note}" if handoff.note else "",
@@ -241,7 +241,7 @@ class PushToPSA:
         ]
         return "\n".join(line for line in lines if line)
 
-    def _webhook_payload(self, handoff: Handoff) -> dict[str, Any]:
+    def _webhook_payload(self, handoff: HandoffRow) -> dict[str, Any]:
         return {
             "type": "handoff_created",
             "handoff_id": str(handoff.id),

@@ -12,8 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.assessments.schemas import Assessment, AssessmentInput
 from shared.clock import utcnow
-from shared.db.models import AISession
-from shared.db.models import Handoff as HandoffRow
+from shared.db.models import AISession, HandoffRow
 from shared.handoffs.events import announce
 from shared.handoffs.schemas import AssessmentStatus
 from shared.handoffs.views import escalation_package

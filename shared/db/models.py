@@ -98,7 +98,9 @@ class SessionMessage(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class Handoff(Base):
+class HandoffRow(Base):
+    """An escalation or a park of one AI session, with the snapshot it was handed off with."""
+
     __tablename__ = "handoffs"
     __table_args__ = (
         Index("ix_handoffs_queue", "account_id", "intent", "status", "created_at", "id"),

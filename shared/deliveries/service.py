@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.auth.policy import require_senior
 from shared.auth.principal import SENIOR_ROLES, Principal
 from shared.clock import rfc3339, utcnow
-from shared.db.models import Delivery, Handoff, User
+from shared.db.models import Delivery, HandoffRow, User
 from shared.deliveries.schemas import SENDING, DeliveryOut
 from shared.handoffs.service import load_handoff
 
@@ -185,23 +185,23 @@ async def escalations_never_notified(
     """
     now = utcnow()
     window = and_(
-        Handoff.intent == "escalate",
-        Handoff.created_at < now - timedelta(seconds=older_than_s),
-        Handoff.created_at > now - timedelta(seconds=within_s),
+        HandoffRow.intent == "escalate",
+        HandoffRow.created_at < now - timedelta(seconds=older_than_s),
+        HandoffRow.created_at > now - timedelta(seconds=within_s),
     )
     has_rows = [
-        exists().where(Delivery.handoff_id == Handoff.id, Delivery.channel.in_(channels))
+        exists().where(Delivery.handoff_id == HandoffRow.id, Delivery.channel.in_(channels))
         for channels in (("email",), ("psa", "webhook"))
     ]
     has_seniors = exists().where(
-        User.account_id == Handoff.account_id,
+        User.account_id == HandoffRow.account_id,
         User.active.is_(True),
         User.deleted_at.is_(None),
         User.role.in_(SENIOR_ROLES),
-        User.id != Handoff.created_by_id,
+        User.id != HandoffRow.created_by_id,
     )
-    unnotified = select(Handoff.id).where(window, ~has_rows[0], has_seniors).limit(500)
-    unpushed = select(Handoff.id).where(window, ~has_rows[1]).limit(500)
+    unnotified = select(HandoffRow.id).where(window, ~has_rows[0], has_seniors).limit(500)
+    unpushed = select(HandoffRow.id).where(window, ~has_rows[1]).limit(500)
     found = [(h, "notify") for h in (await db.execute(unnotified)).scalars().all()]
     found += [(h, "psa_push") for h in (await db.execute(unpushed)).scalars().all()]
     return found

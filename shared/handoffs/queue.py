@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth.policy import require_senior
 from shared.auth.principal import Principal
-from shared.db.models import Handoff as HandoffRow
+from shared.db.models import HandoffRow
 from shared.handoffs.schemas import HandoffPage, Intent, QueueStatus
 from shared.handoffs.views import handoff_out
 from shared.pagination import encode_cursor, older_than
