@@ -47,8 +47,7 @@ async def attach_in_process(runtime: Runtime) -> None:
     runtime.jobs.run("assess", AssessHandoff(runtime.sessionmaker, provider))
     sweeper = build_sweeper(runtime)
     sweeper.start()
-    if hasattr(provider, "close"):
-        runtime.closers.append(provider.close)
+    runtime.closers.append(provider.close)
     runtime.closers.append(sweeper.stop)
 
 
@@ -91,6 +90,5 @@ async def run_worker(settings: Settings) -> None:
         await serve(worker, RedisSettings.from_dsn(settings.redis_url), role="assessor")
     finally:
         await sweeper.stop()
-        if hasattr(provider, "close"):
-            await provider.close()
+        await provider.close()
         await runtime.stop()
