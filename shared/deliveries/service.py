@@ -8,14 +8,13 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import and_, exists, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth.policy import require_senior
 from shared.auth.principal import SENIOR_ROLES, Principal
 from shared.clock import rfc3339, utcnow
 from shared.db.models import Delivery, HandoffRow, User
+from shared.db.upsert import insert_missing
 from shared.deliveries.schemas import SENDING, DeliveryOut
 from shared.handoffs.service import load_handoff
 
@@ -75,7 +74,6 @@ async def ensure_deliveries(
     """Create the missing rows of `round`; existing ones (from an earlier run) are left as they are."""
     if not recipients:
         return
-    insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
     now = utcnow()
     values: list[dict[str, Any]] = [
         {
@@ -92,7 +90,7 @@ async def ensure_deliveries(
         }
         for recipient, user_id in recipients
     ]
-    await db.execute(insert(Delivery).values(values).on_conflict_do_nothing())
+    await insert_missing(db, Delivery, values)
 
 
 async def pending_deliveries(

@@ -60,9 +60,6 @@ class InProcessJobQueue:
         """The ids this queue has taken (the most recent ones)."""
         return set(self._seen)
 
-    def pending(self, name: str) -> int:
-        return self._queue(name).qsize()
-
     def run(self, name: str, handler: JobHandler, *, concurrency: int = 4) -> None:
         """Start consuming `name` jobs with `handler`."""
         for _ in range(concurrency):

@@ -73,7 +73,6 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
-        self.published = 0
 
     def wake(self) -> None:
         """Called after a commit that wrote outbox rows."""
@@ -170,7 +169,6 @@ class OutboxRelay:
                     continue
                 row.published_at = utcnow()
                 sent += 1
-        self.published += sent
         for row in dead:
             DEAD_LETTERS.labels(row.kind).inc()
             log.error(
