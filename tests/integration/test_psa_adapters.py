@@ -12,10 +12,10 @@ import httpx
 import pytest
 
 from services.notifier.psa.autotask import AutotaskAdapter
-from services.notifier.psa.base import PSAConnection, PSAError, PSANote
+from services.notifier.psa.base import PSAConnection, PSAError, PSANote, marker
 from services.notifier.psa.connectwise import ConnectWiseAdapter
 from services.notifier.psa.halopsa import REFRESH_MARGIN, HaloPSAAdapter
-from services.notifier.psa.registry import PROVIDERS, adapter_for, marker
+from services.notifier.psa.registry import PROVIDERS, adapter_for
 from services.notifier.psa.webhook import WebhookAdapter
 from tests.support.psa_servers import FakeAutotask, FakeConnectWise, FakeHaloPSA, FakeWebhookReceiver
 

@@ -21,21 +21,12 @@ import hashlib
 import hmac
 import time
 from collections.abc import Callable
-from typing import Any
 
 import httpx
 import msgspec
 
-from services.notifier.psa.base import (
-    PSAConnection,
-    PSANote,
-    PSAResult,
-    credential,
-    log,
-    note_text,
-    posted_body,
-    send,
-)
+from services.notifier.psa.base import PSAConnection, PSANote, PSAResult, note_text
+from services.notifier.psa.http import external_id, log, posted_body, send
 
 SIGNATURE_SCHEME = "sha256"
 
@@ -56,7 +47,7 @@ class WebhookAdapter:
 
     async def post_note(self, http: httpx.AsyncClient, connection: PSAConnection, note: PSANote) -> PSAResult:
         """Send the event once per attempt; a 409 means an earlier attempt was received."""
-        secret = credential(connection, "signing_secret")
+        secret = connection.credential("signing_secret")
         body = msgspec.json.encode({**note.payload, "ticket_ref": note.ticket_ref, "text": note_text(note)})
         timestamp = int(self._clock())
         headers = {
@@ -79,9 +70,4 @@ class WebhookAdapter:
             log.info("webhook: the receiver already has %s", note.idempotency_key)
             return PSAResult(external_id=None, already_posted=True)
         log.info("webhook: delivered %s", note.idempotency_key)
-        return PSAResult(external_id=_id(posted_body(response)))
-
-
-def _id(answer: Any) -> str | None:
-    value = answer.get("id") if isinstance(answer, dict) else None
-    return None if value is None else str(value)
+        return PSAResult(external_id=external_id(posted_body(response)))
