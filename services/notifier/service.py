@@ -174,9 +174,10 @@ class PushToPSA:
             connection_row, credentials = found
             provider = connection_row.provider
             channel = "webhook" if provider == "webhook" else "psa"
+            # The target's host only: never the userinfo, path or query a URL may carry (API.md, deliveries).
+            recipient = urlsplit(connection_row.base_url).hostname or provider
             if channel == "psa" and not ticket_ref:
-                return await self._skip(db, handoff, channel, provider, "the session has no ticket_ref")
-            recipient = urlsplit(connection_row.base_url).netloc if channel == "webhook" else f"{provider}:{ticket_ref}"
+                return await self._skip(db, handoff, channel, recipient, "the session has no ticket_ref")
             await ensure_deliveries(
                 db,
                 handoff_id=handoff.id,
