@@ -47,6 +47,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sweep_interval_s: float = 60.0
     dev_mode: bool = False
     db_pool_size: int = 20
+    outbound_allow: str = ""  # hosts or CIDRs a PSA or webhook target may be although private, comma-separated
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

@@ -12,6 +12,7 @@ from shared.auth.principal import Principal
 from shared.db.models import PSAConnectionRow
 from shared.errors import InvalidInput, NotFound
 from shared.integrations.crypto import SecretBox
+from shared.integrations.outbound import OutboundPolicy
 from shared.integrations.schemas import REQUIRED_CREDENTIALS, PSAConnectionOut, PSAConnectionPut
 
 
@@ -35,10 +36,19 @@ def _check_credentials(body: PSAConnectionPut) -> None:
 
 
 async def put_psa_connection(
-    db: AsyncSession, box: SecretBox, principal: Principal, account_id: uuid.UUID, body: PSAConnectionPut
+    db: AsyncSession,
+    box: SecretBox,
+    outbound: OutboundPolicy,
+    principal: Principal,
+    account_id: uuid.UUID,
+    body: PSAConnectionPut,
 ) -> PSAConnectionOut:
+    """Store the account's connection; a target that is not a public https host is an UnsafeTarget."""
     require_account_manager(principal, account_id)
     _check_credentials(body)
+    await outbound.check_url(body.base_url, field="base_url")
+    if body.provider == "halopsa":
+        await outbound.check_url(str(body.credentials["auth_url"]), field="auth_url")
     row = await db.get(PSAConnectionRow, account_id, with_for_update=True)
     if row is None:
         row = PSAConnectionRow(account_id=account_id)

@@ -17,12 +17,16 @@ from services.notifier.psa.connectwise import ConnectWiseAdapter
 from services.notifier.psa.halopsa import REFRESH_MARGIN, HaloPSAAdapter
 from services.notifier.psa.registry import PROVIDERS, adapter_for
 from services.notifier.psa.webhook import WebhookAdapter
+from shared.integrations.outbound import OutboundPolicy, outbound_client
+from tests.conftest import OUTBOUND_ALLOW
 from tests.support.psa_servers import FakeAutotask, FakeConnectWise, FakeHaloPSA, FakeWebhookReceiver
 
 TICKET = 4242
 OTHER_TICKET = 77
 TICKET_VENDORS = ["connectwise", "autotask", "halopsa"]
 ALL_VENDORS = [*TICKET_VENDORS, "webhook"]
+
+LOOPBACK_ALLOWED = OutboundPolicy.from_allow_list(OUTBOUND_ALLOW)
 
 Fake = FakeConnectWise | FakeAutotask | FakeHaloPSA | FakeWebhookReceiver
 
@@ -48,7 +52,7 @@ async def vendor(request: pytest.FixtureRequest) -> AsyncIterator[Fake]:
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=2.0, trust_env=False) as client:
+    async with outbound_client(LOOPBACK_ALLOWED, timeout=2.0) as client:
         yield client
 
 
@@ -204,7 +208,7 @@ async def test_a_vendor_that_hangs_past_the_timeout_is_transient(vendor: Fake, l
     vendor.hang = True
     connection = vendor.connection()
     started = time.monotonic()
-    async with httpx.AsyncClient(timeout=0.3, trust_env=False) as http:
+    async with outbound_client(LOOPBACK_ALLOWED, timeout=0.3) as http:
         with pytest.raises(PSAError) as caught:
             await adapter_for(connection.provider).post_note(http, connection, a_note())
     assert caught.value.transient is True

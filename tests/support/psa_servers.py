@@ -14,6 +14,7 @@ import hmac
 import json
 import re
 import secrets
+import ssl
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -42,9 +43,18 @@ class Request:
 class Reply:
     status: int
     body: Any = None
+    headers: dict[str, str] | None = None
 
 
-REASONS = {200: "OK", 201: "Created", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found"}
+REASONS = {
+    200: "OK",
+    201: "Created",
+    307: "Temporary Redirect",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+}
 
 
 class FakeServer:
@@ -54,16 +64,19 @@ class FakeServer:
         self.requests: list[Request] = []
         self.fail_with: int | None = None  # answer every request with this status instead
         self.hang = False  # never answer, as a stuck vendor would
+        self.redirect_to: str | None = None  # answer every request with a 307 to this URL instead
+        self.tls: ssl.SSLContext | None = None  # serve https with this context
+        self.host = "127.0.0.1"  # the host name its URLs carry (it always listens on 127.0.0.1)
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.port = 0
 
     @property
     def origin(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._connection, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._connection, "127.0.0.1", self.port, ssl=self.tls)
         self.port = int(self._server.sockets[0].getsockname()[1])
 
     async def stop(self) -> None:
@@ -90,10 +103,15 @@ class FakeServer:
             self.requests.append(request)
             if self.hang:
                 await asyncio.Event().wait()
-            reply = Reply(self.fail_with, {"error": "injected"}) if self.fail_with else await self.handle(request)
+            if self.redirect_to:
+                reply = Reply(307, None, {"Location": self.redirect_to})
+            elif self.fail_with:
+                reply = Reply(self.fail_with, {"error": "injected", "banner": "upstream-body-text"})
+            else:
+                reply = await self.handle(request)
             writer.write(_encode(reply))
             await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
+        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
             pass
         finally:
             self._tasks.discard(task)
@@ -116,9 +134,10 @@ async def _read_request(reader: asyncio.StreamReader) -> Request | None:
 
 def _encode(reply: Reply) -> bytes:
     body = b"" if reply.body is None else json.dumps(reply.body).encode()
+    extra = "".join(f"{name}: {value}\r\n" for name, value in (reply.headers or {}).items())
     head = (
         f"HTTP/1.1 {reply.status} {REASONS.get(reply.status, 'Status')}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n{extra}Connection: close\r\n\r\n"
     )
     return head.encode() + body
 

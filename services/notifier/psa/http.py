@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from services.notifier.psa.base import PSAError
+from shared.errors import UnsafeTarget
 
 log = logging.getLogger("handoff.notifier.psa")
 
@@ -32,6 +33,9 @@ async def send(
     """Make one vendor call; failures become PSAErrors naming the step and a status, never a credential, URL or body."""
     try:
         response = await http.request(method, url, **kwargs)
+    except UnsafeTarget:
+        log.warning("%s: %s refused: unsafe target", provider, action)
+        raise PSAError(f"{provider}: {action} refused: unsafe target", transient=False) from None
     except httpx.TimeoutException:
         raise PSAError(f"{provider}: {action} timed out", transient=True) from None
     except (httpx.UnsupportedProtocol, httpx.InvalidURL):
