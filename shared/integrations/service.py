@@ -25,14 +25,26 @@ def _out(row: PSAConnectionRow) -> PSAConnectionOut:
     )
 
 
+MAX_SIGNING_SECRETS = 5
+
+
 def _check_credentials(body: PSAConnectionPut) -> None:
     missing = [
         name for name in REQUIRED_CREDENTIALS[body.provider] if not str(body.credentials.get(name) or "").strip()
     ]
     if missing:
         raise InvalidInput(f"{body.provider} needs credentials: {', '.join(missing)}")
-    if any(not isinstance(value, str | int | bool) or len(str(value)) > 4000 for value in body.credentials.values()):
-        raise InvalidInput("credential values must be short strings")
+    for name, value in body.credentials.items():
+        if name == "signing_secret" and isinstance(value, list):
+            # A list of secrets, every one signing, lets a webhook receiver rotate without a gap.
+            if not 1 <= len(value) <= MAX_SIGNING_SECRETS or not all(_short_text(item) and item for item in value):
+                raise InvalidInput(f"signing_secret must be a string or a list of 1..{MAX_SIGNING_SECRETS} strings")
+        elif not (isinstance(value, int | bool) or _short_text(value)):
+            raise InvalidInput("credential values must be short strings")
+
+
+def _short_text(value: Any) -> bool:
+    return isinstance(value, str) and len(value.strip()) > 0 and len(value) <= 4000
 
 
 async def put_psa_connection(

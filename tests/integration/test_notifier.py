@@ -249,3 +249,22 @@ async def test_webhook_channel_is_signed_and_recorded(tenants: TenantFactory, ru
         assert [(r["channel"], r["status"]) for r in rows] == [("webhook", "sent")]
     finally:
         await receiver.stop()
+
+
+async def test_a_webhook_may_hold_several_signing_secrets(tenants: TenantFactory) -> None:
+    tenant = await tenants.create(owner="owner")
+    url = "https://93.184.215.14/hooks/handoff"
+    for secrets_value, status in (
+        (["whsec_bmV3LWtleQ==", "the old secret"], 200),
+        (["only one"], 200),
+        ([], 400),
+        (["fine", ""], 400),
+        (["fine", 42], 400),
+        ([f"s{i}" for i in range(6)], 400),
+    ):
+        body = {"provider": "webhook", "base_url": url, "credentials": {"signing_secret": secrets_value}}
+        answer = await put_psa(tenant, body)
+        assert answer.status_code == status, (secrets_value, answer.text)
+        if status == 400:
+            assert answer.json()["code"] == "validation_error"
+            assert "the old secret" not in answer.text

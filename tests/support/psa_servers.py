@@ -372,15 +372,42 @@ class FakeHaloPSA(FakeServer):
         return Reply(200, {"access_token": token, "token_type": "Bearer", "expires_in": self.expires_in})
 
 
-class FakeWebhookReceiver(FakeServer):
-    """A receiver that verifies X-Handoff-Signature over "{timestamp}.{body}" and dedupes by Idempotency-Key."""
+def standard_webhooks_verify(secret: str, headers: dict[str, str], body: bytes) -> bool:
+    """The Standard Webhooks reference check, written out from the specification (not from our sender)."""
+    msg_id = headers.get("webhook-id", "")
+    timestamp = headers.get("webhook-timestamp", "")
+    # A "whsec_" secret's key is its base64-decoded rest; any other secret is used as its UTF-8 bytes.
+    key = base64.b64decode(secret[len("whsec_") :]) if secret.startswith("whsec_") else secret.encode("utf-8")
+    signed_content = f"{msg_id}.{timestamp}.{body.decode('utf-8')}"
+    expected = base64.b64encode(hmac.new(key, signed_content.encode("utf-8"), hashlib.sha256).digest()).decode()
+    for versioned in headers.get("webhook-signature", "").split(" "):
+        version, _, sig = versioned.partition(",")
+        if version == "v1" and hmac.compare_digest(expected, sig):
+            return True
+    return False
 
-    def __init__(self) -> None:
+
+def handoff_signature_verify(secret: str, headers: dict[str, str], body: bytes) -> bool:
+    """Our own X-Handoff-Signature check: hex HMAC-SHA256 of "{timestamp}.{body}", any of the signatures."""
+    message = headers.get("x-handoff-timestamp", "").encode() + b"." + body
+    expected = "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+    return any(hmac.compare_digest(expected, sig) for sig in headers.get("x-handoff-signature", "").split(" "))
+
+
+class FakeWebhookReceiver(FakeServer):
+    """A receiver that verifies both signatures (ours and Standard Webhooks') and dedupes by Idempotency-Key.
+
+    `known_secrets` are the secrets the receiver holds (by default the one in `credentials`); any may verify.
+    """
+
+    def __init__(self, signing_secret: str | list[str] | None = None) -> None:
         super().__init__()
-        self.credentials = {"signing_secret": "whsec-" + secrets.token_hex(16)}
+        secret: str | list[str] = signing_secret or "whsec-" + secrets.token_hex(16)
+        self.credentials: dict[str, Any] = {"signing_secret": secret}
+        self.known_secrets = secret if isinstance(secret, list) else [secret]
         self.events: dict[str, dict[str, Any]] = {}
 
-    def connection(self, *, trailing_slash: bool = False, **override: str) -> PSAConnection:
+    def connection(self, *, trailing_slash: bool = False, **override: Any) -> PSAConnection:
         credentials = {**self.credentials, **override}
         url = self.origin + "/hooks/handoff" + ("/" if trailing_slash else "")
         return PSAConnection(provider="webhook", base_url=url, credentials=credentials)
@@ -391,13 +418,12 @@ class FakeWebhookReceiver(FakeServer):
     async def handle(self, request: Request) -> Reply:
         if request.method != "POST" or request.path.rstrip("/") != "/hooks/handoff":
             return Reply(404, None)
-        timestamp = request.headers.get("x-handoff-timestamp", "")
-        message = timestamp.encode() + b"." + request.body
-        expected = (
-            "sha256=" + hmac.new(self.credentials["signing_secret"].encode(), message, hashlib.sha256).hexdigest()
-        )
+        headers, body = request.headers, request.body
+        timestamp = headers.get("webhook-timestamp", "")
         fresh = timestamp.isdigit() and abs(time.time() - int(timestamp)) < 300
-        if not fresh or not hmac.compare_digest(expected, request.headers.get("x-handoff-signature", "")):
+        ours = any(handoff_signature_verify(secret, headers, body) for secret in self.known_secrets)
+        standard = any(standard_webhooks_verify(secret, headers, body) for secret in self.known_secrets)
+        if not (fresh and ours and standard and headers.get("x-handoff-timestamp") == timestamp):
             return Reply(401, {"error": "bad signature"})
         if request.headers.get("content-type") != "application/json":
             return Reply(415, None)
