@@ -29,6 +29,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     smtp_username: str | None = None
     smtp_password: str | None = None
     smtp_starttls: bool = True
+    smtp_implicit_tls: bool = False  # TLS from the first byte (port 465) instead of STARTTLS
     smtp_from: str = "handoff@localhost"
     ai_provider: AIProviderName = "heuristic"
     ai_base_url: str | None = None

@@ -125,7 +125,7 @@ class NotifyHandoff:
                 )
             else:
                 try:
-                    message = compose(handoff, user, public_url=self.public_url, sender=self.sender)
+                    message = compose(handoff, user, public_url=self.public_url, sender=self.sender, round=row.round)
                 except Exception as exc:  # noqa: BLE001 - whatever stops it, the same message would fail again
                     log.warning("email to %s for %s cannot be written: %s", row.recipient, handoff.id, exc)
                     await record_outcome(db, row.id, "failed", error=f"the email could not be written: {exc}")
