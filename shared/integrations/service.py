@@ -5,10 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth.policy import require_account_manager
 from shared.auth.principal import Principal
+from shared.config import ConfigError
 from shared.db.models import PSAConnectionRow
 from shared.errors import InvalidInput, NotFound
 from shared.integrations.crypto import SecretBox
@@ -89,3 +91,18 @@ async def load_connection(
     if row is None or not row.enabled:
         return None
     return row, box.open(row.credentials_encrypted)
+
+
+async def reseal_credentials(db: AsyncSession, box: SecretBox) -> int:
+    """Re-encrypt every stored credential under the first key of `box`; how many were re-encrypted.
+
+    All or nothing: a row that opens with none of the keys raises ConfigError naming its account.
+    """
+    rows = (await db.execute(select(PSAConnectionRow).with_for_update())).scalars().all()
+    for row in rows:
+        try:
+            row.credentials_encrypted = box.reseal(row.credentials_encrypted)
+        except ConfigError as exc:
+            raise ConfigError(f"the PSA credentials of account {row.account_id} open with no key given") from exc
+    await db.flush()
+    return len(rows)
