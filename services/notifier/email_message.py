@@ -48,7 +48,10 @@ def address(name: str, addr_spec: str) -> Address:
 def sender_address(sender: str) -> Address:
     """HANDOFF_SMTP_FROM ("handoff@msp.example" or "Handoff <handoff@msp.example>") as a header address."""
     name, addr_spec = parseaddr(sender)
-    return address(name, addr_spec or sender)
+    try:
+        return address(name, addr_spec or sender)
+    except SendFailed:
+        raise SendFailed("HANDOFF_SMTP_FROM cannot be written as an email address", transient=False) from None
 
 
 def message_id(handoff_id: str, recipient_id: str, round_: int, domain: str) -> str:

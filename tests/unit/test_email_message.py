@@ -115,3 +115,8 @@ def test_an_address_that_cannot_be_written_fails_for_good(email: str) -> None:
     with pytest.raises(SendFailed) as caught:
         compose(a_handoff(), a_user(email=email), public_url=PUBLIC_URL, sender=SENDER)
     assert caught.value.transient is False
+
+
+def test_a_sender_that_cannot_be_written_is_named() -> None:
+    with pytest.raises(SendFailed, match="HANDOFF_SMTP_FROM"):
+        compose(a_handoff(), a_user(), public_url=PUBLIC_URL, sender="not an address")
