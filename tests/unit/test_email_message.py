@@ -13,7 +13,7 @@ from services.notifier.mailers import SendFailed, envelope
 from shared.db.models import HandoffRow, User
 
 PUBLIC_URL = "https://handoff.example.test"
-SENDER = "HandoffRow <handoff@alerts.msp.example>"
+SENDER = "Handoff <handoff@alerts.msp.example>"
 HOSTILE = "<script>alert(1)</script>&<b>"
 
 
