@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notifier.email_message import compose, handoff_link
@@ -23,6 +24,7 @@ from services.notifier.mailers import Mailer, SendFailed
 from services.notifier.psa.base import PSAConnection, PSAError, PSANote
 from services.notifier.psa.registry import adapter_for
 from shared.db.models import Delivery, HandoffRow, User
+from shared.db.uow import unit_of_work
 from shared.deliveries.service import (
     claim_delivery,
     eligible_recipients,
@@ -30,6 +32,8 @@ from shared.deliveries.service import (
     pending_deliveries,
     record_outcome,
 )
+from shared.handoffs.events import handoff_event
+from shared.handoffs.schemas import AssessmentStatus, HandoffStatus, Intent
 from shared.integrations.crypto import SecretBox
 from shared.integrations.service import load_connection
 
@@ -73,9 +77,9 @@ class NotifyHandoff:
     async def __call__(self, payload: dict[str, Any]) -> str:
         handoff_id = uuid.UUID(str(payload["handoff_id"]))
         handoff = await self._handoff_with_assessment(handoff_id)
-        if handoff is None or handoff.intent != "escalate":
+        if handoff is None or handoff.intent != Intent.ESCALATE:
             return "nothing to do"
-        async with self.sessionmaker() as db:
+        async with unit_of_work(self.sessionmaker) as db:
             seniors = await eligible_recipients(db, handoff.account_id, handoff.created_by_id)
             await ensure_deliveries(
                 db,
@@ -84,9 +88,9 @@ class NotifyHandoff:
                 channel="email",
                 recipients=[(user.email, user.id) for user in seniors],
             )
-            await db.commit()
+        async with self.sessionmaker() as db:
             rows = await pending_deliveries(db, handoff.id, "email")
-            users = {user.id: user for user in seniors}
+        users = {user.id: user for user in seniors}
 
         gate = asyncio.Semaphore(self.concurrency)
 
@@ -106,40 +110,40 @@ class NotifyHandoff:
         while True:
             async with self.sessionmaker() as db:
                 handoff = await db.get(HandoffRow, handoff_id)
-            if handoff is None or handoff.assessment_status != "pending" or time.monotonic() >= deadline:
+            if handoff is None or handoff.assessment_status != AssessmentStatus.PENDING or time.monotonic() >= deadline:
                 return handoff
             await asyncio.sleep(0.25)
 
     async def _deliver(self, handoff: HandoffRow, row: Delivery, user: User | None) -> str:
-        """Claim one row, send its email and record how it went."""
-        async with self.sessionmaker() as db:
+        """Claim one row, send its email and record how it went: each step its own unit of work."""
+        async with unit_of_work(self.sessionmaker) as db:
             if not await claim_delivery(db, row.id, lease_s=self.lease_s):
                 return NOT_OURS
-            await db.commit()
+        async with unit_of_work(self.sessionmaker) as db:
             current = await db.get(HandoffRow, handoff.id)
             if user is None:
                 await record_outcome(db, row.id, "skipped", error="no longer an active senior", attempted=False)
-            elif current is not None and current.status == "withdrawn":
+                return DONE
+            if current is not None and current.status == HandoffStatus.WITHDRAWN:
                 await record_outcome(
                     db, row.id, "skipped", error="withdrawn before the email went out", attempted=False
                 )
-            else:
-                try:
-                    message = compose(handoff, user, public_url=self.public_url, sender=self.sender, round=row.round)
-                except Exception as exc:  # noqa: BLE001 - whatever stops it, the same message would fail again
-                    log.warning("email to %s for %s cannot be written: %s", row.recipient, handoff.id, exc)
-                    await record_outcome(db, row.id, "failed", error=f"the email could not be written: {exc}")
-                    await db.commit()
-                    return DONE
-                try:
-                    await self.mailer.send(message)
-                except SendFailed as exc:
-                    log.warning("email to %s for %s failed: %s", row.recipient, handoff.id, exc)
-                    await record_outcome(db, row.id, "pending" if exc.transient else "failed", error=str(exc))
-                    await db.commit()
-                    return RETRY if exc.transient else DONE
-                await record_outcome(db, row.id, "sent")
-            await db.commit()
+                return DONE
+            try:
+                message = compose(handoff, user, public_url=self.public_url, sender=self.sender, round=row.round)
+            except Exception as exc:  # noqa: BLE001 - whatever stops it, the same message would fail again
+                log.warning("email to %s for %s cannot be written: %s", row.recipient, handoff.id, exc)
+                await record_outcome(db, row.id, "failed", error=f"the email could not be written: {exc}")
+                return DONE
+        try:
+            await self.mailer.send(message)
+        except SendFailed as exc:
+            log.warning("email to %s for %s failed: %s", row.recipient, handoff.id, exc)
+            async with unit_of_work(self.sessionmaker) as db:
+                await record_outcome(db, row.id, "pending" if exc.transient else "failed", error=str(exc))
+            return RETRY if exc.transient else DONE
+        async with unit_of_work(self.sessionmaker) as db:
+            await record_outcome(db, row.id, "sent")
         return DONE
 
 
@@ -163,9 +167,9 @@ class PushToPSA:
 
     async def __call__(self, payload: dict[str, Any]) -> str:
         handoff_id = uuid.UUID(str(payload["handoff_id"]))
-        async with self.sessionmaker() as db:
+        async with unit_of_work(self.sessionmaker) as db:
             handoff = await db.get(HandoffRow, handoff_id)
-            if handoff is None or handoff.intent != "escalate":
+            if handoff is None or handoff.intent != Intent.ESCALATE:
                 return "nothing to do"
             found = await load_connection(db, self.box, handoff.account_id)
             ticket_ref = handoff.snapshot.get("ticket_ref") or ""
@@ -185,53 +189,51 @@ class PushToPSA:
                 channel=channel,
                 recipients=[(recipient, None)],
             )
-            await db.commit()
+        async with self.sessionmaker() as db:
             rows = await pending_deliveries(db, handoff.id, channel)
-            connection = PSAConnection(provider=provider, base_url=connection_row.base_url, credentials=credentials)
-
+        connection = PSAConnection(provider=provider, base_url=connection_row.base_url, credentials=credentials)
+        note = PSANote(
+            ticket_ref=ticket_ref,
+            text=self._note_text(handoff),
+            idempotency_key=f"handoff:{handoff.id}",
+            payload=self._webhook_payload(handoff),
+        )
         for row in rows:
-            note = PSANote(
-                ticket_ref=ticket_ref,
-                text=self._note_text(handoff),
-                idempotency_key=f"handoff:{handoff.id}",
-                payload=self._webhook_payload(handoff),
-            )
-            async with self.sessionmaker() as db:
+            async with unit_of_work(self.sessionmaker) as db:
                 if not await claim_delivery(db, row.id, lease_s=self.lease_s):
                     continue  # another run is pushing it
-                await db.commit()
+            async with unit_of_work(self.sessionmaker) as db:
                 current = await db.get(HandoffRow, handoff.id)
-                if current is not None and current.status == "withdrawn":
+                if current is not None and current.status == HandoffStatus.WITHDRAWN:
                     await record_outcome(
                         db, row.id, "skipped", error="withdrawn before the note went out", attempted=False
                     )
-                    await db.commit()
                     return "skipped"
-                try:
-                    result = await adapter_for(provider).post_note(self.http, connection, note)
-                except PSAError as exc:
-                    log.warning("%s push for %s failed: %s", provider, handoff.id, exc)
+            try:
+                result = await adapter_for(provider).post_note(self.http, connection, note)
+            except PSAError as exc:
+                log.warning("%s push for %s failed: %s", provider, handoff.id, exc)
+                async with unit_of_work(self.sessionmaker) as db:
                     await record_outcome(db, row.id, "pending" if exc.transient else "failed", error=str(exc))
-                    await db.commit()
-                    if exc.transient:
-                        raise RetryLater(str(exc)) from exc
-                    return "failed"
-                except Exception as exc:
-                    # Not the adapter's verdict: give the row back at once rather than after its lease.
+                if exc.transient:
+                    raise RetryLater(str(exc)) from exc
+                return "failed"
+            except Exception as exc:
+                # Not the adapter's verdict: give the row back at once rather than after its lease.
+                async with unit_of_work(self.sessionmaker) as db:
                     await record_outcome(db, row.id, "pending", error=f"{type(exc).__name__}: {exc}")
-                    await db.commit()
-                    raise
+                raise
+            async with unit_of_work(self.sessionmaker) as db:
                 await record_outcome(db, row.id, "sent", external_id=result.external_id)
-                await db.commit()
         return "pushed"
 
     async def _skip(self, db: AsyncSession, handoff: HandoffRow, channel: str, recipient: str, reason: str) -> str:
+        """Record why nothing could be pushed; the caller's unit of work commits it."""
         await ensure_deliveries(
             db, handoff_id=handoff.id, account_id=handoff.account_id, channel=channel, recipients=[(recipient, None)]
         )
         for row in await pending_deliveries(db, handoff.id, channel):
             await record_outcome(db, row.id, "skipped", error=reason, attempted=False)
-        await db.commit()
         return "skipped"
 
     def _note_text(self, handoff: HandoffRow) -> str:
@@ -243,13 +245,6 @@ class PushToPSA:
         return "\n".join(line for line in lines if line)
 
     def _webhook_payload(self, handoff: HandoffRow) -> dict[str, Any]:
-        return {
-            "type": "handoff_created",
-            "handoff_id": str(handoff.id),
-            "account_id": str(handoff.account_id),
-            "session_id": str(handoff.session_id),
-            "title": handoff.snapshot.get("title", ""),
-            "urgency": handoff.urgency,
-            "created_by": {"id": str(handoff.created_by_id), "name": handoff.created_by_name},
-            "link": handoff_link(self.public_url, str(handoff.id)),
-        }
+        """The webhook body: the same event the stream carries, with a link to the handoff."""
+        event = handoff_event("handoff_created", handoff, link=handoff_link(self.public_url, str(handoff.id)))
+        return dict(msgspec.to_builtins(event))

@@ -244,7 +244,13 @@ async def test_webhook_channel_is_signed_and_recorded(tenants: TenantFactory, ru
         async with outbound_http(runtime) as http:
             push = PushToPSA(runtime.sessionmaker, SecretBox(runtime.settings.secret_key), http, public_url=PUBLIC_URL)
             assert await push({"handoff_id": handoff["id"]}) == "pushed"
-        assert len(receiver.stored()) == 1
+        [body] = receiver.stored()
+        # The same event the stream carries, plus a link to the handoff.
+        assert body["type"] == "handoff_created"
+        assert body["handoff_id"] == handoff["id"]
+        assert body["handoff"]["title"] == "Cert expired"
+        assert body["handoff"]["status"] == "open"
+        assert body["link"].endswith(handoff["id"])
         rows = await deliveries(tenant["senior"], handoff["id"])
         assert [(r["channel"], r["status"]) for r in rows] == [("webhook", "sent")]
     finally:
