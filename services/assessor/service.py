@@ -14,6 +14,8 @@ from services.assessor.providers.heuristic import HeuristicProvider
 from shared.assessments.schemas import Assessment, AssessmentDraft
 from shared.assessments.service import pending_assessment, record_assessment
 from shared.clock import rfc3339, utcnow
+from shared.db.uow import unit_of_work
+from shared.handoffs.schemas import AssessmentStatus
 
 log = logging.getLogger("handoff.assessor")
 
@@ -43,15 +45,15 @@ class AssessHandoff:
             request = await pending_assessment(db, handoff_id)
         if request is None:
             return "nothing to do"
-        status = "ready"
+        status = AssessmentStatus.READY
         try:
             assessment = stamp(await self.provider.assess(request), self.provider)
         except ProviderError as exc:
             log.warning(
                 "assessment of %s by %s failed (%s); storing the rules' assessment", handoff_id, self.provider.name, exc
             )
-            status = "failed"
+            status = AssessmentStatus.FAILED
             assessment = stamp(await self.fallback.assess(request), self.fallback)
-        async with self.sessionmaker() as db:
+        async with unit_of_work(self.sessionmaker) as db:
             written = await record_assessment(db, handoff_id, status, assessment)
         return status if written else "already assessed"

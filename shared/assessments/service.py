@@ -36,7 +36,9 @@ async def pending_assessment(db: AsyncSession, handoff_id: uuid.UUID) -> Assessm
     )
 
 
-async def record_assessment(db: AsyncSession, handoff_id: uuid.UUID, status: str, assessment: Assessment) -> bool:
+async def record_assessment(
+    db: AsyncSession, handoff_id: uuid.UUID, status: AssessmentStatus, assessment: Assessment
+) -> bool:
     """Write the result unless one is already there (a job may run twice); False when it was."""
     result = await db.execute(
         update(HandoffRow)
@@ -45,8 +47,7 @@ async def record_assessment(db: AsyncSession, handoff_id: uuid.UUID, status: str
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
-        await db.rollback()
-        return False
+        return False  # the UPDATE matched nothing: nothing to undo
     handoff = await db.get(HandoffRow, handoff_id, populate_existing=True)
     assert handoff is not None
     session = await db.get(AISession, handoff.session_id, with_for_update=True)
@@ -54,7 +55,6 @@ async def record_assessment(db: AsyncSession, handoff_id: uuid.UUID, status: str
     if session is not None and package is not None and package.get("handoff_id") == str(handoff.id):
         session.escalation_package = escalation_package(handoff)
     announce(db, handoff, "handoff_assessment_ready")
-    await db.commit()
     return True
 
 
