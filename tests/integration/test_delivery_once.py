@@ -18,6 +18,7 @@ from services.notifier.service import NotifyHandoff, PushToPSA
 from shared.bootstrap import Runtime
 from shared.clock import utcnow
 from shared.db.models import AISession, Delivery, User
+from shared.db.uow import unit_of_work
 from shared.deliveries.service import eligible_recipients, ensure_deliveries
 from shared.integrations.crypto import SecretBox
 from tests.support.psa_servers import FakeConnectWise
@@ -88,7 +89,7 @@ async def test_an_expired_lease_is_taken_over_and_a_live_one_is_not(
     handoff = await junior.escalate((await junior.new_session())["id"])
     handoff_id = uuid.UUID(handoff["id"])
     # A first run created the rows and claimed both, then its worker died: one lease ran out, one did not.
-    async with runtime.sessionmaker() as db:
+    async with unit_of_work(runtime.sessionmaker) as db:
         seniors = await eligible_recipients(db, tenant.account_id, junior.id)
         recipients = [(user.email, user.id) for user in seniors]
         await ensure_deliveries(
@@ -101,7 +102,6 @@ async def test_an_expired_lease_is_taken_over_and_a_live_one_is_not(
             await db.execute(
                 update(Delivery).where(Delivery.id == row.id).values(status="sending", lease_until=lease_until)
             )
-        await db.commit()
 
     assert await notifier(runtime, smtp)({"handoff_id": handoff["id"]}) == "1 emails handled"
     assert [r.to for r in smtp.catcher.received] == [expired.recipient]
@@ -117,9 +117,8 @@ async def test_a_title_with_cr_lf_still_emails_everyone_with_a_one_line_subject(
     # The API refuses such a title now; one stored before that rule still has to go out.
     title = "Printer offline\r\nBcc: someone@evil.test\nafter the update"
     session = await junior.new_session("Printer offline")
-    async with runtime.sessionmaker() as db:
+    async with unit_of_work(runtime.sessionmaker) as db:
         await db.execute(update(AISession).where(AISession.id == uuid.UUID(session["id"])).values(title=title))
-        await db.commit()
     handoff = await junior.escalate(session["id"])
     assert await notifier(runtime, smtp)({"handoff_id": handoff["id"]}) == "3 emails handled"
 
@@ -145,9 +144,8 @@ async def test_a_senior_whose_name_breaks_the_header_never_stays_pending(
     broken = await tenants.add_user(tenant, "broken", "engineer")
     body = {"email": f"broken-{str(broken.id)[:8]}@msp.test"}
     # The directory API refuses such a name now; one stored before that rule must not leave a row pending.
-    async with runtime.sessionmaker() as db:
+    async with unit_of_work(runtime.sessionmaker) as db:
         await db.execute(update(User).where(User.id == broken.id).values(name="Line\r\nbreak"))
-        await db.commit()
     junior = tenant["junior"]
     handoff = await junior.escalate((await junior.new_session())["id"])
     assert await notifier(runtime, smtp)({"handoff_id": handoff["id"]}) == "3 emails handled"

@@ -16,6 +16,7 @@ from sqlalchemy import update
 from services.handoff_api.app import create_app
 from shared.bootstrap import Runtime
 from shared.db.models import User
+from shared.db.uow import unit_of_work
 from tests.support.servers import serving
 from tests.support.sse import SSEClient
 from tests.support.tenants import TenantFactory
@@ -143,9 +144,8 @@ async def test_the_recheck_ends_a_stream_even_without_a_directory_notice(
     client = await SSEClient.connect(replicas[0], senior.token)
     assert (await client.next_frame()).event == "ready"
     # Changed behind the API's back (no outbox row, so no notice): the periodic re-check still sees it.
-    async with runtime.sessionmaker() as db:
+    async with unit_of_work(runtime.sessionmaker) as db:
         await db.execute(update(User).where(User.id == senior.id).values(active=False))
-        await db.commit()
     took = await _ended_within(client, 5)
     print(f"\nre-check ended the stream {took * 1000:.0f} ms after the row changed")
     await client.close()

@@ -17,6 +17,7 @@ from shared.bootstrap import Runtime
 from shared.bus.base import parse_id
 from shared.clock import utcnow
 from shared.db.models import SessionMessage
+from shared.db.uow import unit_of_work
 from tests.support.events import wait_for_events
 from tests.support.servers import serving
 from tests.support.sse import SSEClient
@@ -331,7 +332,7 @@ def test_stream_ids_are_two_unsigned_64_bit_numbers() -> None:
 
 async def _fill(runtime: Runtime, session_id: str, count: int) -> None:
     """Rows straight into the table: the history a long session would have built up."""
-    async with runtime.sessionmaker() as db:
+    async with unit_of_work(runtime.sessionmaker) as db:
         sid = uuid.UUID(session_id)
         db.add_all(
             SessionMessage(
@@ -339,7 +340,6 @@ async def _fill(runtime: Runtime, session_id: str, count: int) -> None:
             )
             for i in range(count)
         )
-        await db.commit()
 
 
 async def test_a_session_holds_2000_messages_then_409(tenants: TenantFactory, runtime: Runtime) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from shared.bootstrap import Runtime
 from shared.clock import utcnow
 from shared.db.models import OutboxRow
+from shared.db.uow import unit_of_work
 from shared.outbox.relay import DEAD_LETTER_AFTER
 from tests.support.events import wait_for_events
 from tests.support.tenants import TenantFactory
@@ -30,10 +31,9 @@ async def test_a_poisoned_row_is_set_aside_and_every_account_flows(
 ) -> None:
     poisoned, other = await tenants.create(), await tenants.create()
     before = dead_letters_counted((await client.get("/metrics")).text)
-    async with runtime.sessionmaker() as db:
+    async with unit_of_work(runtime.sessionmaker) as db:
         bad = OutboxRow(account_id=poisoned.account_id, kind="job", topic="no_such_job", payload={"x": 1})
         db.add(bad)
-        await db.commit()
     runtime.relay.wake()
 
     started = time.perf_counter()
@@ -71,7 +71,7 @@ async def test_a_poisoned_row_is_set_aside_and_every_account_flows(
 async def test_published_rows_older_than_a_week_are_pruned(tenants: TenantFactory, runtime: Runtime) -> None:
     tenant = await tenants.create()
     now = utcnow()
-    async with runtime.sessionmaker() as db:
+    async with unit_of_work(runtime.sessionmaker) as db:
         ages = {"old": timedelta(days=8), "recent": timedelta(days=6)}
         rows = {
             name: OutboxRow(
@@ -80,7 +80,6 @@ async def test_published_rows_older_than_a_week_are_pruned(tenants: TenantFactor
             for name, age in ages.items()
         }
         db.add_all(rows.values())
-        await db.commit()
     assert await runtime.relay.prune() >= 1
     async with runtime.sessionmaker() as db:
         kept = set(
