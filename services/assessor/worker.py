@@ -14,6 +14,7 @@ from shared.bootstrap import Runtime
 from shared.config import ConfigError, Settings
 from shared.jobs.base import JOB_QUEUES
 from shared.jobs.memory import InProcessJobQueue
+from shared.observability.workers import health_options, observed
 
 log = logging.getLogger("handoff.assessor")
 MAX_TRIES = 5
@@ -46,7 +47,7 @@ async def run_worker(settings: Settings) -> None:
             raise Retry(defer=min(60, 5 * ctx["job_try"])) from exc
 
     worker = Worker(
-        functions=[func(assess, name="assess")],
+        functions=[func(observed("assess", assess, max_tries=MAX_TRIES), name="assess")],
         queue_name=JOB_QUEUES["assess"],
         redis_settings=RedisSettings.from_dsn(settings.redis_url),
         max_tries=MAX_TRIES,
@@ -54,6 +55,7 @@ async def run_worker(settings: Settings) -> None:
         job_timeout=int(max(settings.job_timeout_s, settings.ai_timeout_s * 8 + 30)),
         max_jobs=10,
         handle_signals=True,
+        **health_options("assess"),
     )
     log.info("assessor: provider %s, model %s", provider.name, provider.model)
     try:

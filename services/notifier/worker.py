@@ -16,6 +16,7 @@ from shared.config import ConfigError, Settings
 from shared.integrations.crypto import SecretBox
 from shared.jobs.base import JOB_QUEUES, JobHandler
 from shared.jobs.memory import InProcessJobQueue
+from shared.observability.workers import health_options, observed
 
 log = logging.getLogger("handoff.notifier")
 # Generous: an SMTP or PSA outage of a few hours still ends in every notification going out.
@@ -55,7 +56,7 @@ def retrying(name: str, job: JobHandler) -> Any:
             log.warning("%s %s failed on try %d: %s", name, payload.get("handoff_id"), ctx["job_try"], exc)
             raise Retry(defer=min(MAX_RETRY_DELAY_S, 5 * ctx["job_try"])) from exc
 
-    return func(run, name=name)
+    return func(observed(name, run, max_tries=MAX_TRIES), name=name)
 
 
 async def run_worker(settings: Settings) -> None:
@@ -75,6 +76,7 @@ async def run_worker(settings: Settings) -> None:
         job_timeout=int(settings.job_timeout_s),
         max_jobs=10,
         handle_signals=True,
+        **health_options("notify"),
     )
     log.info("notifier: email via %s", settings.smtp_host or "files under var/mail/")
     try:

@@ -17,6 +17,7 @@ from shared.clock import rfc3339, utcnow
 from shared.db.models import Delivery, User
 from shared.deliveries.schemas import DeliveryOut
 from shared.handoffs.service import load_handoff
+from shared.observability.metrics import DELIVERIES
 
 MAX_ERROR_CHARS = 500
 
@@ -113,9 +114,12 @@ async def record_outcome(
         values["last_error"] = None
     if external_id is not None:
         values["external_id"] = external_id
-    await db.execute(
+    channel = await db.scalar(
         update(Delivery)
         .where(Delivery.id == delivery_id, Delivery.status == "pending")
         .values(**values)
+        .returning(Delivery.channel)
         .execution_options(synchronize_session=False)
     )
+    if channel is not None:
+        DELIVERIES.labels(channel, "retry" if status == "pending" else status).inc()

@@ -8,6 +8,7 @@ from collections import OrderedDict
 from typing import Any
 
 from shared.jobs.base import JobHandler
+from shared.observability.jobs import job_run
 
 log = logging.getLogger("handoff.jobs")
 REMEMBERED_IDS = 10000
@@ -53,7 +54,8 @@ class InProcessJobQueue:
             job_id, payload = await queue.get()
             for attempt in range(1, self.max_tries + 1):
                 try:
-                    await handler(payload)
+                    async with job_run(name, payload, job_id=job_id, attempt=attempt, max_tries=self.max_tries):
+                        await handler(payload)
                     break
                 except asyncio.CancelledError:
                     raise

@@ -21,6 +21,7 @@ from shared.bus.base import Bus, BusUnavailable
 from shared.clock import utcnow
 from shared.db.models import OutboxRow
 from shared.jobs.base import JobQueue, JobQueueUnavailable
+from shared.observability.context import REQUEST_ID_KEY, bound_request_id, request_id_of
 
 log = logging.getLogger("handoff.outbox")
 
@@ -136,8 +137,11 @@ class OutboxRelay:
         return sent
 
     async def _send(self, row: OutboxRow) -> None:
-        if row.kind == "event":
-            data = msgspec.json.encode(row.payload)
-            await self.bus.publish(str(row.account_id), row.topic, data, dedupe_key=f"outbox:{row.id}")
-        else:
-            await self.jobs.enqueue(row.topic, row.job_id or f"{row.topic}:{row.id}", row.payload)
+        with bound_request_id(request_id_of(row.payload)):
+            if row.kind == "event":
+                # The request id stays in our logs; the stream carries the contract's event data only.
+                data = msgspec.json.encode({k: v for k, v in row.payload.items() if k != REQUEST_ID_KEY})
+                await self.bus.publish(str(row.account_id), row.topic, data, dedupe_key=f"outbox:{row.id}")
+            else:
+                await self.jobs.enqueue(row.topic, row.job_id or f"{row.topic}:{row.id}", row.payload)
+            log.info("outbox: published %s %s", row.kind, row.topic, extra={"outbox_id": row.id})
