@@ -78,7 +78,9 @@ def test_operations_settings_and_their_defaults() -> None:
 
 
 def test_secrets_never_print() -> None:
-    settings = Settings.from_env({"HANDOFF_JWT_SECRET": "hunter2-jwt", "HANDOFF_SMTP_PASSWORD": "hunter2-smtp"})
+    settings = Settings.from_env(
+        {"HANDOFF_JWT_SECRET": "hunter2-jwt-" + "x" * 32, "HANDOFF_SMTP_PASSWORD": "hunter2-smtp"}
+    )
     assert "hunter2" not in repr(settings)
     with pytest.raises(ConfigError, match="HANDOFF_SECRET_KEY"):
         settings.require_secrets()
