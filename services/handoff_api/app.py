@@ -10,7 +10,6 @@ from typing import Any
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
-from litestar.plugins.prometheus import PrometheusController
 
 from services.handoff_api.auth import (
     OPENAPI_COMPONENTS,
@@ -21,12 +20,13 @@ from services.handoff_api.auth import (
 from services.handoff_api.controllers.dashboard import dashboard_router
 from services.handoff_api.controllers.directory import DirectoryController
 from services.handoff_api.controllers.handoffs import EscalationQueueController, HandoffController
-from services.handoff_api.controllers.health import HealthController
+from services.handoff_api.controllers.health import HealthController, MetricsController
 from services.handoff_api.controllers.integrations import PSAController
 from services.handoff_api.controllers.sessions import SessionController
 from services.handoff_api.dependencies import CONTEXT_KEY, DEPENDENCIES, ApiContext
 from services.handoff_api.edge import Edge
 from services.handoff_api.errors import EXCEPTION_HANDLERS
+from services.handoff_api.openapi import describe_api
 from services.handoff_api.request import HandoffRequest, check_query
 from services.handoff_api.sse.endpoint import escalation_stream
 from services.handoff_api.sse.hub import SSEHub
@@ -80,7 +80,7 @@ def create_app(
     app = Litestar(
         route_handlers=[
             HealthController,
-            PrometheusController,
+            MetricsController,
             DirectoryController,
             SessionController,
             EscalationQueueController,
@@ -122,6 +122,7 @@ def create_app(
         logging_config=None,  # one logging setup for the whole process: shared.observability.logs
         debug=False,
     )
+    describe_api(app)
     # Outside routing and authentication, so every response gets its request id and is counted, 401s included.
     app.asgi_handler = Edge(app.asgi_handler, allowed_origins=settings.allowed_origins)
     return app

@@ -8,6 +8,7 @@ from typing import Any
 
 from litestar import Controller, Response, get
 from litestar.datastructures import State
+from litestar.plugins.prometheus import PrometheusController
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -33,6 +34,12 @@ async def _within(probe: Callable[[], Awaitable[Any]]) -> Any:
             return await probe()
     except Exception:  # noqa: BLE001 - any failure means not ready
         return None
+
+
+class MetricsController(PrometheusController):
+    """`/metrics`, for Prometheus: an operator's endpoint, like the probes, outside the API's description."""
+
+    include_in_schema = False
 
 
 class HealthController(Controller):
