@@ -21,7 +21,8 @@ LogFormat = Literal["json", "console"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 # Attributes every LogRecord has; anything else on a record came from `extra=` and is logged as a field.
-_RECORD_ATTRIBUTES = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+# uvicorn's `color_message` repeats the message with terminal colour codes.
+_RECORD_ATTRIBUTES = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName", "color_message"}
 ACCESS_LOGGER = "uvicorn.access"
 # Loggers that log request URLs or wire traffic: only their warnings, whatever the level.
 _QUIET = ("httpx", "httpcore", "asyncio", "aiosqlite", "hpack")
