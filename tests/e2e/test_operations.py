@@ -197,8 +197,8 @@ async def test_readyz_is_503_naming_schema_before_handoff_migrate_and_200_after(
     await flush(WORKER_REDIS)
     port = spare_port()
     with empty_pg_database() as database_url:
-        env = api_env(database_url, WORKER_REDIS, JWT_SECRET)
-        with running(["api"], cwd=tmp_path, env=env, port=port):
+        env = api_env(database_url, WORKER_REDIS, JWT_SECRET)  # HANDOFF_LOG_LEVEL=WARNING
+        with running(["api"], cwd=tmp_path, env=env, port=port) as (_, log_path):
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
                 before = await http.get("/readyz")
                 assert before.status_code == 503
@@ -209,6 +209,9 @@ async def test_readyz_is_503_naming_schema_before_handoff_migrate_and_200_after(
                 assert migrate.returncode == 0, migrate.stdout + migrate.stderr
                 after = await http.get("/readyz")
                 assert after.status_code == 200, after.text
+    # HANDOFF_LOG_LEVEL reaches uvicorn: at WARNING, none of its INFO lines (access lines included).
+    levels = {record["level"] for record in json_lines(log_path)} if log_path.read_text().strip() else set()
+    assert levels <= {"warning", "error", "critical"}
 
 
 # --- worker health checks and metrics ---------------------------------------------------------------------------
