@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from services.handoff_api.app import create_app
 from shared.bootstrap import Runtime
 from shared.config import Settings
-from shared.db.migrate import upgrade_async
+from shared.db.migrate import upgrade
 from tests.conftest import JWT_SECRET
 from tests.support.db import outbox_rows
 from tests.support.tenants import TenantFactory
@@ -117,7 +118,7 @@ async def test_readyz_names_schema_until_the_database_is_migrated(tmp_path: Path
             body = before.json()
             assert (body["status_code"], body["code"], body["failed"]) == (503, "unavailable", ["schema"])
             assert "handoff migrate" in body["detail"]
-            await upgrade_async(url)
+            await asyncio.to_thread(upgrade, url)
             after = await http.get("/readyz")
             assert after.status_code == 200, after.text
             assert after.json() == {"status": "ok"}
