@@ -73,7 +73,7 @@ def _serve(
 
 def cmd_migrate(settings: Settings, _: argparse.Namespace) -> None:
     upgrade(settings.database_url)
-    print("database is at the latest schema")
+    log.info("database is at the latest schema")
 
 
 def cmd_api(settings: Settings, args: argparse.Namespace) -> None:
