@@ -59,8 +59,8 @@ class Runtime:
         if settings.redis_url:
             pool = BlockingConnectionPool.from_url(
                 settings.redis_url,
-                max_connections=20,
-                timeout=10,
+                max_connections=settings.redis_pool_size,
+                timeout=settings.redis_pool_timeout_s,
                 socket_timeout=10,
                 socket_connect_timeout=5,
                 health_check_interval=30,

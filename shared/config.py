@@ -47,7 +47,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     stream_maxlen: int = 10000
     job_timeout_s: float = 120.0
     rate_limit_per_min: int = 120
+    redis_pool_size: int = 20
+    redis_pool_timeout_s: float = 10.0
     sse_max_streams_per_user: int = 8
+    job_max_tries: int = 10
+    sweep_interval_s: float = 60.0
     dev_mode: bool = False
     db_pool_size: Annotated[int, msgspec.Meta(ge=1)] = 5
     db_max_overflow: Annotated[int, msgspec.Meta(ge=0)] = 5

@@ -12,11 +12,13 @@ import hashlib
 import hmac
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import msgspec
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import ColumnElement, Select, and_, or_
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db.models import AISession, HandoffRow
 from shared.errors import InvalidInput
 from shared.input_rules import require_in_range
 
@@ -74,3 +76,25 @@ def older_than(key: bytes, created_at: Any, row_id: Any, cursor: str) -> ColumnE
     """The rows after `cursor` in newest-first order."""
     after = decode_cursor(key, cursor)
     return or_(created_at < after.created_at, and_(created_at == after.created_at, row_id < after.id))
+
+
+PagedRow = TypeVar("PagedRow", AISession, HandoffRow)
+
+
+async def newest_first_page(
+    db: AsyncSession,
+    query: Select[PagedRow],
+    model: type[PagedRow],
+    *,
+    key: bytes,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[PagedRow], str | None]:
+    """One keyset page of `query`'s rows, newest first, and the cursor of the next page (None on the last)."""
+    if cursor:
+        query = query.where(older_than(key, model.created_at, model.id, cursor))
+    query = query.order_by(model.created_at.desc(), model.id.desc()).limit(limit + 1)
+    rows = list((await db.execute(query)).scalars().all())
+    page = rows[:limit]
+    next_cursor = encode_cursor(key, page[-1].created_at, page[-1].id) if len(rows) > limit else None
+    return page, next_cursor

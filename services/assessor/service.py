@@ -10,7 +10,6 @@ from typing import Any
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.assessor.prompt import PROMPT_VERSION
 from services.assessor.providers.base import AIProvider, ProviderError
 from services.assessor.providers.heuristic import HeuristicProvider
 from shared.assessments.schemas import Assessment, AssessmentDraft
@@ -23,13 +22,12 @@ log = logging.getLogger("handoff.assessor")
 
 def stamp(draft: AssessmentDraft, provider: AIProvider) -> Assessment:
     """The stored form: the draft plus who made it, when, and with which prompt."""
-    prompt_version = None if isinstance(provider, HeuristicProvider) else PROMPT_VERSION
     return Assessment(
         **msgspec.structs.asdict(draft),
         provider=provider.name,
         model=provider.model,
         generated_at=rfc3339(utcnow()),
-        prompt_version=prompt_version,
+        prompt_version=provider.prompt_version,
     )
 
 
@@ -39,7 +37,7 @@ class AssessHandoff:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], provider: AIProvider) -> None:
         self.sessionmaker = sessionmaker
         self.provider = provider
-        self.fallback = provider if isinstance(provider, HeuristicProvider) else HeuristicProvider()
+        self.fallback: AIProvider = HeuristicProvider()  # the rules answer when the provider cannot
 
     async def __call__(self, payload: dict[str, Any]) -> str:
         handoff_id = uuid.UUID(str(payload["handoff_id"]))

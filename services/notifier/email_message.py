@@ -7,14 +7,14 @@ from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any
 
-from shared.db.models import Handoff, User
+from shared.db.models import HandoffRow, User
 
 
 def handoff_link(public_url: str, handoff_id: str) -> str:
     return f"{public_url.rstrip('/')}/#/handoffs/{handoff_id}"
 
 
-def compose(handoff: Handoff, recipient: User, *, public_url: str, sender: str) -> EmailMessage:
+def compose(handoff: HandoffRow, recipient: User, *, public_url: str, sender: str) -> EmailMessage:
     """One senior's copy of the escalation email."""
     title = handoff.snapshot.get("title", "")
     ticket = handoff.snapshot.get("ticket_ref")
@@ -54,7 +54,9 @@ def compose(handoff: Handoff, recipient: User, *, public_url: str, sender: str) 
     parts.append(f'<p><a href="{html.escape(link)}">Open the handoff</a></p>')
 
     message = EmailMessage()
-    message["Subject"] = f"[{handoff.urgency.upper()}] Escalation: {title} (from {escalator})"
+    message["Subject"] = "".join(
+        c if c.isprintable() else " " for c in f"[{handoff.urgency.upper()}] Escalation: {title} (from {escalator})"
+    )
     message["From"] = sender
     message["To"] = f"{recipient.name} <{recipient.email}>"
     message["Date"] = formatdate(localtime=False)

@@ -1,7 +1,9 @@
 """The notifier's two jobs: email every eligible senior, and write the note on the PSA ticket.
 
-Both are safe to run again: the delivery rows say what was already sent, and only `pending` rows
-are attempted. A transient failure leaves its row pending and asks for the job to be retried.
+Both are safe to run again, and to run twice at once: the delivery rows say what was already sent,
+and a row is claimed (`sending`, under a lease) before it is attempted. A transient failure puts
+its row back to `pending` and asks for the job to be retried; anything else ends the row `failed`
+with the reason.
 """
 
 from __future__ import annotations
@@ -20,8 +22,14 @@ from services.notifier.email_message import compose, handoff_link
 from services.notifier.mailers import Mailer, SendFailed
 from services.notifier.psa.base import PSAConnection, PSAError, PSANote
 from services.notifier.psa.registry import adapter_for
-from shared.db.models import Delivery, Handoff, User
-from shared.deliveries.service import eligible_recipients, ensure_deliveries, pending_deliveries, record_outcome
+from shared.db.models import Delivery, HandoffRow, User
+from shared.deliveries.service import (
+    claim_delivery,
+    eligible_recipients,
+    ensure_deliveries,
+    pending_deliveries,
+    record_outcome,
+)
 from shared.integrations.crypto import SecretBox
 from shared.integrations.service import load_connection
 
@@ -32,8 +40,16 @@ class RetryLater(Exception):
     """Some deliveries failed for a reason that may pass; the job should run again later."""
 
 
+# What one row's send came to: done (any final state), try again later, or another run holds it.
+DONE, RETRY, NOT_OURS = "done", "retry", "not ours"
+
+
 class NotifyHandoff:
-    """The `notify` job: one email per eligible senior, at most once each."""
+    """The `notify` job: one email per eligible senior, at most once each.
+
+    Each row is claimed (`pending` -> `sending`, with a lease of `lease_s`) before its email goes out,
+    so two runs of the job at once send each email once.
+    """
 
     def __init__(
         self,
@@ -44,6 +60,7 @@ class NotifyHandoff:
         sender: str,
         concurrency: int = 8,
         assessment_wait_s: float = 8.0,
+        lease_s: float = 120.0,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.mailer = mailer
@@ -51,6 +68,7 @@ class NotifyHandoff:
         self.sender = sender
         self.concurrency = concurrency
         self.assessment_wait_s = assessment_wait_s
+        self.lease_s = lease_s
 
     async def __call__(self, payload: dict[str, Any]) -> str:
         handoff_id = uuid.UUID(str(payload["handoff_id"]))
@@ -72,30 +90,33 @@ class NotifyHandoff:
 
         gate = asyncio.Semaphore(self.concurrency)
 
-        async def deliver(row: Delivery) -> bool:
+        async def deliver(row: Delivery) -> str:
             async with gate:
                 return await self._deliver(handoff, row, users.get(row.user_id) if row.user_id else None)
 
         outcomes = await asyncio.gather(*(deliver(row) for row in rows))
-        retry = outcomes.count(False)
+        retry = outcomes.count(RETRY)
         if retry:
             raise RetryLater(f"{retry} of {len(rows)} emails for handoff {handoff.id} will be retried")
-        return f"{len(rows)} emails handled"
+        return f"{outcomes.count(DONE)} emails handled"
 
-    async def _handoff_with_assessment(self, handoff_id: uuid.UUID) -> Handoff | None:
+    async def _handoff_with_assessment(self, handoff_id: uuid.UUID) -> HandoffRow | None:
         """The handoff, waiting briefly for its assessment so the email can carry the summary."""
         deadline = time.monotonic() + self.assessment_wait_s
         while True:
             async with self.sessionmaker() as db:
-                handoff = await db.get(Handoff, handoff_id)
+                handoff = await db.get(HandoffRow, handoff_id)
             if handoff is None or handoff.assessment_status != "pending" or time.monotonic() >= deadline:
                 return handoff
             await asyncio.sleep(0.25)
 
-    async def _deliver(self, handoff: Handoff, row: Delivery, user: User | None) -> bool:
-        """Send one email and record how it went; False when it should be tried again later."""
+    async def _deliver(self, handoff: HandoffRow, row: Delivery, user: User | None) -> str:
+        """Claim one row, send its email and record how it went."""
         async with self.sessionmaker() as db:
-            current = await db.get(Handoff, handoff.id)
+            if not await claim_delivery(db, row.id, lease_s=self.lease_s):
+                return NOT_OURS
+            await db.commit()
+            current = await db.get(HandoffRow, handoff.id)
             if user is None:
                 await record_outcome(db, row.id, "skipped", error="no longer an active senior", attempted=False)
             elif current is not None and current.status == "withdrawn":
@@ -104,15 +125,22 @@ class NotifyHandoff:
                 )
             else:
                 try:
-                    await self.mailer.send(compose(handoff, user, public_url=self.public_url, sender=self.sender))
+                    message = compose(handoff, user, public_url=self.public_url, sender=self.sender)
+                except Exception as exc:  # noqa: BLE001 - whatever stops it, the same message would fail again
+                    log.warning("email to %s for %s cannot be written: %s", row.recipient, handoff.id, exc)
+                    await record_outcome(db, row.id, "failed", error=f"the email could not be written: {exc}")
+                    await db.commit()
+                    return DONE
+                try:
+                    await self.mailer.send(message)
                 except SendFailed as exc:
                     log.warning("email to %s for %s failed: %s", row.recipient, handoff.id, exc)
                     await record_outcome(db, row.id, "pending" if exc.transient else "failed", error=str(exc))
                     await db.commit()
-                    return not exc.transient
+                    return RETRY if exc.transient else DONE
                 await record_outcome(db, row.id, "sent")
             await db.commit()
-        return True
+        return DONE
 
 
 class PushToPSA:
@@ -125,16 +153,18 @@ class PushToPSA:
         http: httpx.AsyncClient,
         *,
         public_url: str,
+        lease_s: float = 120.0,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.box = box
         self.http = http
         self.public_url = public_url
+        self.lease_s = lease_s
 
     async def __call__(self, payload: dict[str, Any]) -> str:
         handoff_id = uuid.UUID(str(payload["handoff_id"]))
         async with self.sessionmaker() as db:
-            handoff = await db.get(Handoff, handoff_id)
+            handoff = await db.get(HandoffRow, handoff_id)
             if handoff is None or handoff.intent != "escalate":
                 return "nothing to do"
             found = await load_connection(db, self.box, handoff.account_id)
@@ -166,6 +196,16 @@ class PushToPSA:
                 payload=self._webhook_payload(handoff),
             )
             async with self.sessionmaker() as db:
+                if not await claim_delivery(db, row.id, lease_s=self.lease_s):
+                    continue  # another run is pushing it
+                await db.commit()
+                current = await db.get(HandoffRow, handoff.id)
+                if current is not None and current.status == "withdrawn":
+                    await record_outcome(
+                        db, row.id, "skipped", error="withdrawn before the note went out", attempted=False
+                    )
+                    await db.commit()
+                    return "skipped"
                 try:
                     result = await adapter_for(provider).post_note(self.http, connection, note)
                 except PSAError as exc:
@@ -175,11 +215,16 @@ class PushToPSA:
                     if exc.transient:
                         raise RetryLater(str(exc)) from exc
                     return "failed"
+                except Exception as exc:
+                    # Not the adapter's verdict: give the row back at once rather than after its lease.
+                    await record_outcome(db, row.id, "pending", error=f"{type(exc).__name__}: {exc}")
+                    await db.commit()
+                    raise
                 await record_outcome(db, row.id, "sent", external_id=result.external_id)
                 await db.commit()
         return "pushed"
 
-    async def _skip(self, db: AsyncSession, handoff: Handoff, channel: str, recipient: str, reason: str) -> str:
+    async def _skip(self, db: AsyncSession, handoff: HandoffRow, channel: str, recipient: str, reason: str) -> str:
         await ensure_deliveries(
             db, handoff_id=handoff.id, account_id=handoff.account_id, channel=channel, recipients=[(recipient, None)]
         )
@@ -188,7 +233,7 @@ class PushToPSA:
         await db.commit()
         return "skipped"
 
-    def _note_text(self, handoff: Handoff) -> str:
+    def _note_text(self, handoff: HandoffRow) -> str:
         lines = [
             f"Escalated to the senior team by {handoff.created_by_name} ({handoff.urgency} urgency).",
             f"Note: {handoff.note}" if handoff.note else "",
@@ -196,7 +241,7 @@ class PushToPSA:
         ]
         return "\n".join(line for line in lines if line)
 
-    def _webhook_payload(self, handoff: Handoff) -> dict[str, Any]:
+    def _webhook_payload(self, handoff: HandoffRow) -> dict[str, Any]:
         return {
             "type": "handoff_created",
             "handoff_id": str(handoff.id),

@@ -1,4 +1,8 @@
-"""`handoff notifier`: the arq worker for `notify` and `psa_push` jobs, and the same jobs in-process."""
+"""`handoff notifier`: the arq worker for `notify` and `psa_push` jobs, and the same jobs in-process.
+
+Either way a sweeper runs beside the jobs and queues again any notification a lost or exhausted
+job left pending.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import logging
 from typing import Any
 
 import httpx
-from arq.connections import RedisSettings
+from arq.connections import ArqRedis, RedisSettings
 from arq.worker import Retry, Worker, func
 
 from services.notifier.mailers import build_mailer
@@ -14,23 +18,42 @@ from services.notifier.service import NotifyHandoff, PushToPSA, RetryLater
 from shared.bootstrap import Runtime
 from shared.config import ConfigError, Settings
 from shared.integrations.crypto import SecretBox
+from shared.jobs.arq import JOB_COMPLETION_WAIT_S, serve
 from shared.jobs.base import JOB_QUEUES, JobHandler
 from shared.jobs.memory import InProcessJobQueue
+from shared.jobs.sweeper import Sweeper
 from shared.observability.workers import health_options, observed
 
 log = logging.getLogger("handoff.notifier")
-# Generous: an SMTP or PSA outage of a few hours still ends in every notification going out.
-MAX_TRIES = 60
 MAX_RETRY_DELAY_S = 300
 
 
 def build_jobs(runtime: Runtime, http: httpx.AsyncClient) -> dict[str, JobHandler]:
     settings = runtime.settings
+    # A claimed row is taken over once its lease runs out: no send outlives a job's timeout.
+    lease_s = settings.job_timeout_s
     notify = NotifyHandoff(
-        runtime.sessionmaker, build_mailer(settings), public_url=settings.public_url, sender=settings.smtp_from
+        runtime.sessionmaker,
+        build_mailer(settings),
+        public_url=settings.public_url,
+        sender=settings.smtp_from,
+        lease_s=lease_s,
     )
-    push = PushToPSA(runtime.sessionmaker, SecretBox(settings.secret_key), http, public_url=settings.public_url)
+    push = PushToPSA(
+        runtime.sessionmaker, SecretBox(settings.secret_key), http, public_url=settings.public_url, lease_s=lease_s
+    )
     return {"notify": notify, "psa_push": push}
+
+
+def build_sweeper(runtime: Runtime) -> Sweeper:
+    settings = runtime.settings
+    return Sweeper(
+        runtime.sessionmaker,
+        runtime.jobs,
+        families=["notify"],
+        interval_s=settings.sweep_interval_s,
+        stale_after_s=settings.job_timeout_s + 10,
+    )
 
 
 async def attach_in_process(runtime: Runtime) -> None:
@@ -39,49 +62,69 @@ async def attach_in_process(runtime: Runtime) -> None:
     http = httpx.AsyncClient(timeout=15)
     for name, job in build_jobs(runtime, http).items():
         runtime.jobs.run(name, job)
+    sweeper = build_sweeper(runtime)
+    sweeper.start()
     runtime.closers.append(http.aclose)
+    runtime.closers.append(sweeper.stop)
 
 
-def retrying(name: str, job: JobHandler) -> Any:
+def retrying(name: str, job: JobHandler, max_tries: int) -> Any:
     """An arq function: what could not be delivered yet is retried with growing delays."""
 
     async def run(ctx: dict[str, Any], payload: dict[str, Any]) -> object:
         try:
             return await job(payload)
-        except RetryLater as exc:
-            delay = min(MAX_RETRY_DELAY_S, 2 ** min(ctx["job_try"], 9))
-            log.info("%s: %s; again in %d s", name, exc, delay)
-            raise Retry(defer=delay) from exc
         except Exception as exc:
-            log.warning("%s %s failed on try %d: %s", name, payload.get("handoff_id"), ctx["job_try"], exc)
-            raise Retry(defer=min(MAX_RETRY_DELAY_S, 5 * ctx["job_try"])) from exc
+            if isinstance(exc, RetryLater):  # a channel is down: back off further each time
+                delay = min(MAX_RETRY_DELAY_S, 2 ** min(ctx["job_try"], 9))
+            else:
+                delay = min(MAX_RETRY_DELAY_S, 5 * ctx["job_try"])
+            handoff_id, attempt = payload.get("handoff_id"), ctx["job_try"]
+            if attempt >= max_tries:
+                log.error(
+                    "%s %s: still failing after %d tries (%s); the sweeper will queue it again",
+                    name,
+                    handoff_id,
+                    attempt,
+                    exc,
+                )
+            else:
+                log.info("%s %s: %s; try %d again in %d s", name, handoff_id, exc, attempt + 1, delay)
+            raise Retry(defer=delay) from exc
 
-    return func(observed(name, run, max_tries=MAX_TRIES), name=name)
+    return func(observed(name, run, max_tries=max_tries), name=name)
 
 
 async def run_worker(settings: Settings) -> None:
-    """Consume the notify queue until a signal stops the worker."""
+    """Consume the notify queue until a signal stops the worker; Redis and database outages are waited out."""
     if not settings.redis_url:
         raise ConfigError("handoff notifier needs HANDOFF_REDIS_URL; `handoff dev` runs the notifier in-process")
     settings.require_secrets()
     runtime = Runtime.build(settings, role="notifier")
     await runtime.start()
     http = httpx.AsyncClient(timeout=15)
-    worker = Worker(
-        functions=[retrying(name, job) for name, job in build_jobs(runtime, http).items()],
-        queue_name=JOB_QUEUES["notify"],
-        redis_settings=RedisSettings.from_dsn(settings.redis_url),
-        max_tries=MAX_TRIES,
-        keep_result=60,
-        job_timeout=int(settings.job_timeout_s),
-        max_jobs=10,
-        handle_signals=True,
-        **health_options("notify"),
-    )
+    functions = [retrying(name, job, settings.job_max_tries) for name, job in build_jobs(runtime, http).items()]
+    sweeper = build_sweeper(runtime)
+
+    def worker(pool: ArqRedis) -> Worker:
+        return Worker(
+            functions=functions,
+            queue_name=JOB_QUEUES["notify"],
+            redis_pool=pool,
+            max_tries=settings.job_max_tries,
+            keep_result=60,  # a job id stays taken while its result is kept: keep it short
+            job_timeout=int(settings.job_timeout_s),
+            max_jobs=10,
+            handle_signals=True,
+            job_completion_wait=JOB_COMPLETION_WAIT_S,
+            **health_options("notify"),
+        )
+
     log.info("notifier: email via %s", settings.smtp_host or "files under var/mail/")
+    sweeper.start()
     try:
-        await worker.async_run()
+        await serve(worker, RedisSettings.from_dsn(settings.redis_url), role="notifier")
     finally:
-        await worker.close()
+        await sweeper.stop()
         await http.aclose()
         await runtime.stop()

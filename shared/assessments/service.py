@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from datetime import timedelta
 
 import msgspec
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.assessments.schemas import Assessment, AssessmentInput
-from shared.db.models import AISession
-from shared.db.models import Handoff as HandoffRow
+from shared.clock import utcnow
+from shared.db.models import AISession, HandoffRow
 from shared.handoffs.events import announce
 from shared.handoffs.schemas import AssessmentStatus
 from shared.handoffs.views import escalation_package
@@ -54,3 +56,17 @@ async def record_assessment(db: AsyncSession, handoff_id: uuid.UUID, status: str
     announce(db, handoff, "handoff_assessment_ready")
     await db.commit()
     return True
+
+
+async def stale_assessments(db: AsyncSession, *, older_than_s: float, limit: int = 500) -> Sequence[uuid.UUID]:
+    """Handoffs still waiting for an assessment `older_than_s` after they were made, oldest first."""
+    query = (
+        select(HandoffRow.id)
+        .where(
+            HandoffRow.assessment_status == AssessmentStatus.PENDING,
+            HandoffRow.created_at < utcnow() - timedelta(seconds=older_than_s),
+        )
+        .order_by(HandoffRow.created_at)
+        .limit(limit)
+    )
+    return (await db.execute(query)).scalars().all()

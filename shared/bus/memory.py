@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -24,13 +24,22 @@ class _Stream:
     max_deleted: tuple[int, int] = (0, 0)
 
 
-class InProcessBus:
-    """Per-account streams with Redis-style ids, exact MAXLEN retention and blocking tails."""
+# A re-sent outbox row comes back within moments; remembering the latest keys is enough to dedupe it.
+REMEMBERED_KEYS = 10000
 
-    def __init__(self, *, maxlen: int = 10000) -> None:
+
+class InProcessBus:
+    """Per-account streams with Redis-style ids, exact MAXLEN retention and blocking tails.
+
+    Memory stays bounded: each stream keeps `maxlen` entries and the dedupe memory the latest
+    `remembered_keys` keys, however long the process runs.
+    """
+
+    def __init__(self, *, maxlen: int = 10000, remembered_keys: int = REMEMBERED_KEYS) -> None:
         self.maxlen = maxlen
+        self.remembered_keys = remembered_keys
         self._streams: dict[str, _Stream] = {}
-        self._published: dict[str, str] = {}
+        self._published: OrderedDict[str, str] = OrderedDict()
         self._wakeup = _Wakeup()
 
     def _next_id(self, stream: _Stream) -> tuple[int, int]:
@@ -48,6 +57,8 @@ class InProcessBus:
             stream.max_deleted = parse_id(stream.entries.popleft().id)
         if dedupe_key is not None:
             self._published[dedupe_key] = entry.id
+            while len(self._published) > self.remembered_keys:
+                self._published.popitem(last=False)
         self._wake_tails()
         return entry.id
 
@@ -95,6 +106,10 @@ class InProcessBus:
                 return []
             if wakeup.interrupted:
                 return []
+
+    def held(self) -> tuple[int, int]:
+        """What it holds in memory: stream entries, and dedupe keys."""
+        return sum(len(s.entries) for s in self._streams.values()), len(self._published)
 
     async def interrupt_tail(self) -> None:
         self._wake_tails(interrupt=True)

@@ -98,11 +98,19 @@ class SessionMessage(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class Handoff(Base):
+class HandoffRow(Base):
+    """An escalation or a park of one AI session, with the snapshot it was handed off with."""
+
     __tablename__ = "handoffs"
     __table_args__ = (
         Index("ix_handoffs_queue", "account_id", "intent", "status", "created_at", "id"),
         Index("ix_handoffs_account_created", "account_id", "created_at", "id"),
+        Index(
+            "ix_handoffs_assessment_pending",
+            "created_at",
+            postgresql_where=text("assessment_status = 'pending'"),
+            sqlite_where=text("assessment_status = 'pending'"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
@@ -132,8 +140,14 @@ class OutboxRow(Base):
         Index(
             "ix_outbox_pending",
             "id",
-            postgresql_where=text("published_at IS NULL"),
-            sqlite_where=text("published_at IS NULL"),
+            postgresql_where=text("published_at IS NULL AND dead_at IS NULL"),
+            sqlite_where=text("published_at IS NULL AND dead_at IS NULL"),
+        ),
+        Index(
+            "ix_outbox_published",
+            "published_at",
+            postgresql_where=text("published_at IS NOT NULL"),
+            sqlite_where=text("published_at IS NOT NULL"),
         ),
     )
 
@@ -148,24 +162,40 @@ class OutboxRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     published_at: Mapped[datetime | None] = mapped_column(default=None)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    # Set aside after too many failures that are not an outage: kept with its error, never retried.
+    dead_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Delivery(Base):
-    """One notification of one handoff to one recipient over one channel; the row makes sends idempotent."""
+    """One notification of one handoff to one recipient over one channel and round; the row makes sends idempotent.
+
+    `pending` -> `sending` (claimed, with a lease) -> `sent` | `failed` | `skipped`; a lease that runs out
+    puts the row up for grabs again, so a worker that died mid-send is taken over.
+    """
 
     __tablename__ = "deliveries"
-    __table_args__ = (UniqueConstraint("handoff_id", "recipient", "channel", name="uq_deliveries_handoff_recipient"),)
+    __table_args__ = (
+        UniqueConstraint("handoff_id", "recipient", "channel", "round", name="uq_deliveries_handoff_recipient_round"),
+        Index(
+            "ix_deliveries_unfinished",
+            "updated_at",
+            postgresql_where=text("status IN ('pending', 'sending')"),
+            sqlite_where=text("status IN ('pending', 'sending')"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
     handoff_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("handoffs.id"), index=True)
     account_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     channel: Mapped[str] = mapped_column(String(16))  # "email" | "psa" | "webhook"
     recipient: Mapped[str] = mapped_column(String(320))
+    round: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))  # 0: the escalation itself
     user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     external_id: Mapped[str | None] = mapped_column(String(128), default=None)
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

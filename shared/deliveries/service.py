@@ -4,29 +4,31 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth.policy import require_senior
 from shared.auth.principal import SENIOR_ROLES, Principal
 from shared.clock import rfc3339, utcnow
-from shared.db.models import Delivery, User
-from shared.deliveries.schemas import DeliveryOut
+from shared.db.models import Delivery, HandoffRow, User
+from shared.db.upsert import insert_missing
+from shared.deliveries.schemas import SENDING, DeliveryOut
 from shared.handoffs.service import load_handoff
 from shared.observability.metrics import DELIVERIES
 
 MAX_ERROR_CHARS = 500
+UNFINISHED = ("pending", SENDING)
 
 
 def _out(row: Delivery) -> DeliveryOut:
     return DeliveryOut(
         channel=row.channel,  # type: ignore[arg-type]
         recipient=row.recipient,
-        status=row.status,  # type: ignore[arg-type]
+        round=row.round,
+        status="pending" if row.status == SENDING else row.status,  # type: ignore[arg-type]
         attempts=row.attempts,
         last_error=row.last_error,
         sent_at=rfc3339(row.sent_at) if row.sent_at else None,
@@ -37,7 +39,11 @@ async def list_deliveries(db: AsyncSession, principal: Principal, handoff_id: uu
     """Who was told about a handoff, how, and how it went."""
     require_senior(principal)
     handoff = await load_handoff(db, principal, handoff_id)
-    query = select(Delivery).where(Delivery.handoff_id == handoff.id).order_by(Delivery.channel, Delivery.recipient)
+    query = (
+        select(Delivery)
+        .where(Delivery.handoff_id == handoff.id)
+        .order_by(Delivery.round, Delivery.channel, Delivery.recipient)
+    )
     return [_out(row) for row in (await db.execute(query)).scalars().all()]
 
 
@@ -64,11 +70,11 @@ async def ensure_deliveries(
     account_id: uuid.UUID,
     channel: str,
     recipients: Sequence[tuple[str, uuid.UUID | None]],
+    round: int = 0,
 ) -> None:
-    """Create the missing rows; existing ones (from an earlier run) are left as they are."""
+    """Create the missing rows of `round`; existing ones (from an earlier run) are left as they are."""
     if not recipients:
         return
-    insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
     now = utcnow()
     values: list[dict[str, Any]] = [
         {
@@ -76,6 +82,7 @@ async def ensure_deliveries(
             "account_id": account_id,
             "channel": channel,
             "recipient": recipient,
+            "round": round,
             "user_id": user_id,
             "status": "pending",
             "attempts": 0,
@@ -84,14 +91,39 @@ async def ensure_deliveries(
         }
         for recipient, user_id in recipients
     ]
-    await db.execute(insert(Delivery).values(values).on_conflict_do_nothing())
+    await insert_missing(db, Delivery, values)
 
 
-async def pending_deliveries(db: AsyncSession, handoff_id: uuid.UUID, channel: str) -> Sequence[Delivery]:
+async def pending_deliveries(
+    db: AsyncSession, handoff_id: uuid.UUID, channel: str, round: int = 0
+) -> Sequence[Delivery]:
+    """The rows of a round still to be sent: `pending`, or `sending` under a lease that may have run out."""
     query = select(Delivery).where(
-        Delivery.handoff_id == handoff_id, Delivery.channel == channel, Delivery.status == "pending"
+        Delivery.handoff_id == handoff_id,
+        Delivery.channel == channel,
+        Delivery.round == round,
+        Delivery.status.in_(UNFINISHED),
     )
     return (await db.execute(query.order_by(Delivery.id))).scalars().all()
+
+
+async def claim_delivery(db: AsyncSession, delivery_id: int, *, lease_s: float) -> bool:
+    """Take a row for sending: `pending`, or `sending` under a lease that ran out. False when someone else has it.
+
+    The caller commits before sending, so an overlapping run sees the claim; a worker that dies mid-send
+    loses the row to whoever comes after its lease.
+    """
+    now = utcnow()
+    result = await db.execute(
+        update(Delivery)
+        .where(
+            Delivery.id == delivery_id,
+            or_(Delivery.status == "pending", and_(Delivery.status == SENDING, Delivery.lease_until < now)),
+        )
+        .values(status=SENDING, lease_until=now + timedelta(seconds=lease_s), updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 async def record_outcome(
@@ -103,8 +135,8 @@ async def record_outcome(
     external_id: str | None = None,
     attempted: bool = True,
 ) -> None:
-    """One attempt's outcome: `sent`, `failed` (for good), `skipped`, or still `pending` (will retry)."""
-    values: dict[str, Any] = {"status": status, "updated_at": utcnow()}
+    """One attempt's outcome: `sent`, `failed` (for good), `skipped`, or `pending` again (will retry)."""
+    values: dict[str, Any] = {"status": status, "updated_at": utcnow(), "lease_until": None}
     if attempted:
         values["attempts"] = Delivery.attempts + 1
     if error is not None:
@@ -116,10 +148,62 @@ async def record_outcome(
         values["external_id"] = external_id
     channel = await db.scalar(
         update(Delivery)
-        .where(Delivery.id == delivery_id, Delivery.status == "pending")
+        .where(Delivery.id == delivery_id, Delivery.status.in_(UNFINISHED))
         .values(**values)
         .returning(Delivery.channel)
         .execution_options(synchronize_session=False)
     )
     if channel is not None:
         DELIVERIES.labels(channel, "retry" if status == "pending" else status).inc()
+
+
+async def handoffs_with_unfinished_deliveries(db: AsyncSession, *, idle_s: float) -> Sequence[tuple[uuid.UUID, str]]:
+    """(handoff, channel) pairs with a row nobody is working on: `pending`, or `sending` past its lease.
+
+    `idle_s` leaves alone rows touched very recently, which a running job is about to claim.
+    """
+    now = utcnow()
+    query = (
+        select(Delivery.handoff_id, Delivery.channel)
+        .where(
+            or_(
+                and_(Delivery.status == "pending", Delivery.updated_at < now - timedelta(seconds=idle_s)),
+                and_(Delivery.status == SENDING, Delivery.lease_until < now),
+            )
+        )
+        .distinct()
+        .limit(500)
+    )
+    return [(row[0], row[1]) for row in (await db.execute(query)).all()]
+
+
+async def escalations_never_notified(
+    db: AsyncSession, *, older_than_s: float, within_s: float
+) -> Sequence[tuple[uuid.UUID, str]]:
+    """(handoff, job) pairs whose job never wrote its rows: a lost `notify` (with seniors to tell) or `psa_push`.
+
+    Only escalations created between `within_s` and `older_than_s` ago are looked at, so a job still
+    queued is not doubled and the search stays short.
+    """
+    now = utcnow()
+    window = and_(
+        HandoffRow.intent == "escalate",
+        HandoffRow.created_at < now - timedelta(seconds=older_than_s),
+        HandoffRow.created_at > now - timedelta(seconds=within_s),
+    )
+    has_rows = [
+        exists().where(Delivery.handoff_id == HandoffRow.id, Delivery.channel.in_(channels))
+        for channels in (("email",), ("psa", "webhook"))
+    ]
+    has_seniors = exists().where(
+        User.account_id == HandoffRow.account_id,
+        User.active.is_(True),
+        User.deleted_at.is_(None),
+        User.role.in_(SENIOR_ROLES),
+        User.id != HandoffRow.created_by_id,
+    )
+    unnotified = select(HandoffRow.id).where(window, ~has_rows[0], has_seniors).limit(500)
+    unpushed = select(HandoffRow.id).where(window, ~has_rows[1]).limit(500)
+    found = [(h, "notify") for h in (await db.execute(unnotified)).scalars().all()]
+    found += [(h, "psa_push") for h in (await db.execute(unpushed)).scalars().all()]
+    return found

@@ -7,14 +7,13 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth.policy import require_account_manager
 from shared.auth.principal import ROLES, SENIOR_ROLES, Principal
 from shared.clock import utcnow
 from shared.db.models import Account, User
+from shared.db.upsert import insert_missing
 from shared.directory.schemas import DirectoryNotice, UserOut, UserPut
 from shared.directory.views import user_out
 from shared.errors import NotFound, UserInOtherAccount
@@ -28,10 +27,7 @@ DIRECTORY_EVENT = "directory_user_changed"
 
 async def ensure_account(db: AsyncSession, account_id: uuid.UUID) -> None:
     """Create the account row if this is the first we hear of it (safe under concurrency)."""
-    dialect = db.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(Account).values(id=account_id, created_at=utcnow()).on_conflict_do_nothing()
-    await db.execute(statement)
+    await insert_missing(db, Account, {"id": account_id, "created_at": utcnow()})
 
 
 async def put_user(

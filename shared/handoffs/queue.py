@@ -7,10 +7,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth.policy import require_senior
 from shared.auth.principal import Principal
-from shared.db.models import Handoff as HandoffRow
+from shared.db.models import HandoffRow
 from shared.handoffs.schemas import HandoffPage, Intent, QueueStatus
 from shared.handoffs.views import handoff_out
-from shared.pagination import encode_cursor, older_than
+from shared.pagination import newest_first_page
 
 
 async def list_escalations(
@@ -31,10 +31,5 @@ async def list_escalations(
     )
     if status != "all":
         query = query.where(HandoffRow.status == status)
-    if cursor:
-        query = query.where(older_than(cursor_key, HandoffRow.created_at, HandoffRow.id, cursor))
-    query = query.order_by(HandoffRow.created_at.desc(), HandoffRow.id.desc()).limit(limit + 1)
-    rows = (await db.execute(query)).scalars().all()
-    page, more = rows[:limit], len(rows) > limit
-    next_cursor = encode_cursor(cursor_key, page[-1].created_at, page[-1].id) if more else None
+    page, next_cursor = await newest_first_page(db, query, HandoffRow, key=cursor_key, limit=limit, cursor=cursor)
     return HandoffPage(items=[handoff_out(r) for r in page], next_cursor=next_cursor)

@@ -11,8 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.auth.policy import require_escalator, require_may_hand_off, require_member
 from shared.auth.principal import Principal
 from shared.clock import utcnow
-from shared.db.models import AISession, SessionMessage
-from shared.db.models import Handoff as HandoffRow
+from shared.db.models import AISession, HandoffRow, SessionMessage
 from shared.errors import HandoffActionNotAllowed, HandoffAlreadyClaimed, NotFound, SessionNotActive
 from shared.handoffs.events import announce
 from shared.handoffs.schemas import AssessmentStatus, Handoff, HandoffCreate, HandoffStatus, Intent

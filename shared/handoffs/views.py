@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 
 from shared.clock import rfc3339
-from shared.db.models import Handoff as HandoffRow
+from shared.db.models import HandoffRow
 from shared.handoffs.schemas import Handoff, Intent, Person
 
 

@@ -1,14 +1,30 @@
-"""Jobs on arq: the deterministic `_job_id` makes a re-sent job a no-op while arq remembers it."""
+"""Jobs on arq: the deterministic `_job_id` makes a re-sent job a no-op while arq remembers it.
+
+`serve` runs an arq worker that outlives Redis: arq's own worker ends on the first lost connection,
+so each outage retires the worker and a new one starts, with a growing pause, once Redis answers.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+from contextlib import suppress
 from typing import Any
 
-from arq.connections import ArqRedis
+from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix, retry_key_prefix
+from arq.worker import Worker
 from redis.asyncio import BlockingConnectionPool
 from redis.exceptions import RedisError
 
 from shared.jobs.base import JOB_QUEUES, JobQueueUnavailable
+
+log = logging.getLogger("handoff.jobs")
+# On SIGTERM a worker finishes the jobs it is running for up to this long (compose allows 30 s).
+JOB_COMPLETION_WAIT_S = 25
+MAX_RECONNECT_DELAY_S = 5.0
 
 
 class ArqJobQueue:
@@ -22,6 +38,25 @@ class ArqJobQueue:
             raise JobQueueUnavailable(f"could not enqueue {name}: {exc}") from exc
         return job is not None
 
+    async def requeue(self, name: str, job_id: str, payload: dict[str, Any]) -> bool:
+        queue = JOB_QUEUES[name]
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.exists(in_progress_key_prefix + job_id)
+                pipe.zscore(queue, job_id)
+                running, score = await pipe.execute()
+            if running or score is not None:
+                return False
+            # Neither queued nor running: what arq still keeps of it (a result, a lost job's record, its
+            # try count) would only make enqueue_job refuse the id, or the new job start out of tries.
+            await self.redis.delete(
+                *(prefix + job_id for prefix in (result_key_prefix, job_key_prefix, retry_key_prefix))
+            )
+            job = await self.redis.enqueue_job(name, payload, _job_id=job_id, _queue_name=queue)
+        except RedisError as exc:
+            raise JobQueueUnavailable(f"could not requeue {name}: {exc}") from exc
+        return job is not None
+
     async def ping(self) -> bool:
         try:
             return bool(await self.redis.ping())
@@ -30,3 +65,60 @@ class ArqJobQueue:
 
     async def close(self) -> None:
         await self.redis.aclose()
+
+
+WorkerFactory = Callable[[ArqRedis], Worker]
+
+
+async def serve(build: WorkerFactory, redis_settings: RedisSettings, *, role: str) -> None:
+    """Run `build(pool)` workers until SIGTERM or SIGINT, through any number of Redis outages.
+
+    `build` must make its Worker with `handle_signals=True` and `job_completion_wait`, so a signal
+    lets running jobs finish first.
+    """
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    delay = 0.0
+    while not stopping.is_set():
+        # Ours while no worker is up; a new worker puts its own in place.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stopping.set)
+        pool: ArqRedis | None = None
+        worker: Worker | None = None
+        try:
+            pool = await create_pool(redis_settings)
+            if stopping.is_set():
+                continue
+            worker = build(pool)
+            worker.on_stop = lambda _signal: stopping.set()
+            if delay:
+                log.info("%s: Redis is back; taking jobs again", role)
+            delay = 0.0
+            await worker.async_run()
+        except asyncio.CancelledError:
+            if not stopping.is_set():
+                raise
+        except (RedisError, OSError, TimeoutError) as exc:
+            delay = min(MAX_RECONNECT_DELAY_S, delay * 2 or 0.5)
+            log.warning("%s: lost Redis (%s: %s); reconnecting in %.1f s", role, type(exc).__name__, exc, delay)
+        finally:
+            if worker is not None:
+                await _retire(worker)
+            if pool is not None:
+                with suppress(RedisError, OSError):
+                    await pool.aclose()
+        if not stopping.is_set():
+            with suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), delay)
+    log.info("%s: stopped", role)
+
+
+async def _retire(worker: Worker) -> None:
+    """Let the jobs it started finish (each is bounded by its timeout), then forget it."""
+    running = [task for task in worker.tasks.values() if not task.done()]
+    if running:
+        log.info("letting %d running jobs finish", len(running))
+        await asyncio.wait(running, timeout=worker.in_progress_timeout_s)
+    await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
+    with suppress(RedisError, OSError):
+        await worker.pool.delete(worker.health_check_key)

@@ -24,6 +24,13 @@ class JobQueue(Protocol):
         """Queue a job once per `job_id`: False when that id is already queued or running."""
         ...
 
+    async def requeue(self, name: str, job_id: str, payload: dict[str, Any]) -> bool:
+        """Queue the job again unless it is queued or running now: False when it is.
+
+        For the sweeper: a job that finished, gave up or was lost no longer holds its id.
+        """
+        ...
+
     async def ping(self) -> bool: ...
 
     async def close(self) -> None: ...

@@ -4,6 +4,10 @@ It runs inside every API and worker process. On PostgreSQL, rows are claimed wit
 `FOR UPDATE SKIP LOCKED` under a transaction-scoped advisory lock, so exactly one relay publishes
 at a time and every account's events reach its stream in commit order. It is woken right after a
 commit that wrote outbox rows; a slow poll is only the safety net for rows written elsewhere.
+
+A row that cannot be published for a reason other than an outage is retried a few times, holding back
+only its own account's rows behind it (their order matters), then set aside with its error
+(`dead_at`), counted in `handoff_outbox_dead_letters_total`. Published rows are pruned after a week.
 """
 
 from __future__ import annotations
@@ -11,16 +15,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
+import uuid
 from contextlib import suppress
+from datetime import timedelta
 
 import msgspec
-from sqlalchemy import func, select
+from prometheus_client import Counter
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.bus.base import Bus, BusUnavailable
 from shared.clock import utcnow
 from shared.db.models import OutboxRow
-from shared.jobs.base import JobQueue, JobQueueUnavailable
+from shared.jobs.base import JOB_QUEUES, JobQueue, JobQueueUnavailable
 from shared.observability.context import REQUEST_ID_KEY, bound_request_id, request_id_of
 
 log = logging.getLogger("handoff.outbox")
@@ -28,6 +36,19 @@ log = logging.getLogger("handoff.outbox")
 # Any constant will do; it only has to be the same in every process of one database.
 RELAY_LOCK_KEY = 0x48414E444F4646
 BUSY = -1
+# Failures (not outages) before a row is set aside.
+DEAD_LETTER_AFTER = 5
+KEEP_PUBLISHED = timedelta(days=7)
+PRUNE_EVERY_S = 3600.0
+PRUNE_BATCH = 5000
+
+DEAD_LETTERS = Counter(
+    "handoff_outbox_dead_letters_total", "Outbox rows set aside after repeated failures to publish", ["kind"]
+)
+
+
+class UnpublishableRow(Exception):
+    """The row names something nothing can take: an unknown kind or job."""
 
 
 class OutboxRelay:
@@ -40,6 +61,7 @@ class OutboxRelay:
         batch_size: int = 200,
         poll_interval_s: float = 2.0,
         max_backoff_s: float = 5.0,
+        dead_letter_after: int = DEAD_LETTER_AFTER,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.bus = bus
@@ -47,10 +69,11 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_interval_s = poll_interval_s
         self.max_backoff_s = max_backoff_s
+        self.dead_letter_after = dead_letter_after
+        self._next_prune = 0.0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
-        self.published = 0
 
     def wake(self) -> None:
         """Called after a commit that wrote outbox rows."""
@@ -77,6 +100,9 @@ class OutboxRelay:
         while not self._stopping.is_set():
             self._wake.clear()
             try:
+                if time.monotonic() >= self._next_prune:
+                    self._next_prune = time.monotonic() + PRUNE_EVERY_S
+                    await self.prune()
                 sent = await self.run_once()
             except (BusUnavailable, JobQueueUnavailable) as exc:
                 backoff = min(self.max_backoff_s, backoff * 2 or 0.2)
@@ -113,15 +139,19 @@ class OutboxRelay:
                     return BUSY
             query = (
                 select(OutboxRow)
-                .where(OutboxRow.published_at.is_(None))
+                .where(OutboxRow.published_at.is_(None), OutboxRow.dead_at.is_(None))
                 .order_by(OutboxRow.id)
                 .limit(self.batch_size)
                 .with_for_update(skip_locked=True)
             )
             rows = (await db.execute(query)).scalars().all()
             sent = 0
+            dead: list[OutboxRow] = []
+            held_back: set[uuid.UUID | None] = set()
             failure: Exception | None = None
             for row in rows:
+                if row.account_id in held_back:
+                    continue  # behind a failing row of its account: keep the account's order
                 try:
                     await self._send(row)
                 except (BusUnavailable, JobQueueUnavailable) as exc:
@@ -129,12 +159,51 @@ class OutboxRelay:
                     row.last_error = str(exc)[:1000]
                     failure = exc
                     break
+                except Exception as exc:  # noqa: BLE001 - one bad row must not hold up every tenant
+                    row.attempts += 1
+                    row.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+                    if row.attempts >= self.dead_letter_after:
+                        row.dead_at = utcnow()
+                        dead.append(row)
+                    else:
+                        held_back.add(row.account_id)
+                    continue
                 row.published_at = utcnow()
                 sent += 1
-        self.published += sent
+        for row in dead:
+            DEAD_LETTERS.labels(row.kind).inc()
+            log.error(
+                "outbox row %d (%s %s) set aside after %d failures: %s",
+                row.id,
+                row.kind,
+                row.topic,
+                row.attempts,
+                row.last_error,
+            )
         if failure is not None:
             raise failure
         return sent
+
+    async def prune(self) -> int:
+        """Delete rows published more than a week ago, a batch at a time; the number deleted."""
+        cutoff = utcnow() - KEEP_PUBLISHED
+        deleted = 0
+        while True:
+            async with self.sessionmaker() as db, db.begin():
+                batch = (
+                    select(OutboxRow.id)
+                    .where(OutboxRow.published_at.is_not(None), OutboxRow.published_at < cutoff)
+                    .limit(PRUNE_BATCH)
+                )
+                result = await db.execute(
+                    delete(OutboxRow).where(OutboxRow.id.in_(batch)).execution_options(synchronize_session=False)
+                )
+            count = int(result.rowcount or 0)  # type: ignore[attr-defined]
+            deleted += count
+            if count < PRUNE_BATCH:
+                if deleted:
+                    log.info("outbox: pruned %d rows published before %s", deleted, cutoff.isoformat())
+                return deleted
 
     async def _send(self, row: OutboxRow) -> None:
         with bound_request_id(request_id_of(row.payload)):
@@ -142,6 +211,8 @@ class OutboxRelay:
                 # The request id stays in our logs; the stream carries the contract's event data only.
                 data = msgspec.json.encode({k: v for k, v in row.payload.items() if k != REQUEST_ID_KEY})
                 await self.bus.publish(str(row.account_id), row.topic, data, dedupe_key=f"outbox:{row.id}")
-            else:
+            elif row.kind == "job" and row.topic in JOB_QUEUES:
                 await self.jobs.enqueue(row.topic, row.job_id or f"{row.topic}:{row.id}", row.payload)
+            else:
+                raise UnpublishableRow(f"no {row.kind!r} called {row.topic!r} can be published")
             log.info("outbox: published %s %s", row.kind, row.topic, extra={"outbox_id": row.id})

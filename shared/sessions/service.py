@@ -15,7 +15,7 @@ from shared.clock import utcnow
 from shared.db.models import AISession, SessionMessage
 from shared.errors import InvalidInput, NotFound, SessionMessageLimit
 from shared.ids import new_id
-from shared.pagination import encode_cursor, older_than
+from shared.pagination import newest_first_page
 from shared.sessions.schemas import (
     MAX_CONTEXT_BYTES,
     MAX_SESSION_MESSAGES,
@@ -124,11 +124,7 @@ async def list_my_sessions(
     query = select(AISession).where(AISession.account_id == account_id, AISession.engineer_id == principal.user_id)
     if status != "all":
         query = query.where(AISession.status == status)
-    if cursor:
-        query = query.where(older_than(cursor_key, AISession.created_at, AISession.id, cursor))
-    query = query.order_by(AISession.created_at.desc(), AISession.id.desc()).limit(limit + 1)
-    rows = (await db.execute(query)).scalars().all()
-    page, more = rows[:limit], len(rows) > limit
+    page, next_cursor = await newest_first_page(db, query, AISession, key=cursor_key, limit=limit, cursor=cursor)
     # Count the messages of this page's sessions only: one grouped query over an indexed column.
     counts: dict[uuid.UUID, int] = {}
     if page:
@@ -137,5 +133,4 @@ async def list_my_sessions(
         )
         counts = {sid: int(n) for sid, n in (await db.execute(counted.group_by(SessionMessage.session_id))).all()}
     items = [session_summary_out(row, counts.get(row.id, 0)) for row in page]
-    next_cursor = encode_cursor(cursor_key, page[-1].created_at, page[-1].id) if more else None
     return SessionPage(items=items, next_cursor=next_cursor)

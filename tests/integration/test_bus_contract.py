@@ -94,3 +94,19 @@ async def test_tail_blocks_until_an_event_and_can_be_interrupted(bus: Bus) -> No
     assert await asyncio.wait_for(interrupted, 2) == []
     assert await bus.tail({acc: published}, block_ms=50) == []
     assert await bus.ping() is True
+
+
+async def test_the_in_process_bus_holds_a_bounded_history() -> None:
+    memory = InProcessBus(maxlen=MAXLEN, remembered_keys=100)
+    accounts = [account() for _ in range(3)]
+    for n in range(1000):
+        await memory.publish(accounts[n % 3], "handoff_created", b"{}", dedupe_key=f"outbox:{n}")
+    entries, keys = memory.held()
+    print(f"\nafter 1000 publishes: {entries} stream entries and {keys} dedupe keys held")
+    assert entries == 3 * MAXLEN
+    assert keys == 100
+    # The latest keys still dedupe: a re-sent row is not published twice.
+    tip = await memory.tip(accounts[999 % 3])
+    assert await memory.publish(accounts[999 % 3], "handoff_created", b"{}", dedupe_key="outbox:999") == tip
+    assert await memory.tip(accounts[999 % 3]) == tip
+    await memory.close()

@@ -36,8 +36,12 @@ async def test_escalation_is_published_after_commit_with_its_jobs(tenants: Tenan
     assert [e["type"] for e in events] == ["handoff_created"]
     assert events[0]["handoff_id"] == handoff["id"]
     assert events[0]["handoff"]["status"] == "open"
-    ids = await queued_job_ids(runtime)
-    assert {f"assess:{handoff['id']}", f"notify:{handoff['id']}", f"psa_push:{handoff['id']}"} <= ids
+    # The jobs follow the event in the same batch, a moment later.
+    jobs = {f"assess:{handoff['id']}", f"notify:{handoff['id']}", f"psa_push:{handoff['id']}"}
+    deadline = time.monotonic() + 5
+    while not jobs <= (ids := await queued_job_ids(runtime)) and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    assert jobs <= ids
 
     await senior.post(f"/api/v1/handoffs/{handoff['id']}/claim")
     events = await wait_for_events(runtime, str(tenant.account_id), 2)

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from shared.bootstrap import Runtime
-from shared.db.models import Handoff, OutboxRow
+from shared.db.models import HandoffRow, OutboxRow
 
 
 async def outbox_rows(runtime: Runtime, account_id: uuid.UUID | str) -> list[dict[str, Any]]:
@@ -22,7 +22,7 @@ async def outbox_rows(runtime: Runtime, account_id: uuid.UUID | str) -> list[dic
         return [{"kind": r.kind, "topic": r.topic, "job_id": r.job_id, "payload": r.payload} for r in rows]
 
 
-async def handoffs_of_session(runtime: Runtime, session_id: uuid.UUID | str) -> list[Handoff]:
+async def handoffs_of_session(runtime: Runtime, session_id: uuid.UUID | str) -> list[HandoffRow]:
     async with runtime.sessionmaker() as db:
-        query = select(Handoff).where(Handoff.session_id == uuid.UUID(str(session_id)))
+        query = select(HandoffRow).where(HandoffRow.session_id == uuid.UUID(str(session_id)))
         return list((await db.execute(query)).scalars().all())

@@ -37,6 +37,7 @@ class MailCatcher:
 
     refuse: dict[str, str] = field(default_factory=dict)  # address -> SMTP reply, e.g. "550 no such user"
     accept_limit: int | None = None  # after this many, hold each DATA until `release` is set
+    delay_s: float = 0.0  # a slow server: each DATA waits this long before its answer
     received: list[Received] = field(default_factory=list)
     held: int = 0
     release: threading.Event = field(default_factory=threading.Event)
@@ -51,6 +52,8 @@ class MailCatcher:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         import asyncio
 
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
         with self.lock:
             full = self.accept_limit is not None and len(self.received) >= self.accept_limit
             if full:

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import msgspec
 
-from services.assessor.prompt import repair_prompt, user_prompt
+from services.assessor.prompt import PROMPT_VERSION, repair_prompt, user_prompt
 from services.assessor.providers.base import ProviderError
 from services.assessor.redaction import redact
 from shared.assessments.schemas import AssessmentDraft, AssessmentInput
@@ -44,6 +44,7 @@ class ChatProvider:
     """A chat-completion provider over HTTP; subclasses say how to call and how to read the answer."""
 
     name = "chat"
+    prompt_version: str | None = PROMPT_VERSION
 
     def __init__(
         self,

@@ -555,6 +555,7 @@ class HeuristicProvider:
 
     name = "heuristic"
     model = "msp-rules-v1"
+    prompt_version: str | None = None  # rules, not a prompt
 
     async def assess(self, request: AssessmentInput) -> AssessmentDraft:
         """A validated draft assessment built from the knowledge base."""
@@ -564,3 +565,6 @@ class HeuristicProvider:
             return msgspec.convert(msgspec.to_builtins(draft), AssessmentDraft)
         except msgspec.ValidationError as exc:  # a knowledge-base bug, not the engineer's input
             raise ProviderError(f"heuristic draft failed validation: {exc}") from exc
+
+    async def close(self) -> None:
+        """Nothing to release: the rules live in memory."""
