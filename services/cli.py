@@ -15,6 +15,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from shared.auth.principal import ROLES
 from shared.auth.tokens import issue_token
 from shared.config import ConfigError, Settings
@@ -164,6 +166,27 @@ def cmd_notifier(settings: Settings, args: argparse.Namespace) -> None:
     asyncio.run(run_worker(settings))
 
 
+def cmd_rotate_secrets(settings: Settings, _: argparse.Namespace) -> None:
+    from shared.db.engine import create_engine
+    from shared.integrations.crypto import SecretBox
+    from shared.integrations.service import reseal_credentials
+
+    if not settings.secret_key:
+        raise ConfigError("handoff rotate-secrets needs HANDOFF_SECRET_KEY: the new key first, then the old ones")
+    box = SecretBox(settings.secret_key)
+
+    async def rotate() -> int:
+        engine = create_engine(settings.database_url, pool_size=1)
+        try:
+            async with AsyncSession(engine, expire_on_commit=False) as db, db.begin():
+                return await reseal_credentials(db, box)
+        finally:
+            await engine.dispose()
+
+    count = asyncio.run(rotate())
+    print(f"re-encrypted the credentials of {count} PSA connection(s) under the first key of HANDOFF_SECRET_KEY")
+
+
 def cmd_token(settings: Settings, args: argparse.Namespace) -> None:
     if not settings.jwt_secret:
         # Only a folder `handoff dev` ran in has a secret of its own; anywhere else a made-up one would
@@ -199,6 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
             "--check", action="store_true", help=f"exit 0 when a {name} worker reported itself healthy, else 1"
         )
         worker.set_defaults(func=func)
+    sub.add_parser(
+        "rotate-secrets", help="re-encrypt every stored credential under the first key of HANDOFF_SECRET_KEY"
+    ).set_defaults(func=cmd_rotate_secrets)
     for name, func, help_text in (
         ("api", cmd_api, "run the HTTP/SSE API"),
         ("dev", cmd_dev, "run everything in one process on the embedded default, with demo data"),

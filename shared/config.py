@@ -36,6 +36,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     smtp_username: str | None = None
     smtp_password: str | None = None
     smtp_starttls: bool = True
+    smtp_implicit_tls: bool = False  # TLS from the first byte (port 465) instead of STARTTLS
     smtp_from: str = "handoff@localhost"
     ai_provider: AIProviderName = "heuristic"
     ai_base_url: str | None = None
@@ -59,6 +60,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_format: LogFormat | None = None  # None: `json`, or `console` under `handoff dev`
     cors_origins: str | None = None
     worker_metrics_port: Port | None = None
+    outbound_allow: str = ""  # hosts or CIDRs a PSA or webhook target may be although private, comma-separated
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

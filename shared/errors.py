@@ -91,3 +91,14 @@ class RateLimited(DomainError):
     def __init__(self, retry_after_s: int) -> None:
         super().__init__(f"too many changes in a minute; retry in {retry_after_s} s")
         self.retry_after_s = retry_after_s
+
+
+class UnsafeTarget(DomainError):
+    """A tenant-configured target (PSA, webhook) that is not a public https host, nor on the allow-list."""
+
+    code = "unsafe_target"
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field} is not a safe target: {reason}")
+        self.field = field
+        self.reason = reason

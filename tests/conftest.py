@@ -37,6 +37,8 @@ def redis_db_url(offset: int) -> str:
 
 
 JWT_SECRET = "test-secret-" + "x" * 32
+# The fake vendors listen on loopback over http: the one target the tests' allow-list exempts.
+OUTBOUND_ALLOW = "127.0.0.1"
 STREAM_MAXLEN = 1000
 
 
@@ -125,6 +127,7 @@ def settings_for(pg_url: str, sqlite_url: str) -> dict[str, Settings]:
         "stream_maxlen": STREAM_MAXLEN,
         # The suite makes far more changes per user than a person could; the limit has tests of its own.
         "rate_limit_per_min": 1_000_000,
+        "outbound_allow": OUTBOUND_ALLOW,
     }
     return {
         "sqlite": Settings.from_env({}, database_url=sqlite_url, **base),

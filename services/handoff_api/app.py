@@ -34,6 +34,7 @@ from shared.bootstrap import Runtime
 from shared.config import Settings
 from shared.directory.service import users_refused_streams
 from shared.integrations.crypto import SecretBox
+from shared.integrations.outbound import OutboundPolicy
 from shared.pagination import cursor_key
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -48,10 +49,12 @@ def create_app(
     *,
     in_process_workers: Sequence[InProcessWorker] = (),
     demo_users: Sequence[dict[str, Any]] = (),
+    outbound: OutboundPolicy | None = None,
 ) -> Litestar:
     """Build the API. A given `runtime` is shared and left running; otherwise the app owns one.
 
-    `in_process_workers` attach job consumers to the app's own runtime: the embedded default.
+    `in_process_workers` attach job consumers to the app's own runtime: the embedded default. `outbound` checks
+    the PSA and webhook targets tenants save (by default the policy of `HANDOFF_OUTBOUND_ALLOW`).
     """
     settings.check_jwt_secret()
     owns_runtime = runtime is None
@@ -61,6 +64,7 @@ def create_app(
         async with rt.sessionmaker() as db:
             return await users_refused_streams(db, holders)
 
+    outbound_policy = outbound or OutboundPolicy.from_allow_list(settings.outbound_allow)
     hub = SSEHub(rt.bus, client_buffer=settings.sse_client_buffer, directory_check=refused_streams)
 
     @asynccontextmanager
@@ -105,6 +109,7 @@ def create_app(
                     hub=hub,
                     secret_box=SecretBox(settings.secret_key),
                     cursor_key=cursor_key(settings.secret_key),
+                    outbound=outbound_policy,
                     demo_users=list(demo_users) if settings.dev_mode else [],
                 ),
             }

@@ -20,6 +20,7 @@ from shared.auth.principal import Principal
 from shared.bootstrap import Runtime
 from shared.config import Settings
 from shared.integrations.crypto import SecretBox
+from shared.integrations.outbound import OutboundPolicy
 
 CONTEXT_KEY = "api_context"
 # The session the authentication opened for the directory lookup; the handler's unit of work goes on in it.
@@ -35,6 +36,7 @@ class ApiContext:
     hub: SSEHub
     secret_box: SecretBox
     cursor_key: bytes  # signs the pagination cursors this app hands out
+    outbound: OutboundPolicy  # checks the PSA and webhook targets tenants save
     demo_users: Sequence[dict[str, Any]] = field(default_factory=tuple)
 
 
@@ -97,6 +99,10 @@ def provide_secret_box(state: State) -> SecretBox:
     return provide_context(state).secret_box
 
 
+def provide_outbound_policy(state: State) -> OutboundPolicy:
+    return provide_context(state).outbound
+
+
 def provide_hub(state: State) -> SSEHub:
     return provide_context(state).hub
 
@@ -107,5 +113,6 @@ DEPENDENCIES = {
     "api_context": Provide(provide_context, sync_to_thread=False),
     "runtime": Provide(provide_runtime, sync_to_thread=False),
     "secret_box": Provide(provide_secret_box, sync_to_thread=False),
+    "outbound_policy": Provide(provide_outbound_policy, sync_to_thread=False),
     "hub": Provide(provide_hub, sync_to_thread=False),
 }

@@ -23,6 +23,7 @@ from shared.errors import (
     RateLimited,
     SessionMessageLimit,
     SessionNotActive,
+    UnsafeTarget,
     UserInOtherAccount,
 )
 
@@ -40,6 +41,7 @@ DOMAIN_STATUS: dict[type[DomainError], int] = {
     HandoffActionNotAllowed: 409,
     UserInOtherAccount: 409,
     RateLimited: 429,
+    UnsafeTarget: 400,
 }
 
 HTTP_CODES = {
@@ -71,6 +73,8 @@ def domain_error_handler(_: Request[Any, Any, Any], exc: DomainError) -> Respons
         response = error_response(status, exc.code, exc.detail, retry_after_s=exc.retry_after_s)
         response.headers["Retry-After"] = str(exc.retry_after_s)
         return response
+    if isinstance(exc, UnsafeTarget):
+        extra = {"field": exc.field}
     return error_response(status, exc.code, exc.detail, **extra)
 
 

@@ -125,7 +125,7 @@ class NotifyHandoff:
                 )
             else:
                 try:
-                    message = compose(handoff, user, public_url=self.public_url, sender=self.sender)
+                    message = compose(handoff, user, public_url=self.public_url, sender=self.sender, round=row.round)
                 except Exception as exc:  # noqa: BLE001 - whatever stops it, the same message would fail again
                     log.warning("email to %s for %s cannot be written: %s", row.recipient, handoff.id, exc)
                     await record_outcome(db, row.id, "failed", error=f"the email could not be written: {exc}")
@@ -174,9 +174,10 @@ class PushToPSA:
             connection_row, credentials = found
             provider = connection_row.provider
             channel = "webhook" if provider == "webhook" else "psa"
+            # The target's host only: never the userinfo, path or query a URL may carry (API.md, deliveries).
+            recipient = urlsplit(connection_row.base_url).hostname or provider
             if channel == "psa" and not ticket_ref:
-                return await self._skip(db, handoff, channel, provider, "the session has no ticket_ref")
-            recipient = urlsplit(connection_row.base_url).netloc if channel == "webhook" else f"{provider}:{ticket_ref}"
+                return await self._skip(db, handoff, channel, recipient, "the session has no ticket_ref")
             await ensure_deliveries(
                 db,
                 handoff_id=handoff.id,

@@ -18,6 +18,7 @@ from services.notifier.service import NotifyHandoff, PushToPSA, RetryLater
 from shared.bootstrap import Runtime
 from shared.config import ConfigError, Settings
 from shared.integrations.crypto import SecretBox
+from shared.integrations.outbound import OutboundPolicy, outbound_client
 from shared.jobs.arq import JOB_COMPLETION_WAIT_S, serve
 from shared.jobs.base import JOB_QUEUES, JobHandler
 from shared.jobs.memory import InProcessJobQueue
@@ -59,13 +60,18 @@ def build_sweeper(runtime: Runtime) -> Sweeper:
 async def attach_in_process(runtime: Runtime) -> None:
     """Run `notify` and `psa_push` jobs inside this process (the embedded default)."""
     assert isinstance(runtime.jobs, InProcessJobQueue)
-    http = httpx.AsyncClient(timeout=15)
+    http = _outbound_http(runtime.settings)
     for name, job in build_jobs(runtime, http).items():
         runtime.jobs.run(name, job)
     sweeper = build_sweeper(runtime)
     sweeper.start()
     runtime.closers.append(http.aclose)
     runtime.closers.append(sweeper.stop)
+
+
+def _outbound_http(settings: Settings) -> httpx.AsyncClient:
+    """The only client PSA and webhook pushes use: every target checked and pinned (API.md, Outbound safety)."""
+    return outbound_client(OutboundPolicy.from_allow_list(settings.outbound_allow), timeout=15)
 
 
 def retrying(name: str, job: JobHandler, max_tries: int) -> Any:
@@ -102,7 +108,7 @@ async def run_worker(settings: Settings) -> None:
     settings.require_secrets()
     runtime = Runtime.build(settings, role="notifier")
     await runtime.start()
-    http = httpx.AsyncClient(timeout=15)
+    http = _outbound_http(settings)
     functions = [retrying(name, job, settings.job_max_tries) for name, job in build_jobs(runtime, http).items()]
     sweeper = build_sweeper(runtime)
 

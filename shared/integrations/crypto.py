@@ -1,28 +1,45 @@
-"""Integration secrets at rest: Fernet (AES-128-CBC + HMAC-SHA256) under `HANDOFF_SECRET_KEY`."""
+"""Integration secrets at rest: Fernet (AES-128-CBC + HMAC-SHA256) under `HANDOFF_SECRET_KEY`.
+
+The variable may hold several keys, comma-separated: the first encrypts, every one decrypts, so a new key can be
+put in front, `handoff rotate-secrets` run, and the old key dropped afterwards.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import msgspec
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from shared.config import ConfigError
 
 
 class SecretBox:
-    def __init__(self, key: str) -> None:
-        try:
-            self._fernet = Fernet(key.encode())
-        except (ValueError, TypeError) as exc:
-            raise ConfigError("HANDOFF_SECRET_KEY must be urlsafe base64 of 32 bytes") from exc
+    def __init__(self, keys: str) -> None:
+        fernets = []
+        for position, key in enumerate((part.strip() for part in keys.split(",")), start=1):
+            try:
+                fernets.append(Fernet(key.encode()))
+            except (ValueError, TypeError) as exc:
+                which = "HANDOFF_SECRET_KEY" if "," not in keys else f"key {position} of HANDOFF_SECRET_KEY"
+                raise ConfigError(f"{which} must be urlsafe base64 of 32 bytes") from exc
+        self._fernet = MultiFernet(fernets)
 
     def seal(self, credentials: dict[str, Any]) -> str:
+        """Encrypt under the first key."""
         return self._fernet.encrypt(msgspec.json.encode(credentials)).decode()
 
     def open(self, sealed: str) -> dict[str, Any]:
+        """Decrypt with whichever key sealed it."""
         try:
             opened: dict[str, Any] = msgspec.json.decode(self._fernet.decrypt(sealed.encode()))
         except InvalidToken as exc:
             raise ConfigError("stored credentials do not open with HANDOFF_SECRET_KEY (was the key changed?)") from exc
         return opened
+
+    def reseal(self, sealed: str) -> str:
+        """The same credentials encrypted under the first key."""
+        try:
+            return self._fernet.rotate(sealed.encode()).decode()
+        except InvalidToken as exc:
+            raise ConfigError("stored credentials do not open with any key in HANDOFF_SECRET_KEY") from exc

@@ -5,13 +5,16 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth.policy import require_account_manager
 from shared.auth.principal import Principal
+from shared.config import ConfigError
 from shared.db.models import PSAConnectionRow
 from shared.errors import InvalidInput, NotFound
 from shared.integrations.crypto import SecretBox
+from shared.integrations.outbound import OutboundPolicy
 from shared.integrations.schemas import REQUIRED_CREDENTIALS, PSAConnectionOut, PSAConnectionPut
 
 
@@ -24,21 +27,42 @@ def _out(row: PSAConnectionRow) -> PSAConnectionOut:
     )
 
 
+MAX_SIGNING_SECRETS = 5
+
+
 def _check_credentials(body: PSAConnectionPut) -> None:
     missing = [
         name for name in REQUIRED_CREDENTIALS[body.provider] if not str(body.credentials.get(name) or "").strip()
     ]
     if missing:
         raise InvalidInput(f"{body.provider} needs credentials: {', '.join(missing)}")
-    if any(not isinstance(value, str | int | bool) or len(str(value)) > 4000 for value in body.credentials.values()):
-        raise InvalidInput("credential values must be short strings")
+    for name, value in body.credentials.items():
+        if name == "signing_secret" and isinstance(value, list):
+            # A list of secrets, every one signing, lets a webhook receiver rotate without a gap.
+            if not 1 <= len(value) <= MAX_SIGNING_SECRETS or not all(_short_text(item) and item for item in value):
+                raise InvalidInput(f"signing_secret must be a string or a list of 1..{MAX_SIGNING_SECRETS} strings")
+        elif not (isinstance(value, int | bool) or _short_text(value)):
+            raise InvalidInput("credential values must be short strings")
+
+
+def _short_text(value: Any) -> bool:
+    return isinstance(value, str) and len(value.strip()) > 0 and len(value) <= 4000
 
 
 async def put_psa_connection(
-    db: AsyncSession, box: SecretBox, principal: Principal, account_id: uuid.UUID, body: PSAConnectionPut
+    db: AsyncSession,
+    box: SecretBox,
+    outbound: OutboundPolicy,
+    principal: Principal,
+    account_id: uuid.UUID,
+    body: PSAConnectionPut,
 ) -> PSAConnectionOut:
+    """Store the account's connection; a target that is not a public https host is an UnsafeTarget."""
     require_account_manager(principal, account_id)
     _check_credentials(body)
+    await outbound.check_url(body.base_url, field="base_url")
+    if body.provider == "halopsa":
+        await outbound.check_url(str(body.credentials["auth_url"]), field="auth_url")
     row = await db.get(PSAConnectionRow, account_id, with_for_update=True)
     if row is None:
         row = PSAConnectionRow(account_id=account_id)
@@ -67,3 +91,18 @@ async def load_connection(
     if row is None or not row.enabled:
         return None
     return row, box.open(row.credentials_encrypted)
+
+
+async def reseal_credentials(db: AsyncSession, box: SecretBox) -> int:
+    """Re-encrypt every stored credential under the first key of `box`; how many were re-encrypted.
+
+    All or nothing: a row that opens with none of the keys raises ConfigError naming its account.
+    """
+    rows = (await db.execute(select(PSAConnectionRow).with_for_update())).scalars().all()
+    for row in rows:
+        try:
+            row.credentials_encrypted = box.reseal(row.credentials_encrypted)
+        except ConfigError as exc:
+            raise ConfigError(f"the PSA credentials of account {row.account_id} open with no key given") from exc
+    await db.flush()
+    return len(rows)

@@ -19,11 +19,17 @@ from services.notifier.mailers import MailDropMailer, SMTPMailer
 from services.notifier.service import NotifyHandoff, PushToPSA, RetryLater
 from shared.bootstrap import Runtime
 from shared.integrations.crypto import SecretBox
+from shared.integrations.outbound import OutboundPolicy, outbound_client
 from tests.support.psa_servers import FakeConnectWise, FakeWebhookReceiver
 from tests.support.smtp import MailCatcher, SMTPServer
 from tests.support.tenants import Actor, Tenant, TenantFactory
 
 PUBLIC_URL = "https://handoff.example.test"
+
+
+def outbound_http(runtime: Runtime) -> httpx.AsyncClient:
+    """The notifier's own guarded client, under the runtime's allow-list (loopback for the fake vendors)."""
+    return outbound_client(OutboundPolicy.from_allow_list(runtime.settings.outbound_allow), timeout=5)
 
 
 @pytest.fixture
@@ -157,7 +163,7 @@ async def test_psa_connection_is_stored_sealed_and_never_returned(tenants: Tenan
     secret = "cw-private-" + uuid.uuid4().hex
     body = {
         "provider": "connectwise",
-        "base_url": "https://api-eu.myconnectwise.net/v4_6_release/apis/3.0",
+        "base_url": "https://93.184.215.14/v4_6_release/apis/3.0",  # public, and never dialled here
         "credentials": {"company_id": "acme", "public_key": "pub", "private_key": secret, "client_id": "cid"},
         "enabled": True,
     }
@@ -194,7 +200,7 @@ async def test_psa_note_is_posted_once_and_recorded(
         )
         junior = tenant["junior"]
         handoff = await junior.escalate((await junior.new_session("VPN drops", ticket_ref="8812"))["id"], note="Leeds")
-        async with httpx.AsyncClient(timeout=5) as http:
+        async with outbound_http(runtime) as http:
             push = PushToPSA(runtime.sessionmaker, SecretBox(runtime.settings.secret_key), http, public_url=PUBLIC_URL)
             assert await push({"handoff_id": handoff["id"]}) == "pushed"
             assert await push({"handoff_id": handoff["id"]}) == "pushed"  # a retried job: the row says sent
@@ -204,7 +210,7 @@ async def test_psa_note_is_posted_once_and_recorded(
         assert notes[0]["internalAnalysisFlag"] is True
         rows = await deliveries(tenant["senior"], handoff["id"])
         assert [(r["channel"], r["recipient"], r["status"], r["attempts"]) for r in rows] == [
-            ("psa", "connectwise:8812", "sent", 1)
+            ("psa", "127.0.0.1", "sent", 1)
         ]
         for secret in (connection.credentials["private_key"], connection.credentials["client_id"]):
             assert secret not in caplog.text
@@ -216,7 +222,7 @@ async def test_psa_push_without_ticket_or_connection_is_skipped(tenants: TenantF
     tenant = await tenants.create(junior="engineer", senior="engineer")
     junior = tenant["junior"]
     handoff = await junior.escalate((await junior.new_session())["id"])
-    async with httpx.AsyncClient() as http:
+    async with outbound_http(runtime) as http:
         push = PushToPSA(runtime.sessionmaker, SecretBox(runtime.settings.secret_key), http, public_url=PUBLIC_URL)
         assert await push({"handoff_id": handoff["id"]}) == "skipped"
     rows = await deliveries(tenant["senior"], handoff["id"])
@@ -235,7 +241,7 @@ async def test_webhook_channel_is_signed_and_recorded(tenants: TenantFactory, ru
         )
         junior = tenant["junior"]
         handoff = await junior.escalate((await junior.new_session("Cert expired"))["id"])
-        async with httpx.AsyncClient(timeout=5) as http:
+        async with outbound_http(runtime) as http:
             push = PushToPSA(runtime.sessionmaker, SecretBox(runtime.settings.secret_key), http, public_url=PUBLIC_URL)
             assert await push({"handoff_id": handoff["id"]}) == "pushed"
         assert len(receiver.stored()) == 1
@@ -243,3 +249,22 @@ async def test_webhook_channel_is_signed_and_recorded(tenants: TenantFactory, ru
         assert [(r["channel"], r["status"]) for r in rows] == [("webhook", "sent")]
     finally:
         await receiver.stop()
+
+
+async def test_a_webhook_may_hold_several_signing_secrets(tenants: TenantFactory) -> None:
+    tenant = await tenants.create(owner="owner")
+    url = "https://93.184.215.14/hooks/handoff"
+    for secrets_value, status in (
+        (["whsec_bmV3LWtleQ==", "the old secret"], 200),
+        (["only one"], 200),
+        ([], 400),
+        (["fine", ""], 400),
+        (["fine", 42], 400),
+        ([f"s{i}" for i in range(6)], 400),
+    ):
+        body = {"provider": "webhook", "base_url": url, "credentials": {"signing_secret": secrets_value}}
+        answer = await put_psa(tenant, body)
+        assert answer.status_code == status, (secrets_value, answer.text)
+        if status == 400:
+            assert answer.json()["code"] == "validation_error"
+            assert "the old secret" not in answer.text

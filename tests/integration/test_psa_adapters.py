@@ -12,17 +12,27 @@ import httpx
 import pytest
 
 from services.notifier.psa.autotask import AutotaskAdapter
-from services.notifier.psa.base import PSAConnection, PSAError, PSANote
+from services.notifier.psa.base import PSAConnection, PSAError, PSANote, marker
 from services.notifier.psa.connectwise import ConnectWiseAdapter
 from services.notifier.psa.halopsa import REFRESH_MARGIN, HaloPSAAdapter
-from services.notifier.psa.registry import PROVIDERS, adapter_for, marker
+from services.notifier.psa.registry import PROVIDERS, adapter_for
 from services.notifier.psa.webhook import WebhookAdapter
-from tests.support.psa_servers import FakeAutotask, FakeConnectWise, FakeHaloPSA, FakeWebhookReceiver
+from shared.integrations.outbound import OutboundPolicy, outbound_client
+from tests.conftest import OUTBOUND_ALLOW
+from tests.support.psa_servers import (
+    FakeAutotask,
+    FakeConnectWise,
+    FakeHaloPSA,
+    FakeWebhookReceiver,
+    standard_webhooks_verify,
+)
 
 TICKET = 4242
 OTHER_TICKET = 77
 TICKET_VENDORS = ["connectwise", "autotask", "halopsa"]
 ALL_VENDORS = [*TICKET_VENDORS, "webhook"]
+
+LOOPBACK_ALLOWED = OutboundPolicy.from_allow_list(OUTBOUND_ALLOW)
 
 Fake = FakeConnectWise | FakeAutotask | FakeHaloPSA | FakeWebhookReceiver
 
@@ -48,7 +58,7 @@ async def vendor(request: pytest.FixtureRequest) -> AsyncIterator[Fake]:
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=2.0, trust_env=False) as client:
+    async with outbound_client(LOOPBACK_ALLOWED, timeout=2.0) as client:
         yield client
 
 
@@ -204,7 +214,7 @@ async def test_a_vendor_that_hangs_past_the_timeout_is_transient(vendor: Fake, l
     vendor.hang = True
     connection = vendor.connection()
     started = time.monotonic()
-    async with httpx.AsyncClient(timeout=0.3, trust_env=False) as http:
+    async with outbound_client(LOOPBACK_ALLOWED, timeout=0.3) as http:
         with pytest.raises(PSAError) as caught:
             await adapter_for(connection.provider).post_note(http, connection, a_note())
     assert caught.value.transient is True
@@ -313,3 +323,55 @@ async def test_registry_knows_every_provider_and_refuses_others() -> None:
         adapter_for("kaseya-bms")
     assert caught.value.transient is False
     assert marker("handoff:abc") == "[handoff-ref:handoff:abc]"
+
+
+STANDARD_SECRET = "whsec_" + base64.b64encode(b"\x01\x02standard-webhooks-key-32-bytes!!").decode()
+
+
+@pytest.mark.parametrize("secret", [STANDARD_SECRET, "a plain shared secret"])
+async def test_webhook_carries_standard_webhooks_headers_that_verify(http: httpx.AsyncClient, secret: str) -> None:
+    receiver = FakeWebhookReceiver(signing_secret=secret)
+    await receiver.start()
+    try:
+        note = a_note()
+        await WebhookAdapter(clock=time.time).post_note(http, receiver.connection(), note)
+        [request] = receiver.requests
+        assert request.headers["webhook-id"] == note.idempotency_key
+        assert request.headers["webhook-timestamp"] == request.headers["x-handoff-timestamp"]
+        assert request.headers["webhook-signature"].startswith("v1,")
+        assert standard_webhooks_verify(secret, request.headers, request.body)
+        assert not standard_webhooks_verify(
+            "whsec_" + base64.b64encode(b"another key").decode(), request.headers, request.body
+        )
+        assert len(receiver.stored()) == 1
+    finally:
+        await receiver.stop()
+
+
+async def test_every_signing_secret_signs_so_a_receiver_can_rotate(http: httpx.AsyncClient) -> None:
+    old, new = "whsec_" + base64.b64encode(b"old-key-old-key-old-key").decode(), "a new plain secret"
+    receiver = FakeWebhookReceiver(signing_secret=old)  # it still knows only the old secret
+    await receiver.start()
+    try:
+        await WebhookAdapter().post_note(http, receiver.connection(signing_secret=[new, old]), a_note())
+        [request] = receiver.requests
+        assert len(request.headers["webhook-signature"].split(" ")) == 2
+        assert len(request.headers["x-handoff-signature"].split(" ")) == 2
+        assert standard_webhooks_verify(new, request.headers, request.body)
+        assert standard_webhooks_verify(old, request.headers, request.body)
+        assert len(receiver.stored()) == 1  # accepted: the old secret's signatures verify
+    finally:
+        await receiver.stop()
+
+
+@pytest.mark.parametrize("bad", [[], [""], ["ok", 7], "", None])
+async def test_a_webhook_without_a_usable_secret_sends_nothing(http: httpx.AsyncClient, bad: Any) -> None:
+    receiver = FakeWebhookReceiver()
+    await receiver.start()
+    try:
+        with pytest.raises(PSAError) as caught:
+            await WebhookAdapter().post_note(http, receiver.connection(signing_secret=bad), a_note())
+        assert caught.value.transient is False
+        assert receiver.requests == []
+    finally:
+        await receiver.stop()

@@ -14,6 +14,7 @@ import hmac
 import json
 import re
 import secrets
+import ssl
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -42,9 +43,18 @@ class Request:
 class Reply:
     status: int
     body: Any = None
+    headers: dict[str, str] | None = None
 
 
-REASONS = {200: "OK", 201: "Created", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found"}
+REASONS = {
+    200: "OK",
+    201: "Created",
+    307: "Temporary Redirect",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+}
 
 
 class FakeServer:
@@ -54,16 +64,19 @@ class FakeServer:
         self.requests: list[Request] = []
         self.fail_with: int | None = None  # answer every request with this status instead
         self.hang = False  # never answer, as a stuck vendor would
+        self.redirect_to: str | None = None  # answer every request with a 307 to this URL instead
+        self.tls: ssl.SSLContext | None = None  # serve https with this context
+        self.host = "127.0.0.1"  # the host name its URLs carry (it always listens on 127.0.0.1)
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.port = 0
 
     @property
     def origin(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._connection, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._connection, "127.0.0.1", self.port, ssl=self.tls)
         self.port = int(self._server.sockets[0].getsockname()[1])
 
     async def stop(self) -> None:
@@ -90,10 +103,15 @@ class FakeServer:
             self.requests.append(request)
             if self.hang:
                 await asyncio.Event().wait()
-            reply = Reply(self.fail_with, {"error": "injected"}) if self.fail_with else await self.handle(request)
+            if self.redirect_to:
+                reply = Reply(307, None, {"Location": self.redirect_to})
+            elif self.fail_with:
+                reply = Reply(self.fail_with, {"error": "injected", "banner": "upstream-body-text"})
+            else:
+                reply = await self.handle(request)
             writer.write(_encode(reply))
             await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
+        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
             pass
         finally:
             self._tasks.discard(task)
@@ -116,9 +134,10 @@ async def _read_request(reader: asyncio.StreamReader) -> Request | None:
 
 def _encode(reply: Reply) -> bytes:
     body = b"" if reply.body is None else json.dumps(reply.body).encode()
+    extra = "".join(f"{name}: {value}\r\n" for name, value in (reply.headers or {}).items())
     head = (
         f"HTTP/1.1 {reply.status} {REASONS.get(reply.status, 'Status')}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n{extra}Connection: close\r\n\r\n"
     )
     return head.encode() + body
 
@@ -353,15 +372,42 @@ class FakeHaloPSA(FakeServer):
         return Reply(200, {"access_token": token, "token_type": "Bearer", "expires_in": self.expires_in})
 
 
-class FakeWebhookReceiver(FakeServer):
-    """A receiver that verifies X-Handoff-Signature over "{timestamp}.{body}" and dedupes by Idempotency-Key."""
+def standard_webhooks_verify(secret: str, headers: dict[str, str], body: bytes) -> bool:
+    """The Standard Webhooks reference check, written out from the specification (not from our sender)."""
+    msg_id = headers.get("webhook-id", "")
+    timestamp = headers.get("webhook-timestamp", "")
+    # A "whsec_" secret's key is its base64-decoded rest; any other secret is used as its UTF-8 bytes.
+    key = base64.b64decode(secret[len("whsec_") :]) if secret.startswith("whsec_") else secret.encode("utf-8")
+    signed_content = f"{msg_id}.{timestamp}.{body.decode('utf-8')}"
+    expected = base64.b64encode(hmac.new(key, signed_content.encode("utf-8"), hashlib.sha256).digest()).decode()
+    for versioned in headers.get("webhook-signature", "").split(" "):
+        version, _, sig = versioned.partition(",")
+        if version == "v1" and hmac.compare_digest(expected, sig):
+            return True
+    return False
 
-    def __init__(self) -> None:
+
+def handoff_signature_verify(secret: str, headers: dict[str, str], body: bytes) -> bool:
+    """Our own X-Handoff-Signature check: hex HMAC-SHA256 of "{timestamp}.{body}", any of the signatures."""
+    message = headers.get("x-handoff-timestamp", "").encode() + b"." + body
+    expected = "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+    return any(hmac.compare_digest(expected, sig) for sig in headers.get("x-handoff-signature", "").split(" "))
+
+
+class FakeWebhookReceiver(FakeServer):
+    """A receiver that verifies both signatures (ours and Standard Webhooks') and dedupes by Idempotency-Key.
+
+    `known_secrets` are the secrets the receiver holds (by default the one in `credentials`); any may verify.
+    """
+
+    def __init__(self, signing_secret: str | list[str] | None = None) -> None:
         super().__init__()
-        self.credentials = {"signing_secret": "whsec-" + secrets.token_hex(16)}
+        secret: str | list[str] = signing_secret or "whsec-" + secrets.token_hex(16)
+        self.credentials: dict[str, Any] = {"signing_secret": secret}
+        self.known_secrets = secret if isinstance(secret, list) else [secret]
         self.events: dict[str, dict[str, Any]] = {}
 
-    def connection(self, *, trailing_slash: bool = False, **override: str) -> PSAConnection:
+    def connection(self, *, trailing_slash: bool = False, **override: Any) -> PSAConnection:
         credentials = {**self.credentials, **override}
         url = self.origin + "/hooks/handoff" + ("/" if trailing_slash else "")
         return PSAConnection(provider="webhook", base_url=url, credentials=credentials)
@@ -372,13 +418,12 @@ class FakeWebhookReceiver(FakeServer):
     async def handle(self, request: Request) -> Reply:
         if request.method != "POST" or request.path.rstrip("/") != "/hooks/handoff":
             return Reply(404, None)
-        timestamp = request.headers.get("x-handoff-timestamp", "")
-        message = timestamp.encode() + b"." + request.body
-        expected = (
-            "sha256=" + hmac.new(self.credentials["signing_secret"].encode(), message, hashlib.sha256).hexdigest()
-        )
+        headers, body = request.headers, request.body
+        timestamp = headers.get("webhook-timestamp", "")
         fresh = timestamp.isdigit() and abs(time.time() - int(timestamp)) < 300
-        if not fresh or not hmac.compare_digest(expected, request.headers.get("x-handoff-signature", "")):
+        ours = any(handoff_signature_verify(secret, headers, body) for secret in self.known_secrets)
+        standard = any(standard_webhooks_verify(secret, headers, body) for secret in self.known_secrets)
+        if not (fresh and ours and standard and headers.get("x-handoff-timestamp") == timestamp):
             return Reply(401, {"error": "bad signature"})
         if request.headers.get("content-type") != "application/json":
             return Reply(415, None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -74,13 +75,14 @@ class MailCatcher:
 class SMTPServer:
     """Start, stop and start again on the same port."""
 
-    def __init__(self, catcher: MailCatcher | None = None) -> None:
+    def __init__(self, catcher: MailCatcher | None = None, *, implicit_tls: ssl.SSLContext | None = None) -> None:
         self.catcher = catcher or MailCatcher()
         self.port = spare_port()
+        self.implicit_tls = implicit_tls  # TLS from the first byte, as on port 465
         self._controller: Controller | None = None
 
     def start(self) -> None:
-        self._controller = Controller(self.catcher, hostname="127.0.0.1", port=self.port)
+        self._controller = Controller(self.catcher, hostname="127.0.0.1", port=self.port, ssl_context=self.implicit_tls)
         self._controller.start()
 
     def stop(self) -> None:

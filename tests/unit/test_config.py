@@ -84,3 +84,13 @@ def test_secrets_never_print() -> None:
     assert "hunter2" not in repr(settings)
     with pytest.raises(ConfigError, match="HANDOFF_SECRET_KEY"):
         settings.require_secrets()
+
+
+def test_outbound_allow_list_and_implicit_tls_are_settings() -> None:
+    settings = Settings.from_env(
+        {"HANDOFF_OUTBOUND_ALLOW": "10.0.0.0/8,psa.corp.example", "HANDOFF_SMTP_IMPLICIT_TLS": "1"}
+    )
+    assert settings.outbound_allow == "10.0.0.0/8,psa.corp.example"
+    assert settings.smtp_implicit_tls is True
+    assert Settings.from_env({}).smtp_implicit_tls is False
+    assert Settings.from_env({}).outbound_allow == ""

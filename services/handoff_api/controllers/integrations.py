@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.handoff_api.auth import account_admin_guard
 from shared.auth.principal import Principal
 from shared.integrations.crypto import SecretBox
+from shared.integrations.outbound import OutboundPolicy
 from shared.integrations.schemas import PSAConnectionOut, PSAConnectionPut
 from shared.integrations.service import get_psa_connection, put_psa_connection
 
@@ -26,11 +27,12 @@ class PSAController(Controller):
         self,
         principal: NamedDependency[Principal],
         secret_box: NamedDependency[SecretBox],
+        outbound_policy: NamedDependency[OutboundPolicy],
         db: NamedDependency[AsyncSession],
         account_id: FromPath[uuid.UUID],
         data: JSONBody[PSAConnectionPut],
     ) -> PSAConnectionOut:
-        return await put_psa_connection(db, secret_box, principal, account_id, data)
+        return await put_psa_connection(db, secret_box, outbound_policy, principal, account_id, data)
 
     @get("/", operation_id="getPSAConnection")
     async def get_connection(

@@ -6,20 +6,8 @@ from typing import Any
 
 import httpx
 
-from services.notifier.psa.base import (
-    PSAConnection,
-    PSANote,
-    PSAResult,
-    credential,
-    endpoint,
-    json_of,
-    log,
-    marker,
-    note_text,
-    posted_body,
-    send,
-    ticket_number,
-)
+from services.notifier.psa.base import PSAConnection, PSANote, PSAResult, marker, note_text, ticket_number
+from services.notifier.psa.http import endpoint, external_id, json_of, log, posted_body, send
 
 NOTE_TYPE = 1
 PUBLISH_INTERNAL_ONLY = 2
@@ -60,9 +48,9 @@ class AutotaskAdapter:
         """Post `note` as an internal-only note, unless a note with its marker is already on the ticket."""
         ticket = ticket_number(self.provider, note.ticket_ref)
         headers = {
-            "ApiIntegrationCode": credential(connection, "integration_code"),
-            "UserName": credential(connection, "username"),
-            "Secret": credential(connection, "secret"),
+            "ApiIntegrationCode": connection.credential("integration_code"),
+            "UserName": connection.credential("username"),
+            "Secret": connection.credential("secret"),
             "Content-Type": "application/json",
             "Accept": "application/json",
         }
@@ -76,7 +64,7 @@ class AutotaskAdapter:
         for existing in _items(json_of(found, provider=self.provider, action="notes query")):
             if tag in str(existing.get("description") or ""):
                 log.info("autotask: ticket %d already has the note for %s", ticket, note.idempotency_key)
-                return PSAResult(external_id=_id(existing.get("id")), already_posted=True)
+                return PSAResult(external_id=external_id(existing), already_posted=True)
 
         text = note_text(note, limit=DESCRIPTION_LIMIT)
         body = {
@@ -92,13 +80,9 @@ class AutotaskAdapter:
         )
         answer = posted_body(created)
         log.info("autotask: posted the note for %s on ticket %d", note.idempotency_key, ticket)
-        return PSAResult(external_id=_id(answer.get("itemId") if isinstance(answer, dict) else None))
+        return PSAResult(external_id=external_id(answer, "itemId"))
 
 
 def _items(body: Any) -> list[dict[str, Any]]:
     items = body.get("items") if isinstance(body, dict) else None
     return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
-
-
-def _id(value: Any) -> str | None:
-    return None if value is None else str(value)

@@ -1,8 +1,7 @@
-"""The interface every PSA adapter implements: post one internal note on a ticket, once."""
+"""The contract every PSA adapter implements: post one internal note on a ticket, once."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any, Protocol
 
 import httpx
@@ -15,6 +14,13 @@ class PSAConnection(msgspec.Struct, kw_only=True):
     provider: str  # "connectwise" | "autotask" | "halopsa" | "webhook"
     base_url: str
     credentials: dict[str, Any]
+
+    def credential(self, name: str) -> str:
+        """One credential as text, or a non-transient PSAError naming (never showing) it."""
+        value = self.credentials.get(name)
+        if value is None or value == "":
+            raise PSAError(f"{self.provider}: credential {name!r} is missing", transient=False)
+        return str(value)
 
 
 class PSANote(msgspec.Struct, kw_only=True):
@@ -30,7 +36,10 @@ class PSAResult(msgspec.Struct, kw_only=True):
 
 
 class PSAError(Exception):
-    """A push failed. `transient` errors (timeouts, 429, 5xx, refused) are retried; others are not."""
+    """A push failed. `transient` errors (timeouts, 429, 5xx, refused) are retried; others are not.
+
+    The message names the step and at most a status code: never a credential, a URL or the vendor's own words.
+    """
 
     def __init__(self, message: str, *, transient: bool) -> None:
         super().__init__(message)
@@ -43,13 +52,6 @@ class PSAAdapter(Protocol):
     async def post_note(self, http: httpx.AsyncClient, connection: PSAConnection, note: PSANote) -> PSAResult:
         """Post `note` as an internal note on `note.ticket_ref`, unless a note with its marker is already there."""
         ...
-
-
-# What every adapter shares: the marker, ticket numbers, credentials, and one way to call a vendor.
-
-log = logging.getLogger("handoff.notifier.psa")
-
-_TRANSIENT_STATUSES = frozenset({408, 425, 429})
 
 
 def marker(idempotency_key: str) -> str:
@@ -73,60 +75,3 @@ def ticket_number(provider: str, ticket_ref: str) -> int:
     if not (digits.isascii() and digits.isdigit()):
         raise PSAError(f"{provider}: ticket reference {ticket_ref[:40]!r} is not a ticket number", transient=False)
     return int(digits)
-
-
-def credential(connection: PSAConnection, name: str) -> str:
-    """One credential of the connection as text, or a non-transient PSAError naming (never showing) it."""
-    value = connection.credentials.get(name)
-    if value is None or value == "":
-        raise PSAError(f"{connection.provider}: credential {name!r} is missing", transient=False)
-    return str(value)
-
-
-def endpoint(base_url: str, path: str) -> str:
-    """`path` under `base_url`, whether or not the base ends with a slash."""
-    return f"{base_url.rstrip('/')}/{path.lstrip('/')}"
-
-
-async def send(
-    http: httpx.AsyncClient,
-    method: str,
-    url: str,
-    *,
-    provider: str,
-    action: str,
-    allow: frozenset[int] = frozenset(),
-    **kwargs: Any,
-) -> httpx.Response:
-    """Make one vendor call; failures become PSAErrors whose messages name the step, never a credential or URL."""
-    try:
-        response = await http.request(method, url, **kwargs)
-    except httpx.TimeoutException:
-        raise PSAError(f"{provider}: {action} timed out", transient=True) from None
-    except (httpx.UnsupportedProtocol, httpx.InvalidURL):
-        raise PSAError(f"{provider}: {action} has an unusable base URL", transient=False) from None
-    except httpx.TransportError as exc:
-        raise PSAError(f"{provider}: {action} failed ({type(exc).__name__})", transient=True) from None
-    status = response.status_code
-    if response.is_success or status in allow:
-        return response
-    transient = status >= 500 or status in _TRANSIENT_STATUSES
-    log.warning("%s: %s answered HTTP %d", provider, action, status)
-    raise PSAError(f"{provider}: {action} answered HTTP {status}", transient=transient)
-
-
-def json_of(response: httpx.Response, *, provider: str, action: str) -> Any:
-    """The response's JSON body; an unreadable one is transient (a proxy's error page, a cut connection)."""
-    try:
-        return response.json()
-    except ValueError:
-        raise PSAError(f"{provider}: {action} answered something that is not JSON", transient=True) from None
-
-
-def posted_body(response: httpx.Response) -> Any:
-    """The JSON answer to a post that succeeded, or None when it is unreadable."""
-    # The note is posted by now: an odd answer must not become an error whose retry posts it again.
-    try:
-        return response.json()
-    except ValueError:
-        return None

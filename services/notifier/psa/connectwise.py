@@ -7,20 +7,8 @@ from typing import Any
 
 import httpx
 
-from services.notifier.psa.base import (
-    PSAConnection,
-    PSANote,
-    PSAResult,
-    credential,
-    endpoint,
-    json_of,
-    log,
-    marker,
-    note_text,
-    posted_body,
-    send,
-    ticket_number,
-)
+from services.notifier.psa.base import PSAConnection, PSANote, PSAResult, marker, note_text, ticket_number
+from services.notifier.psa.http import endpoint, external_id, json_of, log, posted_body, send
 
 # Characters that mean something in a conditions string or in the SQL LIKE behind it.
 _UNSAFE = re.compile(r"[^A-Za-z0-9:._\-]+")
@@ -41,10 +29,10 @@ class ConnectWiseAdapter:
     async def post_note(self, http: httpx.AsyncClient, connection: PSAConnection, note: PSANote) -> PSAResult:
         """Post `note` as an internal analysis note, unless a note with its marker is already on the ticket."""
         ticket = ticket_number(self.provider, note.ticket_ref)
-        username = f"{credential(connection, 'company_id')}+{credential(connection, 'public_key')}"
+        username = f"{connection.credential('company_id')}+{connection.credential('public_key')}"
         request: dict[str, Any] = {
-            "auth": httpx.BasicAuth(username, credential(connection, "private_key")),
-            "headers": {"clientId": credential(connection, "client_id"), "Accept": "application/json"},
+            "auth": httpx.BasicAuth(username, connection.credential("private_key")),
+            "headers": {"clientId": connection.credential("client_id"), "Accept": "application/json"},
         }
         url = endpoint(connection.base_url, f"service/tickets/{ticket}/notes")
         tag = marker(note.idempotency_key)
@@ -54,7 +42,7 @@ class ConnectWiseAdapter:
         for existing in _notes(json_of(found, provider=self.provider, action="notes lookup")):
             if tag in str(existing.get("text") or ""):
                 log.info("connectwise: ticket %d already has the note for %s", ticket, note.idempotency_key)
-                return PSAResult(external_id=_id(existing), already_posted=True)
+                return PSAResult(external_id=external_id(existing), already_posted=True)
 
         body = {
             "text": note_text(note),
@@ -65,13 +53,8 @@ class ConnectWiseAdapter:
         }
         created = await send(http, "POST", url, provider=self.provider, action="note post", json=body, **request)
         log.info("connectwise: posted the note for %s on ticket %d", note.idempotency_key, ticket)
-        return PSAResult(external_id=_id(posted_body(created)))
+        return PSAResult(external_id=external_id(posted_body(created)))
 
 
 def _notes(body: Any) -> list[dict[str, Any]]:
     return [item for item in body if isinstance(item, dict)] if isinstance(body, list) else []
-
-
-def _id(item: Any) -> str | None:
-    value = item.get("id") if isinstance(item, dict) else None
-    return None if value is None else str(value)

@@ -9,21 +9,8 @@ from typing import Any
 
 import httpx
 
-from services.notifier.psa.base import (
-    PSAConnection,
-    PSAError,
-    PSANote,
-    PSAResult,
-    credential,
-    endpoint,
-    json_of,
-    log,
-    marker,
-    note_text,
-    posted_body,
-    send,
-    ticket_number,
-)
+from services.notifier.psa.base import PSAConnection, PSAError, PSANote, PSAResult, marker, note_text, ticket_number
+from services.notifier.psa.http import endpoint, external_id, json_of, log, posted_body, send
 
 OUTCOME = "Private Note"
 REFRESH_MARGIN = 60.0  # seconds before expiry that a cached token stops being used
@@ -54,7 +41,7 @@ class HaloPSAAdapter:
         for existing in _actions(json_of(found, provider=self.provider, action="actions lookup")):
             if any(tag in str(existing.get(field) or "") for field in ("note", "note_html")):
                 log.info("halopsa: ticket %d already has the note for %s", ticket, note.idempotency_key)
-                return PSAResult(external_id=_id(existing), already_posted=True)
+                return PSAResult(external_id=external_id(existing), already_posted=True)
 
         action = {
             "ticket_id": ticket,
@@ -66,7 +53,7 @@ class HaloPSAAdapter:
         created = await self._call(http, connection, "POST", url, action="action post", json=[action])
         answer = posted_body(created)
         log.info("halopsa: posted the note for %s on ticket %d", note.idempotency_key, ticket)
-        return PSAResult(external_id=_id(answer[0] if isinstance(answer, list) and answer else answer))
+        return PSAResult(external_id=external_id(answer[0] if isinstance(answer, list) and answer else answer))
 
     async def _call(
         self, http: httpx.AsyncClient, connection: PSAConnection, method: str, url: str, *, action: str, **kwargs: Any
@@ -97,13 +84,13 @@ class HaloPSAAdapter:
         # No lock: concurrent pushes at worst fetch a token each, and Halo allows several live tokens.
         form = {
             "grant_type": "client_credentials",
-            "client_id": credential(connection, "client_id"),
-            "client_secret": credential(connection, "client_secret"),
+            "client_id": connection.credential("client_id"),
+            "client_secret": connection.credential("client_secret"),
             "scope": "all",
         }
         tenant = connection.credentials.get("tenant")
         params = {"tenant": str(tenant)} if tenant else None
-        url = token_url(credential(connection, "auth_url"))
+        url = token_url(connection.credential("auth_url"))
         response = await send(
             http, "POST", url, provider=self.provider, action="token request", data=form, params=params
         )
@@ -135,8 +122,3 @@ def _lifetime(expires_in: Any) -> float:
 def _actions(body: Any) -> list[dict[str, Any]]:
     items = body.get("actions") if isinstance(body, dict) else body
     return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
-
-
-def _id(item: Any) -> str | None:
-    value = item.get("id") if isinstance(item, dict) else None
-    return None if value is None else str(value)

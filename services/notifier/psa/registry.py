@@ -1,14 +1,12 @@
-"""Which adapter posts for a provider; the note marker lives in base.py and is re-exported here."""
+"""Which adapter posts for a provider."""
 
 from __future__ import annotations
 
 from services.notifier.psa.autotask import AutotaskAdapter
-from services.notifier.psa.base import PSAAdapter, PSAError, marker
+from services.notifier.psa.base import PSAAdapter, PSAError
 from services.notifier.psa.connectwise import ConnectWiseAdapter
 from services.notifier.psa.halopsa import HaloPSAAdapter
 from services.notifier.psa.webhook import WebhookAdapter
-
-__all__ = ["PROVIDERS", "adapter_for", "marker"]
 
 # One instance per provider for the process, so HaloPSA's token cache outlives a single push.
 _ADAPTERS: dict[str, PSAAdapter] = {

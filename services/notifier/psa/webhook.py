@@ -6,44 +6,83 @@ The request carries these headers:
 - ``Idempotency-Key: <note.idempotency_key>``, the same on every retry; the receiver keeps the keys it has seen
   and answers ``409 Conflict`` to a repeat, which this adapter reports as already posted.
 - ``X-Handoff-Timestamp: <unix seconds>``, when this attempt was signed.
-- ``X-Handoff-Signature: sha256=<hex>``, the HMAC-SHA256 of ``"<timestamp>.<raw body>"`` keyed with the
-  connection's ``signing_secret`` (UTF-8).
+- ``X-Handoff-Signature: sha256=<hex>``, the HMAC-SHA256 of ``"<timestamp>.<raw body>"`` keyed with the UTF-8 bytes
+  of the connection's ``signing_secret``.
+- The Standard Webhooks headers (https://www.standardwebhooks.com): ``webhook-id`` (the idempotency key),
+  ``webhook-timestamp`` (the same seconds) and ``webhook-signature: v1,<base64>``, the HMAC-SHA256 of
+  ``"<webhook-id>.<webhook-timestamp>.<raw body>"``. Its key is the base64-decoded part of a ``whsec_<base64>``
+  secret, as Standard Webhooks libraries expect; any other secret is used as its UTF-8 bytes, exactly as for
+  ``X-Handoff-Signature``.
 
-To verify, a receiver takes the body bytes exactly as received (before any JSON parsing), computes
-``hmac_sha256(signing_secret, timestamp + "." + body)`` in hex, compares it with the header in constant time,
-and rejects timestamps more than a few minutes from its own clock so that a captured request cannot be replayed.
-The body is ``note.payload`` with ``ticket_ref`` and ``text`` (the note, marker included) added.
+``signing_secret`` may be a list: every secret signs, and both signature headers then hold one signature per
+secret, separated by spaces, in the list's order. A receiver accepts the request when any of them verifies, so it
+can move to a new secret while the old one still signs.
+
+To verify, a receiver takes the body bytes exactly as received (before any JSON parsing), computes the HMAC,
+compares it with each signature in constant time, and rejects timestamps more than a few minutes from its own
+clock so that a captured request cannot be replayed. The body is ``note.payload`` with ``ticket_ref`` and ``text``
+(the note, marker included) added.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
 
 import httpx
 import msgspec
 
-from services.notifier.psa.base import (
-    PSAConnection,
-    PSANote,
-    PSAResult,
-    credential,
-    log,
-    note_text,
-    posted_body,
-    send,
-)
+from services.notifier.psa.base import PSAConnection, PSAError, PSANote, PSAResult, note_text
+from services.notifier.psa.http import external_id, log, posted_body, send
 
 SIGNATURE_SCHEME = "sha256"
+STANDARD_SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:
     """The X-Handoff-Signature value for `body` sent at `timestamp`: "sha256=" and the hex HMAC-SHA256."""
     digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
     return f"{SIGNATURE_SCHEME}={digest}"
+
+
+def standard_key(secret: str) -> bytes:
+    """The Standard Webhooks key of a secret: the decoded part of "whsec_<base64>", else the secret's UTF-8 bytes."""
+    if secret.startswith(STANDARD_SECRET_PREFIX):
+        try:
+            return base64.b64decode(secret.removeprefix(STANDARD_SECRET_PREFIX), validate=True)
+        except (binascii.Error, ValueError):
+            pass
+    return secret.encode()
+
+
+def standard_signature(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
+    """One `webhook-signature` entry: "v1," and the base64 HMAC-SHA256 of "<id>.<timestamp>.<body>"."""
+    digest = hmac.new(standard_key(secret), f"{message_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def signing_secrets(connection: PSAConnection) -> list[str]:
+    """The connection's signing secrets, one or a list; a missing or empty one is a non-transient PSAError."""
+    value = connection.credentials.get("signing_secret")
+    secrets = value if isinstance(value, list) else [value]
+    if not secrets or any(not isinstance(secret, str) or not secret for secret in secrets):
+        raise PSAError("webhook: credential 'signing_secret' is missing", transient=False)
+    return list(secrets)
+
+
+def signature_headers(secrets: Sequence[str], message_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+    """Both signature headers and their timestamps, every secret signing."""
+    return {
+        "X-Handoff-Timestamp": str(timestamp),
+        "X-Handoff-Signature": " ".join(signature(secret, timestamp, body) for secret in secrets),
+        "webhook-id": message_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": " ".join(standard_signature(s, message_id, timestamp, body) for s in secrets),
+    }
 
 
 class WebhookAdapter:
@@ -56,14 +95,13 @@ class WebhookAdapter:
 
     async def post_note(self, http: httpx.AsyncClient, connection: PSAConnection, note: PSANote) -> PSAResult:
         """Send the event once per attempt; a 409 means an earlier attempt was received."""
-        secret = credential(connection, "signing_secret")
+        secrets = signing_secrets(connection)
         body = msgspec.json.encode({**note.payload, "ticket_ref": note.ticket_ref, "text": note_text(note)})
         timestamp = int(self._clock())
         headers = {
             "Content-Type": "application/json",
             "Idempotency-Key": note.idempotency_key,
-            "X-Handoff-Timestamp": str(timestamp),
-            "X-Handoff-Signature": signature(secret, timestamp, body),
+            **signature_headers(secrets, note.idempotency_key, timestamp, body),
         }
         response = await send(
             http,
@@ -79,9 +117,4 @@ class WebhookAdapter:
             log.info("webhook: the receiver already has %s", note.idempotency_key)
             return PSAResult(external_id=None, already_posted=True)
         log.info("webhook: delivered %s", note.idempotency_key)
-        return PSAResult(external_id=_id(posted_body(response)))
-
-
-def _id(answer: Any) -> str | None:
-    value = answer.get("id") if isinstance(answer, dict) else None
-    return None if value is None else str(value)
+        return PSAResult(external_id=external_id(posted_body(response)))
