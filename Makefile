@@ -35,7 +35,15 @@ $(CHROMIUM):
 	@command -v apt-get >/dev/null || { echo "The browser tests need Chromium: install the chromium package." >&2; exit 1; }
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
-test: lint $(CHROMIUM)
+# The deploy/ tests validate the compose file with Debian's docker-compose and run our nginx.conf with nginx.
+DOCKER_COMPOSE := /usr/bin/docker-compose
+NGINX := /usr/sbin/nginx
+
+$(DOCKER_COMPOSE) $(NGINX):
+	@command -v apt-get >/dev/null || { echo "The deploy tests need docker-compose and nginx: install those packages." >&2; exit 1; }
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose nginx >/dev/null
+
+test: lint $(CHROMIUM) $(DOCKER_COMPOSE) $(NGINX)
 	$(VENV)/bin/pytest
 
 clean:

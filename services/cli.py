@@ -8,7 +8,6 @@ import base64
 import fcntl
 import json
 import logging
-import os
 import secrets
 import sys
 import uuid
@@ -22,14 +21,18 @@ from shared.auth.principal import ROLES
 from shared.auth.tokens import issue_token
 from shared.config import ConfigError, Settings
 from shared.db.migrate import upgrade
+from shared.observability.logs import configure_logging
 
 log = logging.getLogger("handoff")
 VAR = Path("var")
 
 
+DEV_SECRETS = VAR / "dev-secrets.json"
+
+
 def _dev_secrets() -> dict[str, str]:
     """Secrets for `handoff dev`, made once and kept under var/ so demo tokens survive a restart."""
-    path = VAR / "dev-secrets.json"
+    path = DEV_SECRETS
     if path.exists():
         return dict(json.loads(path.read_text()))
     VAR.mkdir(exist_ok=True)
@@ -66,12 +69,13 @@ def _serve(
 
         workers = [attach_assessor, attach_notifier]
     app = create_app(settings, in_process_workers=workers, demo_users=demo_users or [])
-    HandoffServer.for_app(app, host=host, port=port).run()
+    log_format = settings.log_format or ("console" if settings.dev_mode else "json")
+    HandoffServer.for_app(app, host=host, port=port, log_level=settings.log_level, log_format=log_format).run()
 
 
 def cmd_migrate(settings: Settings, _: argparse.Namespace) -> None:
     upgrade(settings.database_url)
-    print("database is at the latest schema")
+    log.info("database is at the latest schema")
 
 
 def cmd_api(settings: Settings, args: argparse.Namespace) -> None:
@@ -133,15 +137,32 @@ def cmd_dev(settings: Settings, args: argparse.Namespace) -> None:
         lock.close()
 
 
-def cmd_assessor(settings: Settings, _: argparse.Namespace) -> None:
-    from services.assessor.worker import run_worker
+def _check_worker(settings: Settings, job: str) -> None:
+    """Exit 0 when a worker running `job` reported itself healthy within the last few seconds, else 1."""
+    from shared.observability.workers import worker_is_healthy
 
+    if not settings.redis_url:
+        sys.exit("handoff: the health check needs HANDOFF_REDIS_URL (the workers' Redis)")
+    sys.exit(0 if asyncio.run(worker_is_healthy(settings.redis_url, job)) else 1)
+
+
+def cmd_assessor(settings: Settings, args: argparse.Namespace) -> None:
+    from services.assessor.worker import run_worker
+    from shared.observability.metrics import serve_worker_metrics
+
+    if args.check:
+        _check_worker(settings, "assess")
+    serve_worker_metrics(settings.worker_metrics_port)
     asyncio.run(run_worker(settings))
 
 
-def cmd_notifier(settings: Settings, _: argparse.Namespace) -> None:
+def cmd_notifier(settings: Settings, args: argparse.Namespace) -> None:
     from services.notifier.worker import run_worker
+    from shared.observability.metrics import serve_worker_metrics
 
+    if args.check:
+        _check_worker(settings, "notify")
+    serve_worker_metrics(settings.worker_metrics_port)
     asyncio.run(run_worker(settings))
 
 
@@ -168,11 +189,18 @@ def cmd_rotate_secrets(settings: Settings, _: argparse.Namespace) -> None:
 
 def cmd_token(settings: Settings, args: argparse.Namespace) -> None:
     if not settings.jwt_secret:
+        # Only a folder `handoff dev` ran in has a secret of its own; anywhere else a made-up one would
+        # print a token that the running API refuses.
+        if not DEV_SECRETS.exists():
+            raise ConfigError(
+                "HANDOFF_JWT_SECRET is not set: handoff token needs the API's secret, "
+                "or a folder where `handoff dev` has run"
+            )
         settings = Settings.from_env(jwt_secret=_dev_secrets()["jwt_secret"])
     token = issue_token(
         settings.jwt_secret,
-        user_id=uuid.UUID(args.user),
-        account_id=uuid.UUID(args.account) if args.account else None,
+        user_id=args.user,
+        account_id=args.account,
         role=args.role,
         name=args.name,
         email=args.email,
@@ -185,8 +213,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="handoff", description="Handoff service")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
-    sub.add_parser("assessor", help="run the AI assessment worker").set_defaults(func=cmd_assessor)
-    sub.add_parser("notifier", help="run the email and PSA worker").set_defaults(func=cmd_notifier)
+    for name, func, help_text in (
+        ("assessor", cmd_assessor, "run the AI assessment worker"),
+        ("notifier", cmd_notifier, "run the email and PSA worker"),
+    ):
+        worker = sub.add_parser(name, help=help_text)
+        worker.add_argument(
+            "--check", action="store_true", help=f"exit 0 when a {name} worker reported itself healthy, else 1"
+        )
+        worker.set_defaults(func=func)
     sub.add_parser(
         "rotate-secrets", help="re-encrypt every stored credential under the first key of HANDOFF_SECRET_KEY"
     ).set_defaults(func=cmd_rotate_secrets)
@@ -199,23 +234,31 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--port", type=int, default=8000)
         p.set_defaults(func=func)
     token = sub.add_parser("token", help="print a signed token for local use")
-    token.add_argument("--user", required=True, help="user id (UUID)")
-    token.add_argument("--account", help="account id (UUID); omit for a service token")
+    token.add_argument("--user", required=True, type=uuid.UUID, help="user id (UUID)")
+    token.add_argument("--account", type=uuid.UUID, help="account id (UUID); omit for a service token")
     token.add_argument("--role", required=True, choices=sorted(ROLES))
     token.add_argument("--name")
     token.add_argument("--email")
-    token.add_argument("--hours", type=float, default=12)
+    token.add_argument("--hours", type=_positive_hours, default=12)
     token.set_defaults(func=cmd_token)
     return parser
 
 
+def _positive_hours(value: str) -> float:
+    try:
+        hours = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of hours: {value!r}") from None
+    if not 0 < hours <= 24 * 366:
+        raise argparse.ArgumentTypeError("hours must be above 0 and at most a year")
+    return hours
+
+
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=os.environ.get("HANDOFF_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     try:
         settings = Settings.from_env()
+        configure_logging(settings.log_level, settings.log_format or ("console" if args.command == "dev" else "json"))
         args.func(settings, args)
     except ConfigError as exc:
         sys.exit(f"handoff: {exc}")

@@ -19,6 +19,7 @@ from shared.db.engine import create_engine
 from shared.jobs.arq import ArqJobQueue
 from shared.jobs.base import JobQueue
 from shared.jobs.memory import InProcessJobQueue
+from shared.observability.metrics import OutboxLagSampler
 from shared.outbox.relay import OutboxRelay
 from shared.outbox.writer import PENDING_FLAG
 from shared.ratelimit import InMemoryRateLimiter, RateLimiter, RedisRateLimiter
@@ -40,10 +41,13 @@ class Runtime:
     readiness_probes: dict[str, ReadinessProbe] = field(default_factory=dict)
     redis_pool: BlockingConnectionPool | None = None
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    outbox_lag: OutboxLagSampler | None = None
 
     @classmethod
     def build(cls, settings: Settings, *, role: str = "api") -> Runtime:
-        engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+        engine = create_engine(
+            settings.database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
+        )
         # A session class of our own, so the commit hook below wakes this runtime's relay only.
         session_class: type[Session] = type("RuntimeSession", (Session,), {})
         sessionmaker = async_sessionmaker(engine, expire_on_commit=False, sync_session_class=session_class)
@@ -80,18 +84,32 @@ class Runtime:
         def _after_rollback(session: Session) -> None:
             session.info.pop(PENDING_FLAG, None)
 
-        runtime = cls(settings, engine, sessionmaker, bus, jobs, relay, limiter, redis_pool=pool)
+        runtime = cls(
+            settings,
+            engine,
+            sessionmaker,
+            bus,
+            jobs,
+            relay,
+            limiter,
+            redis_pool=pool,
+            outbox_lag=OutboxLagSampler(sessionmaker),
+        )
         runtime.readiness_probes["bus"] = bus.ping
         return runtime
 
     async def start(self) -> None:
-        """Start the outbox relay; the pools connect lazily."""
+        """Start the outbox relay (and the sampler of its lag); the pools connect lazily."""
         self.relay.start()
+        if self.outbox_lag is not None:
+            self.outbox_lag.start()
 
     async def stop(self) -> None:
         for close in reversed(self.closers):
             await close()
         await self.relay.stop()
+        if self.outbox_lag is not None:
+            await self.outbox_lag.stop()
         await self.jobs.close()
         await self.bus.close()
         if self.redis_pool is not None:

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
-from typing import Literal
+from typing import Annotated, Literal, get_args, get_type_hints
+from urllib.parse import urlsplit
 
 import msgspec
 
+from shared.observability.logs import LogFormat, LogLevel
+
 MIN_JWT_SECRET_BYTES = 32
 AIProviderName = Literal["heuristic", "openai", "anthropic"]
+Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
+# Written the way people write them: `debug`, `Json`.
+_CASE = {"log_level": str.upper, "log_format": str.lower}
 
 
 class ConfigError(Exception):
@@ -47,7 +54,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     job_max_tries: int = 10
     sweep_interval_s: float = 60.0
     dev_mode: bool = False
-    db_pool_size: int = 20
+    db_pool_size: Annotated[int, msgspec.Meta(ge=1)] = 5
+    db_max_overflow: Annotated[int, msgspec.Meta(ge=0)] = 5
+    log_level: LogLevel = "INFO"
+    log_format: LogFormat | None = None  # None: `json`, or `console` under `handoff dev`
+    cors_origins: str | None = None
+    worker_metrics_port: Port | None = None
     outbound_allow: str = ""  # hosts or CIDRs a PSA or webhook target may be although private, comma-separated
 
     @classmethod
@@ -58,16 +70,24 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         for name in cls.__struct_fields__:
             value = env.get(f"HANDOFF_{name.upper()}", "").strip()
             if value:
-                raw[name] = value
+                raw[name] = _CASE[name](value) if name in _CASE else value
         raw.update(overrides)
         try:
             return msgspec.convert(raw, cls, strict=False)
         except msgspec.ValidationError as exc:
-            raise ConfigError(f"invalid configuration: {exc}") from exc
+            raise ConfigError(_name_the_variable(cls, str(exc))) from exc
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def allowed_origins(self) -> list[str]:
+        """Origins a browser may call the API from: `HANDOFF_CORS_ORIGINS`, else the dashboard's own."""
+        if self.cors_origins:
+            return [origin.strip().rstrip("/") for origin in self.cors_origins.split(",") if origin.strip()]
+        url = urlsplit(self.public_url)
+        return [f"{url.scheme}://{url.netloc}"]
 
     def require_secrets(self) -> None:
         """Refuse to run a networked process without the shared secrets."""
@@ -90,3 +110,23 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             for name in self.__struct_fields__
         )
         return f"Settings({', '.join(parts)})"
+
+
+def _name_the_variable(cls: type[Settings], message: str) -> str:
+    """msgspec's "Expected `int`, got `str` - at `$.smtp_port`" as one sentence naming HANDOFF_SMTP_PORT."""
+    match = re.fullmatch(r"(?s)(.*) - at `\$\.(\w+)[^`]*`", message)
+    if match is None:
+        return f"invalid configuration: {message}"
+    name, reason = match[2], match[1][:1].lower() + match[1][1:]
+    choices = _literal_choices(get_type_hints(cls)[name])
+    if choices:
+        reason = f"use one of {', '.join(choices)}"
+    return f"HANDOFF_{name.upper()} is not valid: {reason}"
+
+
+def _literal_choices(annotation: object) -> list[str]:
+    """The strings a `Literal` (or an optional one) allows."""
+    found: list[str] = []
+    for arg in get_args(annotation):
+        found.extend([arg] if isinstance(arg, str) else _literal_choices(arg))
+    return found

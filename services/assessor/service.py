@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from typing import Any
 
@@ -16,6 +17,7 @@ from shared.assessments.service import pending_assessment, record_assessment
 from shared.clock import rfc3339, utcnow
 from shared.db.uow import unit_of_work
 from shared.handoffs.schemas import AssessmentStatus
+from shared.observability.metrics import ASSESSMENT_DURATION
 
 log = logging.getLogger("handoff.assessor")
 
@@ -46,9 +48,12 @@ class AssessHandoff:
         if request is None:
             return "nothing to do"
         status = AssessmentStatus.READY
+        started = time.perf_counter()
         try:
             assessment = stamp(await self.provider.assess(request), self.provider)
+            ASSESSMENT_DURATION.labels(self.provider.name, "ready").observe(time.perf_counter() - started)
         except ProviderError as exc:
+            ASSESSMENT_DURATION.labels(self.provider.name, "failed").observe(time.perf_counter() - started)
             log.warning(
                 "assessment of %s by %s failed (%s); storing the rules' assessment", handoff_id, self.provider.name, exc
             )

@@ -20,6 +20,7 @@ from shared.jobs.arq import JOB_COMPLETION_WAIT_S, serve
 from shared.jobs.base import JOB_QUEUES
 from shared.jobs.memory import InProcessJobQueue
 from shared.jobs.sweeper import Sweeper
+from shared.observability.workers import health_options, observed
 
 log = logging.getLogger("handoff.assessor")
 
@@ -73,7 +74,7 @@ async def run_worker(settings: Settings) -> None:
 
     def worker(pool: ArqRedis) -> Worker:
         return Worker(
-            functions=[func(assess, name="assess")],
+            functions=[func(observed("assess", assess, max_tries=max_tries), name="assess")],
             queue_name=JOB_QUEUES["assess"],
             redis_pool=pool,
             max_tries=max_tries,
@@ -82,6 +83,7 @@ async def run_worker(settings: Settings) -> None:
             max_jobs=10,
             handle_signals=True,
             job_completion_wait=JOB_COMPLETION_WAIT_S,
+            **health_options("assess"),
         )
 
     log.info("assessor: provider %s, model %s", provider.name, provider.model)

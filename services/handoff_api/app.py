@@ -8,10 +8,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from litestar import Litestar
-from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from services.handoff_api.auth import (
     OPENAPI_COMPONENTS,
@@ -22,11 +20,13 @@ from services.handoff_api.auth import (
 from services.handoff_api.controllers.dashboard import dashboard_router
 from services.handoff_api.controllers.directory import DirectoryController
 from services.handoff_api.controllers.handoffs import EscalationQueueController, HandoffController
-from services.handoff_api.controllers.health import HealthController
+from services.handoff_api.controllers.health import HealthController, MetricsController
 from services.handoff_api.controllers.integrations import PSAController
 from services.handoff_api.controllers.sessions import SessionController
 from services.handoff_api.dependencies import CONTEXT_KEY, DEPENDENCIES, ApiContext
+from services.handoff_api.edge import Edge
 from services.handoff_api.errors import EXCEPTION_HANDLERS
+from services.handoff_api.openapi import describe_api
 from services.handoff_api.request import HandoffRequest, check_query
 from services.handoff_api.sse.endpoint import escalation_stream
 from services.handoff_api.sse.hub import SSEHub
@@ -59,7 +59,6 @@ def create_app(
     settings.check_jwt_secret()
     owns_runtime = runtime is None
     rt = runtime or Runtime.build(settings)
-    prometheus = PrometheusConfig(app_name="handoff", group_path=True, exclude=["/metrics", "/healthz", "/readyz"])
 
     async def refused_streams(holders: set[tuple[uuid.UUID, uuid.UUID]]) -> set[uuid.UUID]:
         async with rt.sessionmaker() as db:
@@ -82,10 +81,10 @@ def create_app(
             if owns_runtime:
                 await rt.stop()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             HealthController,
-            PrometheusController,
+            MetricsController,
             DirectoryController,
             SessionController,
             EscalationQueueController,
@@ -94,7 +93,7 @@ def create_app(
             escalation_stream,
             dashboard_router(),
         ],
-        middleware=[prometheus.middleware, bearer_auth_middleware()],
+        middleware=[bearer_auth_middleware()],
         guards=[rate_limit_guard],
         exception_handlers=EXCEPTION_HANDLERS,
         dependencies=DEPENDENCIES,
@@ -122,11 +121,13 @@ def create_app(
             components=OPENAPI_COMPONENTS,
             security=OPENAPI_SECURITY,
         ),
-        cors_config=CORSConfig(
-            allow_origins=[settings.public_url], allow_headers=["Authorization", "Content-Type", "Last-Event-ID"]
-        ),
         request_max_body_size=MAX_BODY_BYTES,
         request_class=HandoffRequest,
         before_request=check_query,
+        logging_config=None,  # one logging setup for the whole process: shared.observability.logs
         debug=False,
     )
+    describe_api(app)
+    # Outside routing and authentication, so every response gets its request id and is counted, 401s included.
+    app.asgi_handler = Edge(app.asgi_handler, allowed_origins=settings.allowed_origins)
+    return app

@@ -1,4 +1,4 @@
-"""uvicorn, with open SSE streams ended as soon as shutdown begins."""
+"""uvicorn, logging through the service's one setup, with open SSE streams ended as soon as shutdown begins."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from types import FrameType
 import uvicorn
 from litestar import Litestar
 
+from shared.observability.logs import LogFormat, LogLevel, logging_config
+
 
 class HandoffServer(uvicorn.Server):
     """uvicorn waits for open connections before it stops; SSE streams never end by themselves."""
@@ -16,9 +18,20 @@ class HandoffServer(uvicorn.Server):
     app: Litestar
 
     @classmethod
-    def for_app(cls, app: Litestar, *, host: str, port: int, log_level: str = "info") -> HandoffServer:
+    def for_app(
+        cls, app: Litestar, *, host: str, port: int, log_level: LogLevel = "INFO", log_format: LogFormat = "json"
+    ) -> HandoffServer:
+        # Proxy headers are honoured from the addresses in FORWARDED_ALLOW_IPS (uvicorn's own variable;
+        # 127.0.0.1 when unset), so client addresses behind nginx are the clients', not the proxy's.
         config = uvicorn.Config(
-            app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5, lifespan="on"
+            app,
+            host=host,
+            port=port,
+            log_config=logging_config(log_level, log_format),
+            log_level=log_level.lower(),
+            proxy_headers=True,
+            timeout_graceful_shutdown=5,
+            lifespan="on",
         )
         server = cls(config)
         server.app = app

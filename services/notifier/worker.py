@@ -23,6 +23,7 @@ from shared.jobs.arq import JOB_COMPLETION_WAIT_S, serve
 from shared.jobs.base import JOB_QUEUES, JobHandler
 from shared.jobs.memory import InProcessJobQueue
 from shared.jobs.sweeper import Sweeper
+from shared.observability.workers import health_options, observed
 
 log = logging.getLogger("handoff.notifier")
 MAX_RETRY_DELAY_S = 300
@@ -97,7 +98,7 @@ def retrying(name: str, job: JobHandler, max_tries: int) -> Any:
                 log.info("%s %s: %s; try %d again in %d s", name, handoff_id, exc, attempt + 1, delay)
             raise Retry(defer=delay) from exc
 
-    return func(run, name=name)
+    return func(observed(name, run, max_tries=max_tries), name=name)
 
 
 async def run_worker(settings: Settings) -> None:
@@ -122,6 +123,7 @@ async def run_worker(settings: Settings) -> None:
             max_jobs=10,
             handle_signals=True,
             job_completion_wait=JOB_COMPLETION_WAIT_S,
+            **health_options("notify"),
         )
 
     log.info("notifier: email via %s", settings.smtp_host or "files under var/mail/")

@@ -17,6 +17,7 @@ from shared.db.models import Delivery, HandoffRow, User
 from shared.db.upsert import insert_missing
 from shared.deliveries.schemas import SENDING, DeliveryOut
 from shared.handoffs.service import load_handoff
+from shared.observability.metrics import DELIVERIES
 
 MAX_ERROR_CHARS = 500
 UNFINISHED = ("pending", SENDING)
@@ -145,12 +146,15 @@ async def record_outcome(
         values["last_error"] = None
     if external_id is not None:
         values["external_id"] = external_id
-    await db.execute(
+    channel = await db.scalar(
         update(Delivery)
         .where(Delivery.id == delivery_id, Delivery.status.in_(UNFINISHED))
         .values(**values)
+        .returning(Delivery.channel)
         .execution_options(synchronize_session=False)
     )
+    if channel is not None:
+        DELIVERIES.labels(channel, "retry" if status == "pending" else status).inc()
 
 
 async def handoffs_with_unfinished_deliveries(db: AsyncSession, *, idle_s: float) -> Sequence[tuple[uuid.UUID, str]]:

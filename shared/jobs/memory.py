@@ -8,6 +8,7 @@ from collections import OrderedDict
 from typing import Any
 
 from shared.jobs.base import JobHandler
+from shared.observability.jobs import job_run
 
 log = logging.getLogger("handoff.jobs")
 REMEMBERED_IDS = 10000
@@ -73,15 +74,16 @@ class InProcessJobQueue:
             job_id, payload = await queue.get()
             self._busy.add(me)
             try:
-                await self._run(job_id, payload, handler)
+                await self._run(name, job_id, payload, handler)
             finally:
                 self._busy.discard(me)
                 self._active.discard(job_id)
 
-    async def _run(self, job_id: str, payload: dict[str, Any], handler: JobHandler) -> None:
+    async def _run(self, name: str, job_id: str, payload: dict[str, Any], handler: JobHandler) -> None:
         for attempt in range(1, self.max_tries + 1):
             try:
-                await handler(payload)
+                async with job_run(name, payload, job_id=job_id, attempt=attempt, max_tries=self.max_tries):
+                    await handler(payload)
                 return
             except asyncio.CancelledError:
                 raise

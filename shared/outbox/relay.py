@@ -29,6 +29,7 @@ from shared.bus.base import Bus, BusUnavailable
 from shared.clock import utcnow
 from shared.db.models import OutboxRow
 from shared.jobs.base import JOB_QUEUES, JobQueue, JobQueueUnavailable
+from shared.observability.context import REQUEST_ID_KEY, bound_request_id, request_id_of
 
 log = logging.getLogger("handoff.outbox")
 
@@ -205,10 +206,13 @@ class OutboxRelay:
                 return deleted
 
     async def _send(self, row: OutboxRow) -> None:
-        if row.kind == "event":
-            data = msgspec.json.encode(row.payload)
-            await self.bus.publish(str(row.account_id), row.topic, data, dedupe_key=f"outbox:{row.id}")
-        elif row.kind == "job" and row.topic in JOB_QUEUES:
-            await self.jobs.enqueue(row.topic, row.job_id or f"{row.topic}:{row.id}", row.payload)
-        else:
-            raise UnpublishableRow(f"no {row.kind!r} called {row.topic!r} can be published")
+        with bound_request_id(request_id_of(row.payload)):
+            if row.kind == "event":
+                # The request id stays in our logs; the stream carries the contract's event data only.
+                data = msgspec.json.encode({k: v for k, v in row.payload.items() if k != REQUEST_ID_KEY})
+                await self.bus.publish(str(row.account_id), row.topic, data, dedupe_key=f"outbox:{row.id}")
+            elif row.kind == "job" and row.topic in JOB_QUEUES:
+                await self.jobs.enqueue(row.topic, row.job_id or f"{row.topic}:{row.id}", row.payload)
+            else:
+                raise UnpublishableRow(f"no {row.kind!r} called {row.topic!r} can be published")
+            log.info("outbox: published %s %s", row.kind, row.topic, extra={"outbox_id": row.id})

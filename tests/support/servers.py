@@ -15,7 +15,7 @@ from tests.support.processes import spare_port
 @asynccontextmanager
 async def serving(app: Litestar) -> AsyncIterator[int]:
     port = spare_port()
-    server = HandoffServer.for_app(app, host="127.0.0.1", port=port, log_level="warning")
+    server = HandoffServer.for_app(app, host="127.0.0.1", port=port, log_level="WARNING")
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():

@@ -35,15 +35,52 @@ def test_defaults_are_the_embedded_ones() -> None:
     assert settings.public_url == "http://127.0.0.1:8000"
 
 
-def test_bad_values_name_the_setting() -> None:
-    with pytest.raises(ConfigError, match="sse_client_buffer"):
+def test_bad_values_name_the_environment_variable_not_a_field_path() -> None:
+    with pytest.raises(ConfigError) as port:
+        Settings.from_env({"HANDOFF_SMTP_PORT": "twenty-five"})
+    assert str(port.value) == "HANDOFF_SMTP_PORT is not valid: expected `int`, got `str`"
+    with pytest.raises(ConfigError, match=r"^HANDOFF_SSE_CLIENT_BUFFER is not valid"):
         Settings.from_env({"HANDOFF_SSE_CLIENT_BUFFER": "lots"})
-    with pytest.raises(ConfigError, match="ai_provider"):
+    with pytest.raises(ConfigError) as provider:
         Settings.from_env({"HANDOFF_AI_PROVIDER": "oracle"})
+    assert str(provider.value) == "HANDOFF_AI_PROVIDER is not valid: use one of heuristic, openai, anthropic"
+    with pytest.raises(ConfigError) as level:
+        Settings.from_env({"HANDOFF_LOG_LEVEL": "verbose"})
+    assert str(level.value) == "HANDOFF_LOG_LEVEL is not valid: use one of DEBUG, INFO, WARNING, ERROR"
+    for message in (str(port.value), str(provider.value), str(level.value)):
+        assert "$." not in message
+        assert "\n" not in message
+
+
+def test_operations_settings_and_their_defaults() -> None:
+    defaults = Settings.from_env({})
+    assert (defaults.db_pool_size, defaults.db_max_overflow) == (5, 5)
+    assert (defaults.log_level, defaults.log_format, defaults.worker_metrics_port) == ("INFO", None, None)
+    assert defaults.allowed_origins == ["http://127.0.0.1:8000"]
+    assert Settings.from_env({"HANDOFF_PUBLIC_URL": "https://handoff.example.com/app/"}).allowed_origins == [
+        "https://handoff.example.com"
+    ]
+    tuned = Settings.from_env(
+        {
+            "HANDOFF_DB_POOL_SIZE": "3",
+            "HANDOFF_DB_MAX_OVERFLOW": "0",
+            "HANDOFF_LOG_LEVEL": "debug",
+            "HANDOFF_LOG_FORMAT": "Console",
+            "HANDOFF_CORS_ORIGINS": "https://msp.example.com, https://admin.example.com/",
+            "HANDOFF_WORKER_METRICS_PORT": "9101",
+        }
+    )
+    assert (tuned.db_pool_size, tuned.db_max_overflow, tuned.worker_metrics_port) == (3, 0, 9101)
+    assert (tuned.log_level, tuned.log_format) == ("DEBUG", "console")
+    assert tuned.allowed_origins == ["https://msp.example.com", "https://admin.example.com"]
+    with pytest.raises(ConfigError, match=r"^HANDOFF_DB_POOL_SIZE is not valid: expected `int` >= 1$"):
+        Settings.from_env({"HANDOFF_DB_POOL_SIZE": "0"})
 
 
 def test_secrets_never_print() -> None:
-    settings = Settings.from_env({"HANDOFF_JWT_SECRET": "hunter2-jwt", "HANDOFF_SMTP_PASSWORD": "hunter2-smtp"})
+    settings = Settings.from_env(
+        {"HANDOFF_JWT_SECRET": "hunter2-jwt-" + "x" * 32, "HANDOFF_SMTP_PASSWORD": "hunter2-smtp"}
+    )
     assert "hunter2" not in repr(settings)
     with pytest.raises(ConfigError, match="HANDOFF_SECRET_KEY"):
         settings.require_secrets()

@@ -25,7 +25,8 @@ EXPECTED_WORKER_COMMANDS = {"assessor", "notifier"}
 # The containers must listen on every interface of their own network namespace.
 API_ARGV = shlex.split("handoff api --host 0.0.0.0 --port 8000")
 STREAM_PATH = "/api/v1/ai-sessions/escalations/stream"
-NOT_IN_ENV_EXAMPLE = {"dev_mode", "db_pool_size"}
+# database_url is built by docker-compose.yml from POSTGRES_PASSWORD, so the password is written once.
+NOT_IN_ENV_EXAMPLE = {"dev_mode", "database_url"}
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +151,7 @@ def test_infrastructure_services(services: dict[str, dict[str, Any]]) -> None:
     assert services["proxy"]["ports"] == ["8000:80"]
     assert any(volume.startswith("./nginx.conf:") for volume in services["proxy"]["volumes"])
     assert services["mailpit"]["image"].startswith("axllent/mailpit")
-    assert "8025:8025" in services["mailpit"]["ports"]
+    assert services["mailpit"]["ports"] == ["127.0.0.1:8025:8025"]
 
 
 # --- .env.example -----------------------------------------------------------------------------------------------
@@ -188,7 +189,6 @@ def test_env_example_holds_no_secret_and_says_how_to_make_them(env_example: str)
 def test_env_example_values_are_valid_settings_for_the_compose_network(env_example: str) -> None:
     env = _env_assignments(env_example) | {"HANDOFF_JWT_SECRET": "j" * 64, "HANDOFF_SECRET_KEY": "k" * 43 + "="}
     settings = Settings.from_env(env)
-    assert settings.database_url == "postgresql+asyncpg://handoff:handoff@postgres:5432/handoff"
     assert settings.redis_url == "redis://redis:6379/0"
     assert (settings.smtp_host, settings.smtp_port, settings.smtp_starttls) == ("mailpit", 1025, False)
 

@@ -15,11 +15,13 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import msgspec
 
-from services.handoff_api.sse.metrics import SSE_EVENTS
+from services.handoff_api.sse.metrics import SSE_EVENT_LATENCY, SSE_EVENTS
 from shared.bus.base import Bus, BusUnavailable, StreamEntry, parse_id
+from shared.clock import utcnow
 from shared.directory.schemas import DirectoryNotice
 from shared.directory.service import DIRECTORY_STREAM
 
@@ -37,6 +39,21 @@ class TooManyStreams(Exception):
     def __init__(self, limit: int) -> None:
         super().__init__(f"at most {limit} open streams per user")
         self.limit = limit
+
+
+class _Occurred(msgspec.Struct):
+    occurred_at: str | None = None
+
+
+def observe_latency(entry: StreamEntry) -> None:
+    """How long the event took from the change that caused it to this hub (`occurred_at` to now)."""
+    try:
+        occurred = msgspec.json.decode(entry.data, type=_Occurred).occurred_at
+        if occurred:
+            seconds = (utcnow() - datetime.fromisoformat(occurred)).total_seconds()
+            SSE_EVENT_LATENCY.labels(entry.type).observe(max(0.0, seconds))
+    except (msgspec.DecodeError, ValueError):
+        pass  # an event without a readable time is still delivered, just not timed
 
 
 def event_frame(entry: StreamEntry) -> bytes:
@@ -195,6 +212,7 @@ class SSEHub:
             self._cursors[account_id] = entry.id
             frame: Frame = (parse_id(entry.id), event_frame(entry))
             SSE_EVENTS.inc()
+            observe_latency(entry)
             for subscriber in list(self._subscribers.get(account_id, ())):
                 subscriber.offer(frame)
             if len(found) > 1:
