@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from shared.auth.principal import Principal
 from shared.db.models import AISession
 from shared.db.uow import unit_of_work
-from shared.directory.schemas import UserPut
+from shared.directory.schemas import DirectoryRole, UserPut
 from shared.directory.service import put_user
 from shared.sessions.schemas import MessageIn, SessionCreate
 from shared.sessions.service import create_session
@@ -24,7 +24,7 @@ class DemoUser:
     id: uuid.UUID
     name: str
     email: str
-    role: str
+    role: DirectoryRole
     blurb: str
 
 
@@ -104,7 +104,7 @@ async def seed_demo(sessionmaker: async_sessionmaker[AsyncSession]) -> tuple[Dem
     service = Principal(user_id=uuid.uuid4(), account_id=None, role="service", name="demo seed")
     async with unit_of_work(sessionmaker) as db:
         for user in DEMO_USERS:
-            body = UserPut(email=user.email, name=user.name, role=user.role, active=True)  # type: ignore[arg-type]
+            body = UserPut(email=user.email, name=user.name, role=user.role, active=True)
             await put_user(db, service, DEMO_ACCOUNT, user.id, body)
     junior = DEMO_USERS[0]
     as_junior = Principal(

@@ -25,6 +25,7 @@ from services.notifier.psa.base import PSAConnection, PSAError, PSANote
 from services.notifier.psa.registry import adapter_for
 from shared.db.models import Delivery, HandoffRow, User
 from shared.db.uow import unit_of_work
+from shared.deliveries.schemas import DeliveryState
 from shared.deliveries.service import (
     claim_delivery,
     eligible_recipients,
@@ -38,6 +39,11 @@ from shared.integrations.crypto import SecretBox
 from shared.integrations.service import load_connection
 
 log = logging.getLogger("handoff.notifier")
+
+
+def retry_or_fail(transient: bool) -> DeliveryState:
+    """A failure that may pass puts the row back to pending; any other ends it failed."""
+    return DeliveryState.PENDING if transient else DeliveryState.FAILED
 
 
 class RetryLater(Exception):
@@ -122,28 +128,30 @@ class NotifyHandoff:
         async with unit_of_work(self.sessionmaker) as db:
             current = await db.get(HandoffRow, handoff.id)
             if user is None:
-                await record_outcome(db, row.id, "skipped", error="no longer an active senior", attempted=False)
+                await record_outcome(
+                    db, row.id, DeliveryState.SKIPPED, error="no longer an active senior", attempted=False
+                )
                 return DONE
             if current is not None and current.status == HandoffStatus.WITHDRAWN:
                 await record_outcome(
-                    db, row.id, "skipped", error="withdrawn before the email went out", attempted=False
+                    db, row.id, DeliveryState.SKIPPED, error="withdrawn before the email went out", attempted=False
                 )
                 return DONE
             try:
                 message = compose(handoff, user, public_url=self.public_url, sender=self.sender, round=row.round)
             except Exception as exc:  # noqa: BLE001 - whatever stops it, the same message would fail again
                 log.warning("email to %s for %s cannot be written: %s", row.recipient, handoff.id, exc)
-                await record_outcome(db, row.id, "failed", error=f"the email could not be written: {exc}")
+                await record_outcome(db, row.id, DeliveryState.FAILED, error=f"the email could not be written: {exc}")
                 return DONE
         try:
             await self.mailer.send(message)
         except SendFailed as exc:
             log.warning("email to %s for %s failed: %s", row.recipient, handoff.id, exc)
             async with unit_of_work(self.sessionmaker) as db:
-                await record_outcome(db, row.id, "pending" if exc.transient else "failed", error=str(exc))
+                await record_outcome(db, row.id, retry_or_fail(exc.transient), error=str(exc))
             return RETRY if exc.transient else DONE
         async with unit_of_work(self.sessionmaker) as db:
-            await record_outcome(db, row.id, "sent")
+            await record_outcome(db, row.id, DeliveryState.SENT)
         return DONE
 
 
@@ -206,7 +214,7 @@ class PushToPSA:
                 current = await db.get(HandoffRow, handoff.id)
                 if current is not None and current.status == HandoffStatus.WITHDRAWN:
                     await record_outcome(
-                        db, row.id, "skipped", error="withdrawn before the note went out", attempted=False
+                        db, row.id, DeliveryState.SKIPPED, error="withdrawn before the note went out", attempted=False
                     )
                     return "skipped"
             try:
@@ -214,17 +222,17 @@ class PushToPSA:
             except PSAError as exc:
                 log.warning("%s push for %s failed: %s", provider, handoff.id, exc)
                 async with unit_of_work(self.sessionmaker) as db:
-                    await record_outcome(db, row.id, "pending" if exc.transient else "failed", error=str(exc))
+                    await record_outcome(db, row.id, retry_or_fail(exc.transient), error=str(exc))
                 if exc.transient:
                     raise RetryLater(str(exc)) from exc
                 return "failed"
             except Exception as exc:
                 # Not the adapter's verdict: give the row back at once rather than after its lease.
                 async with unit_of_work(self.sessionmaker) as db:
-                    await record_outcome(db, row.id, "pending", error=f"{type(exc).__name__}: {exc}")
+                    await record_outcome(db, row.id, DeliveryState.PENDING, error=f"{type(exc).__name__}: {exc}")
                 raise
             async with unit_of_work(self.sessionmaker) as db:
-                await record_outcome(db, row.id, "sent", external_id=result.external_id)
+                await record_outcome(db, row.id, DeliveryState.SENT, external_id=result.external_id)
         return "pushed"
 
     async def _skip(self, db: AsyncSession, handoff: HandoffRow, channel: str, recipient: str, reason: str) -> str:
@@ -233,7 +241,7 @@ class PushToPSA:
             db, handoff_id=handoff.id, account_id=handoff.account_id, channel=channel, recipients=[(recipient, None)]
         )
         for row in await pending_deliveries(db, handoff.id, channel):
-            await record_outcome(db, row.id, "skipped", error=reason, attempted=False)
+            await record_outcome(db, row.id, DeliveryState.SKIPPED, error=reason, attempted=False)
         return "skipped"
 
     def _note_text(self, handoff: HandoffRow) -> str:

@@ -23,9 +23,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.clock import utcnow
 from shared.db.types import JSONDocument, UTCDateTime
+from shared.deliveries.schemas import Channel, DeliveryState
 from shared.directory.schemas import DirectoryRole
 from shared.handoffs.schemas import AssessmentStatus, HandoffStatus, Intent, Urgency
 from shared.ids import new_id
+from shared.integrations.schemas import PSAProvider
 from shared.sessions.schemas import MessageKind, MessageRole, SessionStatus, StepStatus
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY.
@@ -187,11 +189,11 @@ class Delivery(Base):
     id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
     handoff_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("handoffs.id"), index=True)
     account_id: Mapped[uuid.UUID] = mapped_column(Uuid)
-    channel: Mapped[str] = mapped_column(String(16))  # "email" | "psa" | "webhook"
+    channel: Mapped[Channel] = mapped_column(String(16))
     recipient: Mapped[str] = mapped_column(String(320))
     round: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))  # 0: the escalation itself
     user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[DeliveryState] = mapped_column(String(16), default=DeliveryState.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     external_id: Mapped[str | None] = mapped_column(String(128), default=None)
@@ -207,7 +209,7 @@ class PSAConnectionRow(Base):
     __tablename__ = "psa_connections"
 
     account_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    provider: Mapped[str] = mapped_column(String(16))
+    provider: Mapped[PSAProvider] = mapped_column(String(16))
     base_url: Mapped[str] = mapped_column(String(500))
     credentials_encrypted: Mapped[str] = mapped_column(Text)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Literal
 
 import msgspec
 
-Channel = Literal["email", "psa", "webhook"]
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    PSA = "psa"
+    WEBHOOK = "webhook"
+
+
+class DeliveryState(StrEnum):
+    """A delivery row's state as stored."""
+
+    PENDING = "pending"
+    SENDING = "sending"  # claimed and being sent right now, under a lease; clients see `pending`
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+# The status a client sees.
 DeliveryStatus = Literal["pending", "sent", "failed", "skipped"]
-# Stored only: a claimed row being sent right now, shown to clients as `pending`.
-SENDING = "sending"
 
 
 class DeliveryOut(msgspec.Struct, kw_only=True):

@@ -15,20 +15,28 @@ from shared.auth.principal import SENIOR_ROLES, Principal
 from shared.clock import rfc3339, utcnow
 from shared.db.models import Delivery, HandoffRow, User
 from shared.db.upsert import insert_missing
-from shared.deliveries.schemas import SENDING, DeliveryOut
+from shared.deliveries.schemas import DeliveryOut, DeliveryState, DeliveryStatus
 from shared.handoffs.service import load_handoff
 from shared.observability.metrics import DELIVERIES
 
 MAX_ERROR_CHARS = 500
-UNFINISHED = ("pending", SENDING)
+UNFINISHED = (DeliveryState.PENDING, DeliveryState.SENDING)
+# What a client sees of each stored state: a row being sent is still pending to them.
+SHOWN: dict[DeliveryState, DeliveryStatus] = {
+    DeliveryState.PENDING: "pending",
+    DeliveryState.SENDING: "pending",
+    DeliveryState.SENT: "sent",
+    DeliveryState.FAILED: "failed",
+    DeliveryState.SKIPPED: "skipped",
+}
 
 
 def _out(row: Delivery) -> DeliveryOut:
     return DeliveryOut(
-        channel=row.channel,  # type: ignore[arg-type]
+        channel=row.channel,
         recipient=row.recipient,
         round=row.round,
-        status="pending" if row.status == SENDING else row.status,  # type: ignore[arg-type]
+        status=SHOWN[row.status],
         attempts=row.attempts,
         last_error=row.last_error,
         sent_at=rfc3339(row.sent_at) if row.sent_at else None,
@@ -84,7 +92,7 @@ async def ensure_deliveries(
             "recipient": recipient,
             "round": round,
             "user_id": user_id,
-            "status": "pending",
+            "status": DeliveryState.PENDING,
             "attempts": 0,
             "created_at": now,
             "updated_at": now,
@@ -118,9 +126,12 @@ async def claim_delivery(db: AsyncSession, delivery_id: int, *, lease_s: float) 
         update(Delivery)
         .where(
             Delivery.id == delivery_id,
-            or_(Delivery.status == "pending", and_(Delivery.status == SENDING, Delivery.lease_until < now)),
+            or_(
+                Delivery.status == DeliveryState.PENDING,
+                and_(Delivery.status == DeliveryState.SENDING, Delivery.lease_until < now),
+            ),
         )
-        .values(status=SENDING, lease_until=now + timedelta(seconds=lease_s), updated_at=now)
+        .values(status=DeliveryState.SENDING, lease_until=now + timedelta(seconds=lease_s), updated_at=now)
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
@@ -129,7 +140,7 @@ async def claim_delivery(db: AsyncSession, delivery_id: int, *, lease_s: float) 
 async def record_outcome(
     db: AsyncSession,
     delivery_id: int,
-    status: str,
+    status: DeliveryState,
     *,
     error: str | None = None,
     external_id: str | None = None,
@@ -141,7 +152,7 @@ async def record_outcome(
         values["attempts"] = Delivery.attempts + 1
     if error is not None:
         values["last_error"] = error[:MAX_ERROR_CHARS]
-    if status == "sent":
+    if status == DeliveryState.SENT:
         values["sent_at"] = utcnow()
         values["last_error"] = None
     if external_id is not None:
@@ -154,7 +165,7 @@ async def record_outcome(
         .execution_options(synchronize_session=False)
     )
     if channel is not None:
-        DELIVERIES.labels(channel, "retry" if status == "pending" else status).inc()
+        DELIVERIES.labels(channel, "retry" if status == DeliveryState.PENDING else str(status)).inc()
 
 
 async def handoffs_with_unfinished_deliveries(db: AsyncSession, *, idle_s: float) -> Sequence[tuple[uuid.UUID, str]]:
@@ -167,8 +178,8 @@ async def handoffs_with_unfinished_deliveries(db: AsyncSession, *, idle_s: float
         select(Delivery.handoff_id, Delivery.channel)
         .where(
             or_(
-                and_(Delivery.status == "pending", Delivery.updated_at < now - timedelta(seconds=idle_s)),
-                and_(Delivery.status == SENDING, Delivery.lease_until < now),
+                and_(Delivery.status == DeliveryState.PENDING, Delivery.updated_at < now - timedelta(seconds=idle_s)),
+                and_(Delivery.status == DeliveryState.SENDING, Delivery.lease_until < now),
             )
         )
         .distinct()

@@ -20,7 +20,7 @@ from shared.integrations.schemas import REQUIRED_CREDENTIALS, PSAConnectionOut, 
 
 def _out(row: PSAConnectionRow) -> PSAConnectionOut:
     return PSAConnectionOut(
-        provider=row.provider,  # type: ignore[arg-type]
+        provider=row.provider,
         base_url=row.base_url,
         enabled=row.enabled,
         credentials_set=bool(row.credentials_encrypted),
