@@ -16,6 +16,7 @@ from shared.clock import rfc3339, utcnow
 from shared.db.models import Delivery, HandoffRow, User
 from shared.db.upsert import insert_missing
 from shared.deliveries.schemas import DeliveryOut, DeliveryState, DeliveryStatus
+from shared.handoffs.schemas import Intent
 from shared.handoffs.service import load_handoff
 from shared.observability.metrics import DELIVERIES
 
@@ -198,7 +199,7 @@ async def escalations_never_notified(
     """
     now = utcnow()
     window = and_(
-        HandoffRow.intent == "escalate",
+        HandoffRow.intent == Intent.ESCALATE,
         HandoffRow.created_at < now - timedelta(seconds=older_than_s),
         HandoffRow.created_at > now - timedelta(seconds=within_s),
     )
