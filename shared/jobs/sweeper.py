@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.assessments.service import stale_assessments
+from shared.background import finish
 from shared.deliveries.service import escalations_never_notified, handoffs_with_unfinished_deliveries
 from shared.jobs.base import JobQueue
 
@@ -69,10 +70,7 @@ class Sweeper:
         if self._task is None:
             return
         self._stopping.set()
-        done, _ = await asyncio.wait({self._task}, timeout=10)
-        if not done:
-            self._task.cancel()
-            await asyncio.wait({self._task}, timeout=2)
+        await finish(self._task)
         self._task = None
 
     async def _run(self) -> None:

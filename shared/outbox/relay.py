@@ -25,6 +25,7 @@ from prometheus_client import Counter
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared.background import finish
 from shared.bus.base import Bus, BusUnavailable
 from shared.clock import utcnow
 from shared.db.models import OutboxRow
@@ -89,10 +90,7 @@ class OutboxRelay:
             return
         self._stopping.set()
         self._wake.set()
-        done, _ = await asyncio.wait({self._task}, timeout=10)
-        if not done:
-            self._task.cancel()
-            await asyncio.wait({self._task}, timeout=2)
+        await finish(self._task)
         self._task = None
 
     async def _run(self) -> None:
