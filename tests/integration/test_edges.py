@@ -82,10 +82,24 @@ async def test_the_main_application_moves_a_user_only_when_it_says_so(tenants: T
 
 @pytest.fixture
 async def replicas(runtime: Runtime) -> AsyncIterator[tuple[int, int]]:
-    """Two API replicas on one database and bus, each with a hub of its own."""
+    """Two API replicas on one database and bus, each with a hub of its own.
+
+    On Redis the second replica has a runtime (and so a tail connection) of its own, as a second
+    process would; the in-process bus lives in one process, so there both share it.
+    """
     settings = msgspec.structs.replace(runtime.settings, sse_heartbeat_s=0.5, sse_max_streams_per_user=3)
-    async with serving(create_app(settings, runtime=runtime)) as a, serving(create_app(settings, runtime=runtime)) as b:
-        yield a, b
+    other = Runtime.build(settings) if settings.redis_url else runtime
+    if other is not runtime:
+        await other.start()
+    try:
+        async with (
+            serving(create_app(settings, runtime=runtime)) as a,
+            serving(create_app(settings, runtime=other)) as b,
+        ):
+            yield a, b
+    finally:
+        if other is not runtime:
+            await other.stop()
 
 
 async def _ended_within(client: SSEClient, seconds: float) -> float:
