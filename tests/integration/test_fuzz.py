@@ -2,7 +2,8 @@
 
 Hypothesis draws requests from each operation's own schema, mixed with hostile values (control characters,
 lone surrogates, deep or huge JSON, out-of-range times and numbers, wrong types, bytes that are not JSON).
-Whatever arrives, the answer is never a 5xx, and every error has the contract's error body.
+Whatever arrives, the answer is never a 5xx, every error has the contract's error body, and every answer
+conforms to the document: a status the operation lists, with a body of the schema listed for it.
 
 The examples are drawn once, deterministically (`derandomize`), then sent: the run is the same on every
 machine and takes seconds. URLs in generated bodies only ever name loopback or unroutable addresses.
@@ -204,6 +205,62 @@ class Schemas:
         return st.tuples(body, extra).map(lambda pair: {**pair[1], **pair[0]})
 
 
+class Conformance:
+    """Checks an answer against the document: its status is one the operation lists, and its JSON body
+    matches the schema listed for that status (types, required fields, enums, nested objects and lists)."""
+
+    def __init__(self, schemas: Schemas) -> None:
+        self.schemas = schemas
+
+    def problems(self, operation: Operation, response: httpx.Response) -> list[str]:
+        responses = operation.spec.get("responses", {})
+        listed = responses.get(str(response.status_code)) or responses.get("default")
+        if listed is None:
+            return [f"status {response.status_code} is not in the document (it lists {sorted(responses)})"]
+        schema = listed.get("content", {}).get("application/json", {}).get("schema")
+        if schema is None or not response.content:
+            return []
+        return self.mismatches(schema, response.json(), "$")
+
+    def mismatches(self, schema: dict[str, Any], value: Any, where: str) -> list[str]:
+        schema = self.schemas.resolve(schema)
+        for key in ("oneOf", "anyOf"):
+            if key in schema:
+                siblings = {k: v for k, v in schema.items() if k != key}
+                options = [self.mismatches({**siblings, **self.schemas.resolve(s)}, value, where) for s in schema[key]]
+                return [] if any(not found for found in options) else min(options, key=len)
+        if "enum" in schema and value not in schema["enum"]:
+            return [f"{where}: {value!r} is not one of {schema['enum']}"]
+        kinds = schema.get("type")
+        if kinds is None:
+            return []
+        kinds = kinds if isinstance(kinds, list) else [kinds]
+        if not any(self._is(kind, value) for kind in kinds):
+            return [f"{where}: {type(value).__name__} where the document says {kinds}"]
+        found: list[str] = []
+        if isinstance(value, dict):
+            found += [f"{where}: {name} missing" for name in schema.get("required", []) if name not in value]
+            for name, sub in schema.get("properties", {}).items():
+                if name in value:
+                    found += self.mismatches(sub, value[name], f"{where}.{name}")
+        if isinstance(value, list) and "items" in schema:
+            for index, item in enumerate(value[:20]):
+                found += self.mismatches(schema["items"], item, f"{where}[{index}]")
+        return found
+
+    @staticmethod
+    def _is(kind: str, value: Any) -> bool:
+        return {
+            "object": isinstance(value, dict),
+            "array": isinstance(value, list),
+            "string": isinstance(value, str),
+            "integer": isinstance(value, int) and not isinstance(value, bool),
+            "number": isinstance(value, int | float) and not isinstance(value, bool),
+            "boolean": isinstance(value, bool),
+            "null": value is None,
+        }.get(kind, True)
+
+
 @dataclass(frozen=True)
 class Operation:
     method: str
@@ -329,6 +386,7 @@ async def test_no_input_of_any_shape_gets_a_5xx(tenants: TenantFactory, client: 
 
     document = (await client.get("/schema/openapi.json")).json()
     schemas = Schemas(document)
+    conformance = Conformance(schemas)
     failures = []
     sent = 0
     statuses: Counter[int] = Counter()
@@ -344,6 +402,8 @@ async def test_no_input_of_any_shape_gets_a_5xx(tenants: TenantFactory, client: 
                 body = response.json()
                 if not {"status_code", "code", "detail"} <= body.keys() or body["status_code"] != response.status_code:
                     problem = f"error body off-contract: {response.text[:300]}"
+            if problem is None and (mismatch := conformance.problems(operation, response)):
+                problem = f"answered {response.status_code}, off the document: {'; '.join(mismatch[:3])}"
             if problem:
                 failures.append(
                     f"{call.method} {call.path[:120]} params={str(call.params)[:200]} "
@@ -383,3 +443,47 @@ def test_the_strategies_reach_every_operation_and_hostile_values() -> None:
     assert any(isinstance(c.body, bytes) for c in calls), "some are not JSON at all"
     assert {c.path for c in calls} >= {"/x/s1"}
     assert uuid.UUID(next(c.path for c in calls if c.path != "/x/s1").rsplit("/", 1)[1])
+
+
+def test_the_conformance_check_catches_an_answer_off_the_document() -> None:
+    document = {
+        "components": {
+            "schemas": {
+                "Person": {
+                    "type": "object",
+                    "required": ["id", "name"],
+                    "properties": {"id": {"type": "string"}, "name": {"type": "string"}},
+                }
+            }
+        }
+    }
+    operation = Operation(
+        "GET",
+        "/x",
+        {
+            "responses": {
+                "200": {
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "status": {"enum": ["open", "claimed"]},
+                                    "claimed_by": {
+                                        "oneOf": [{"$ref": "#/components/schemas/Person"}, {"type": "null"}]
+                                    },
+                                },
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
+    check = Conformance(Schemas(document))
+    good = httpx.Response(200, json={"status": "open", "claimed_by": {"id": "a", "name": "Sam"}})
+    assert check.problems(operation, good) == []
+    assert check.problems(operation, httpx.Response(200, json={"status": "open", "claimed_by": None})) == []
+    assert check.problems(operation, httpx.Response(200, json={"status": "lost"}))
+    assert check.problems(operation, httpx.Response(200, json={"claimed_by": {"id": "a"}}))
+    assert check.problems(operation, httpx.Response(418, json={}))
