@@ -1,4 +1,8 @@
-"""Exactly one claimer wins, however many race: 25 seniors on each of 50 escalations."""
+"""Exactly one claimer wins, however many race: 25 seniors on each of 50 escalations (20 on SQLite).
+
+SQLite runs one writer at a time (BEGIN IMMEDIATE), so its races are short queues; fewer rounds there
+prove as much, and PostgreSQL, where claims really interleave, keeps all 50.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,15 @@ import asyncio
 from tests.support.tenants import TenantFactory
 
 CLAIMERS = 25
-HANDOFFS = 50
+HANDOFFS = {"postgresql": 50, "sqlite": 20}
 
 
-async def test_one_winner_per_handoff_under_concurrent_claims(tenants: TenantFactory) -> None:
+async def test_one_winner_per_handoff_under_concurrent_claims(tenants: TenantFactory, backend: str) -> None:
     tenant = await tenants.create(junior="engineer")
     junior = tenant["junior"]
     seniors = [await tenants.add_user(tenant, f"senior{i}", "engineer") for i in range(CLAIMERS)]
 
-    for round_no in range(HANDOFFS):
+    for round_no in range(HANDOFFS[backend]):
         handoff = await junior.escalate((await junior.new_session(f"race {round_no}"))["id"])
         path = f"/api/v1/handoffs/{handoff['id']}/claim"
         start = asyncio.Event()
