@@ -38,7 +38,7 @@ export function dailyChart(daily) {
   });
   chart.append(svg('line', { x1: pad.left, y1: pad.top + plotH, x2: pad.left + plotW, y2: pad.top + plotH, class: 'chart__axis' }));
   chart.append(svg('text', { x: pad.left - 6, y: pad.top + 8, class: 'chart__label', 'text-anchor': 'end' }, maxCount));
-  chart.append(svg('text', { x: pad.left + plotW + 6, y: pad.top + 8, class: 'chart__label chart__label--p50' }, seconds(maxP50)));
+  if (p50s.length) chart.append(svg('text', { x: pad.left + plotW + 6, y: pad.top + 8, class: 'chart__label chart__label--p50' }, seconds(maxP50)));
   const points = [];
   daily.forEach((day, index) => {
     const barH = (day.escalations / maxCount) * plotH;
