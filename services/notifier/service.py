@@ -26,7 +26,7 @@ from services.notifier.psa.base import PSAConnection, PSAError, PSANote
 from services.notifier.psa.registry import adapter_for
 from shared.db.models import Delivery, HandoffRow, User
 from shared.db.uow import unit_of_work
-from shared.deliveries.schemas import DeliveryState
+from shared.deliveries.schemas import Channel, DeliveryState
 from shared.deliveries.service import (
     claim_delivery,
     eligible_recipients,
@@ -109,7 +109,7 @@ class NotifyHandoff:
             handoff = await db.get(HandoffRow, handoff_id)
             if handoff is None:
                 return "nothing to do"
-            rows = await pending_deliveries(db, handoff.id, "email", round)
+            rows = await pending_deliveries(db, handoff.id, Channel.EMAIL, round)
             ids = {row.user_id for row in rows if row.user_id is not None}
             seniors = await eligible_recipients(db, handoff.account_id, handoff.created_by_id)
         return await self._deliver_all(handoff, rows, {user.id: user for user in seniors if user.id in ids})
@@ -156,7 +156,7 @@ class NotifyHandoff:
                 return DONE
             outdated = round_outdated(current, row.round, user) if current is not None else ""
             if outdated:
-                await record_outcome(db, row.id, "skipped", error=outdated, attempted=False)
+                await record_outcome(db, row.id, DeliveryState.SKIPPED, error=outdated, attempted=False)
                 return DONE
             try:
                 message = compose(handoff, user, public_url=self.public_url, sender=self.sender, round=row.round)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.clock import utcnow
 from shared.db.models import HandoffRow, HandoffTimer, User
+from shared.deliveries.schemas import Channel
 from shared.deliveries.service import eligible_recipients, ensure_deliveries
 from shared.escalations.policy import policy_of
 from shared.escalations.schemas import EscalationPolicy
@@ -109,7 +110,12 @@ async def _notify(
 ) -> None:
     """The round's email rows, and the job that sends them; both commit with the firing."""
     await ensure_deliveries(
-        db, handoff_id=handoff.id, account_id=handoff.account_id, channel="email", recipients=recipients, round=round
+        db,
+        handoff_id=handoff.id,
+        account_id=handoff.account_id,
+        channel=Channel.EMAIL,
+        recipients=recipients,
+        round=round,
     )
     if recipients:
         add_job(

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.auth.principal import Principal
 from shared.clock import rfc3339
 from shared.db.models import Delivery, HandoffRow, HandoffTimer
+from shared.deliveries.schemas import DeliveryState
 from shared.escalations.schemas import TimelineEntry, TimelineType
 from shared.escalations.timers import CLAIM_STALE, REMINDER
 from shared.handoffs.schemas import HandoffStatus, Person
@@ -94,8 +95,8 @@ async def _notified(db: AsyncSession, handoff: HandoffRow) -> list[tuple[datetim
             Delivery.round,
             func.min(Delivery.created_at),
             func.max(Delivery.sent_at),
-            func.sum(case((Delivery.status == "sent", 1), else_=0)),
-            func.sum(case((Delivery.status == "failed", 1), else_=0)),
+            func.sum(case((Delivery.status == DeliveryState.SENT, 1), else_=0)),
+            func.sum(case((Delivery.status == DeliveryState.FAILED, 1), else_=0)),
         )
         .where(Delivery.handoff_id == handoff.id)
         .group_by(Delivery.channel, Delivery.round)
