@@ -13,7 +13,13 @@ from shared.errors import CannotClaimOwnHandoff, HandoffNotClaimable
 from shared.escalations.timers import REMINDER, cancel_timers, schedule_stale_claim
 from shared.handoffs.events import announce
 from shared.handoffs.schemas import Handoff, HandoffStatus, Intent
-from shared.handoffs.service import advance_open_handoff, load_handoff, raise_if_claimed, reactivate_session
+from shared.handoffs.service import (
+    advance_open_handoff,
+    handoff_with_feedback,
+    load_handoff,
+    raise_if_claimed,
+    reactivate_session,
+)
 from shared.handoffs.views import handoff_out
 
 
@@ -50,4 +56,4 @@ async def claim_handoff(db: AsyncSession, principal: Principal, handoff_id: uuid
     await reactivate_session(db, handoff, engineer_id=principal.user_id)
     await schedule_stale_claim(db, handoff)
     announce(db, handoff, "handoff_claimed")
-    return handoff_out(handoff)
+    return await handoff_with_feedback(db, handoff)
