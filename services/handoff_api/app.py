@@ -19,6 +19,7 @@ from services.handoff_api.auth import (
 )
 from services.handoff_api.controllers.dashboard import dashboard_router
 from services.handoff_api.controllers.directory import DirectoryController
+from services.handoff_api.controllers.escalations import EscalationPolicyController
 from services.handoff_api.controllers.handoffs import EscalationQueueController, HandoffController
 from services.handoff_api.controllers.health import HealthController, MetricsController
 from services.handoff_api.controllers.integrations import PSAController
@@ -90,6 +91,7 @@ def create_app(
             EscalationQueueController,
             HandoffController,
             PSAController,
+            EscalationPolicyController,
             escalation_stream,
             dashboard_router(),
         ],

@@ -17,6 +17,7 @@ from typing import Any
 
 from services.notifier.mailers import SendFailed
 from shared.db.models import HandoffRow, User
+from shared.escalations.timers import STALE_CLAIM_ROUND
 
 # C0 and C1 controls, DEL, and the Unicode line and paragraph separators: none may reach a header.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -58,6 +59,13 @@ def message_id(handoff_id: str, recipient_id: str, round_: int, domain: str) -> 
     """The same id for the same handoff, recipient and round: a copy sent twice threads as one message."""
     token = hashlib.sha256(f"{handoff_id}/{recipient_id}/{round_}".encode()).hexdigest()[:32]
     return f"<handoff-{handoff_id}.r{round_}.{token}@{domain}>"
+
+
+def round_prefix(round: int) -> str:
+    """`[Reminder n] ` for the n-th reminder, `[Still working on it?] ` for the stale-claim nudge."""
+    if round == STALE_CLAIM_ROUND:
+        return "[Still working on it?] "
+    return f"[Reminder {round}] " if round else ""
 
 
 def compose(handoff: HandoffRow, recipient: User, *, public_url: str, sender: str, round: int = 0) -> EmailMessage:
@@ -103,7 +111,10 @@ def compose(handoff: HandoffRow, recipient: User, *, public_url: str, sender: st
     parts.append(f'<p><a href="{e(link)}">Open the handoff</a></p>')
 
     from_address = sender_address(sender)
-    subject = f"[{handoff.urgency.upper()}] Escalation: {title[:MAX_SUBJECT_TITLE_CHARS]} (from {escalator})"
+    subject = (
+        round_prefix(round)
+        + f"[{handoff.urgency.upper()}] Escalation: {title[:MAX_SUBJECT_TITLE_CHARS]} (from {escalator})"
+    )
     message = EmailMessage()
     message["Subject"] = one_line(subject)
     message["From"] = from_address

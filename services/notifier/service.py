@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,7 +26,7 @@ from services.notifier.psa.base import PSAConnection, PSAError, PSANote
 from services.notifier.psa.registry import adapter_for
 from shared.db.models import Delivery, HandoffRow, User
 from shared.db.uow import unit_of_work
-from shared.deliveries.schemas import DeliveryState
+from shared.deliveries.schemas import Channel, DeliveryState
 from shared.deliveries.service import (
     claim_delivery,
     eligible_recipients,
@@ -33,6 +34,7 @@ from shared.deliveries.service import (
     pending_deliveries,
     record_outcome,
 )
+from shared.escalations.timers import STALE_CLAIM_ROUND
 from shared.handoffs.events import handoff_event
 from shared.handoffs.schemas import AssessmentStatus, HandoffStatus, Intent
 from shared.integrations.crypto import SecretBox
@@ -82,6 +84,9 @@ class NotifyHandoff:
 
     async def __call__(self, payload: dict[str, Any]) -> str:
         handoff_id = uuid.UUID(str(payload["handoff_id"]))
+        round = int(payload.get("round") or 0)
+        if round:
+            return await self._later_round(handoff_id, round)
         handoff = await self._handoff_with_assessment(handoff_id)
         if handoff is None or handoff.intent != Intent.ESCALATE:
             return "nothing to do"
@@ -96,8 +101,20 @@ class NotifyHandoff:
             )
         async with self.sessionmaker() as db:
             rows = await pending_deliveries(db, handoff.id, "email")
-        users = {user.id: user for user in seniors}
+        return await self._deliver_all(handoff, rows, {user.id: user for user in seniors})
 
+    async def _later_round(self, handoff_id: uuid.UUID, round: int) -> str:
+        """A reminder or stale-claim round: its rows were written when its timer fired."""
+        async with self.sessionmaker() as db:
+            handoff = await db.get(HandoffRow, handoff_id)
+            if handoff is None:
+                return "nothing to do"
+            rows = await pending_deliveries(db, handoff.id, Channel.EMAIL, round)
+            ids = {row.user_id for row in rows if row.user_id is not None}
+            seniors = await eligible_recipients(db, handoff.account_id, handoff.created_by_id)
+        return await self._deliver_all(handoff, rows, {user.id: user for user in seniors if user.id in ids})
+
+    async def _deliver_all(self, handoff: HandoffRow, rows: Sequence[Delivery], users: dict[uuid.UUID, User]) -> str:
         gate = asyncio.Semaphore(self.concurrency)
 
         async def deliver(row: Delivery) -> str:
@@ -137,6 +154,10 @@ class NotifyHandoff:
                     db, row.id, DeliveryState.SKIPPED, error="withdrawn before the email went out", attempted=False
                 )
                 return DONE
+            outdated = round_outdated(current, row.round, user) if current is not None else ""
+            if outdated:
+                await record_outcome(db, row.id, DeliveryState.SKIPPED, error=outdated, attempted=False)
+                return DONE
             try:
                 message = compose(handoff, user, public_url=self.public_url, sender=self.sender, round=row.round)
             except Exception as exc:  # noqa: BLE001 - whatever stops it, the same message would fail again
@@ -153,6 +174,16 @@ class NotifyHandoff:
         async with unit_of_work(self.sessionmaker) as db:
             await record_outcome(db, row.id, DeliveryState.SENT)
         return DONE
+
+
+def round_outdated(handoff: HandoffRow, round: int, user: User) -> str:
+    """Why a reminder or stale-claim email no longer applies ("" when it does)."""
+    if round == STALE_CLAIM_ROUND:
+        if handoff.status != HandoffStatus.CLAIMED or handoff.claimed_by_id != user.id:
+            return "no longer claimed by this senior"
+    elif round and handoff.status != HandoffStatus.OPEN:
+        return f"{handoff.status} before the reminder went out"
+    return ""
 
 
 class PushToPSA:

@@ -17,6 +17,7 @@ from services.notifier.mailers import build_mailer
 from services.notifier.service import NotifyHandoff, PushToPSA, RetryLater
 from shared.bootstrap import Runtime
 from shared.config import ConfigError, Settings
+from shared.escalations.runner import TimerRunner
 from shared.integrations.crypto import SecretBox
 from shared.integrations.outbound import OutboundPolicy, outbound_client
 from shared.jobs.arq import JOB_COMPLETION_WAIT_S, serve
@@ -65,8 +66,11 @@ async def attach_in_process(runtime: Runtime) -> None:
         runtime.jobs.run(name, job)
     sweeper = build_sweeper(runtime)
     sweeper.start()
+    timers = TimerRunner(runtime.sessionmaker)
+    timers.start()
     runtime.closers.append(http.aclose)
     runtime.closers.append(sweeper.stop)
+    runtime.closers.append(timers.stop)
 
 
 def _outbound_http(settings: Settings) -> httpx.AsyncClient:
@@ -128,9 +132,12 @@ async def run_worker(settings: Settings) -> None:
 
     log.info("notifier: email via %s", settings.smtp_host or "files under var/mail/")
     sweeper.start()
+    timers = TimerRunner(runtime.sessionmaker)  # reminders and stale-claim nudges, from their rows
+    timers.start()
     try:
         await serve(worker, RedisSettings.from_dsn(settings.redis_url), role="notifier")
     finally:
+        await timers.stop()
         await sweeper.stop()
         await http.aclose()
         await runtime.stop()

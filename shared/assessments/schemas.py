@@ -45,3 +45,5 @@ class AssessmentInput(msgspec.Struct, kw_only=True):
     message_count: int = 0
     note: str = ""
     urgency: str = "normal"
+    # Suggested steps that seniors of the account said fixed past escalations, and how many times.
+    proven_steps: dict[str, int] = {}

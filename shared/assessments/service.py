@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.assessments.schemas import Assessment, AssessmentInput
 from shared.clock import utcnow
 from shared.db.models import AISession, HandoffRow
+from shared.escalations.feedback import proven_steps
 from shared.handoffs.events import announce
 from shared.handoffs.schemas import AssessmentStatus
 from shared.handoffs.views import escalation_package
@@ -33,6 +34,7 @@ async def pending_assessment(db: AsyncSession, handoff_id: uuid.UUID) -> Assessm
         message_count=int(snapshot.get("message_count") or 0),
         note=row.note,
         urgency=row.urgency,
+        proven_steps=await proven_steps(db, row.account_id, excluding=row.id),
     )
 
 

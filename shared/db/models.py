@@ -132,6 +132,7 @@ class HandoffRow(Base):
     snapshot: Mapped[dict[str, Any]] = mapped_column()
     assessment_status: Mapped[AssessmentStatus] = mapped_column(String(16), default=AssessmentStatus.NOT_REQUESTED)
     ai_assessment_data: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    reminders_sent: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
 
 class OutboxRow(Base):
@@ -215,3 +216,70 @@ class PSAConnectionRow(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class EscalationPolicyRow(Base):
+    """An account's reminder and stale-claim timings; an account without a row has the defaults."""
+
+    __tablename__ = "escalation_policies"
+
+    account_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    reminder_low_s: Mapped[int] = mapped_column(Integer)
+    reminder_normal_s: Mapped[int] = mapped_column(Integer)
+    reminder_high_s: Mapped[int] = mapped_column(Integer)
+    max_reminders: Mapped[int] = mapped_column(Integer)
+    stale_claim_s: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class HandoffTimer(Base):
+    """Due work of one handoff: a reminder round or a stale-claim check. Time is data, not a sleep.
+
+    Pending while neither `fired_at` nor `cancelled_at` is set; whichever worker locks it first when it
+    is due fires it, in the same transaction that records the firing.
+    """
+
+    __tablename__ = "handoff_timers"
+    __table_args__ = (
+        UniqueConstraint("handoff_id", "kind", "round", name="uq_handoff_timers_handoff_kind_round"),
+        Index(
+            "ix_handoff_timers_due",
+            "due_at",
+            postgresql_where=text("fired_at IS NULL AND cancelled_at IS NULL"),
+            sqlite_where=text("fired_at IS NULL AND cancelled_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    handoff_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("handoffs.id"), index=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    kind: Mapped[str] = mapped_column(String(16))  # "reminder" | "claim_stale"
+    round: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[datetime] = mapped_column()
+    # Stale claims: the newest session message seen when the timer was set; a newer one pushes it on.
+    last_message_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    fired_at: Mapped[datetime | None] = mapped_column(default=None)
+    cancelled_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class AssessmentFeedbackRow(Base):
+    """One senior's verdict on a handoff's AI assessment; a second one from the same user replaces it."""
+
+    __tablename__ = "assessment_feedback"
+    __table_args__ = (
+        UniqueConstraint("handoff_id", "user_id", name="uq_assessment_feedback_handoff_user"),
+        Index("ix_assessment_feedback_account", "account_id"),
+    )
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    handoff_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("handoffs.id"), index=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    user_name: Mapped[str] = mapped_column(String(200))
+    helpful: Mapped[bool] = mapped_column(Boolean)
+    resolved_by_step: Mapped[int | None] = mapped_column(Integer, default=None)
+    # The text of that suggested step, kept so later assessments can rank it without the old handoff.
+    resolved_step: Mapped[str | None] = mapped_column(Text, default=None)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -169,14 +169,16 @@ async def record_outcome(
         DELIVERIES.labels(channel, "retry" if status == DeliveryState.PENDING else str(status)).inc()
 
 
-async def handoffs_with_unfinished_deliveries(db: AsyncSession, *, idle_s: float) -> Sequence[tuple[uuid.UUID, str]]:
-    """(handoff, channel) pairs with a row nobody is working on: `pending`, or `sending` past its lease.
+async def handoffs_with_unfinished_deliveries(
+    db: AsyncSession, *, idle_s: float
+) -> Sequence[tuple[uuid.UUID, str, int]]:
+    """(handoff, channel, round) with a row nobody is working on: `pending`, or `sending` past its lease.
 
     `idle_s` leaves alone rows touched very recently, which a running job is about to claim.
     """
     now = utcnow()
     query = (
-        select(Delivery.handoff_id, Delivery.channel)
+        select(Delivery.handoff_id, Delivery.channel, Delivery.round)
         .where(
             or_(
                 and_(Delivery.status == DeliveryState.PENDING, Delivery.updated_at < now - timedelta(seconds=idle_s)),
@@ -186,7 +188,7 @@ async def handoffs_with_unfinished_deliveries(db: AsyncSession, *, idle_s: float
         .distinct()
         .limit(500)
     )
-    return [(row[0], row[1]) for row in (await db.execute(query)).all()]
+    return [(row[0], row[1], row[2]) for row in (await db.execute(query)).all()]
 
 
 async def escalations_never_notified(

@@ -10,9 +10,16 @@ from shared.auth.policy import require_senior
 from shared.auth.principal import Principal
 from shared.clock import utcnow
 from shared.errors import CannotClaimOwnHandoff, HandoffNotClaimable
+from shared.escalations.timers import REMINDER, cancel_timers, schedule_stale_claim
 from shared.handoffs.events import announce
 from shared.handoffs.schemas import Handoff, HandoffStatus, Intent
-from shared.handoffs.service import advance_open_handoff, load_handoff, raise_if_claimed, reactivate_session
+from shared.handoffs.service import (
+    advance_open_handoff,
+    handoff_with_feedback,
+    load_handoff,
+    raise_if_claimed,
+    reactivate_session,
+)
 from shared.handoffs.views import handoff_out
 
 
@@ -29,6 +36,7 @@ async def claim_handoff(db: AsyncSession, principal: Principal, handoff_id: uuid
     if handoff.created_by_id == principal.user_id:
         raise CannotClaimOwnHandoff()
 
+    await cancel_timers(db, handoff.id, REMINDER)  # timers before the handoff: see timers.py; undone if we lose
     won = await advance_open_handoff(
         db,
         handoff,
@@ -46,5 +54,6 @@ async def claim_handoff(db: AsyncSession, principal: Principal, handoff_id: uuid
         raise HandoffNotClaimable(f"the escalation is {handoff.status}")
 
     await reactivate_session(db, handoff, engineer_id=principal.user_id)
+    await schedule_stale_claim(db, handoff)
     announce(db, handoff, "handoff_claimed")
-    return handoff_out(handoff)
+    return await handoff_with_feedback(db, handoff)

@@ -9,6 +9,7 @@ from shared.auth.policy import require_senior
 from shared.auth.principal import Principal
 from shared.db.models import HandoffRow
 from shared.handoffs.schemas import HandoffPage, Intent, QueueStatus
+from shared.handoffs.service import feedback_of
 from shared.handoffs.views import handoff_out
 from shared.pagination import newest_first_page
 
@@ -32,4 +33,5 @@ async def list_escalations(
     if status != "all":
         query = query.where(HandoffRow.status == status)
     page, next_cursor = await newest_first_page(db, query, HandoffRow, key=cursor_key, limit=limit, cursor=cursor)
-    return HandoffPage(items=[handoff_out(r) for r in page], next_cursor=next_cursor)
+    feedback = await feedback_of(db, [r.id for r in page])
+    return HandoffPage(items=[handoff_out(r, feedback[r.id]) for r in page], next_cursor=next_cursor)

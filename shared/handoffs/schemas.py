@@ -48,6 +48,16 @@ class Person(msgspec.Struct, kw_only=True):
     name: str
 
 
+class AssessmentFeedback(msgspec.Struct, kw_only=True):
+    """One senior's verdict on the AI assessment: helpful or not, and which suggested step fixed it."""
+
+    user: Person
+    helpful: bool
+    resolved_by_step: int | None
+    comment: str
+    at: str
+
+
 class Handoff(msgspec.Struct, kw_only=True):
     id: uuid.UUID
     account_id: uuid.UUID
@@ -63,6 +73,8 @@ class Handoff(msgspec.Struct, kw_only=True):
     snapshot: dict[str, Any]
     assessment_status: AssessmentStatus
     ai_assessment_data: dict[str, Any] | None
+    reminders_sent: int = 0
+    assessment_feedback: list[AssessmentFeedback] = msgspec.field(default_factory=list)
 
 
 class HandoffPage(msgspec.Struct, kw_only=True):

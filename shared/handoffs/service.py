@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -11,8 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.auth.policy import require_escalator, require_may_hand_off, require_member
 from shared.auth.principal import Principal
 from shared.clock import utcnow
-from shared.db.models import AISession, HandoffRow, SessionMessage
+from shared.db.models import AISession, AssessmentFeedbackRow, HandoffRow, SessionMessage
 from shared.errors import HandoffActionNotAllowed, HandoffAlreadyClaimed, NotFound, SessionNotActive
+from shared.escalations.policy import policy_of
+from shared.escalations.timers import CLAIM_STALE, REMINDER, cancel_timers, schedule_first_reminder
 from shared.handoffs.events import announce
 from shared.handoffs.schemas import AssessmentStatus, Handoff, HandoffCreate, HandoffStatus, Intent
 from shared.handoffs.views import escalation_package, handoff_out
@@ -107,6 +110,7 @@ async def create_handoff(db: AsyncSession, principal: Principal, session_id: uui
     session.updated_at = now
     if escalating:
         announce(db, handoff, "handoff_created")
+        schedule_first_reminder(db, handoff, await policy_of(db, handoff.account_id))
         for job in ESCALATION_JOBS:
             add_job(
                 db,
@@ -133,8 +137,28 @@ async def load_handoff(
     return row
 
 
+async def feedback_of(
+    db: AsyncSession, handoff_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[AssessmentFeedbackRow]]:
+    """The assessment feedback of these handoffs, oldest first per handoff."""
+    found: dict[uuid.UUID, list[AssessmentFeedbackRow]] = {h: [] for h in handoff_ids}
+    if handoff_ids:
+        query = (
+            select(AssessmentFeedbackRow)
+            .where(AssessmentFeedbackRow.handoff_id.in_(handoff_ids))
+            .order_by(AssessmentFeedbackRow.at, AssessmentFeedbackRow.id)
+        )
+        for row in (await db.execute(query)).scalars().all():
+            found[row.handoff_id].append(row)
+    return found
+
+
+async def handoff_with_feedback(db: AsyncSession, row: HandoffRow) -> Handoff:
+    return handoff_out(row, (await feedback_of(db, [row.id]))[row.id])
+
+
 async def get_handoff(db: AsyncSession, principal: Principal, handoff_id: uuid.UUID) -> Handoff:
-    return handoff_out(await load_handoff(db, principal, handoff_id))
+    return await handoff_with_feedback(db, await load_handoff(db, principal, handoff_id))
 
 
 async def advance_open_handoff(db: AsyncSession, handoff: HandoffRow, values: dict[str, Any]) -> bool:
@@ -176,6 +200,7 @@ async def resume_handoff(db: AsyncSession, principal: Principal, handoff_id: uui
     if handoff.status == HandoffStatus.RESUMED:
         return handoff_out(handoff)
     now = utcnow()
+    await cancel_timers(db, handoff.id, REMINDER, CLAIM_STALE)
     if not await advance_open_handoff(db, handoff, {"status": HandoffStatus.RESUMED, "closed_at": now}):
         raise HandoffActionNotAllowed(f"the park is {handoff.status}")
     await reactivate_session(db, handoff)
@@ -190,6 +215,7 @@ async def withdraw_handoff(db: AsyncSession, principal: Principal, handoff_id: u
     require_escalator(principal, handoff.created_by_id)
     if handoff.status == HandoffStatus.WITHDRAWN:
         return handoff_out(handoff)
+    await cancel_timers(db, handoff.id, REMINDER, CLAIM_STALE)  # timers before the handoff: see timers.py
     if not await advance_open_handoff(db, handoff, {"status": HandoffStatus.WITHDRAWN, "closed_at": utcnow()}):
         raise_if_claimed(handoff)
         raise HandoffActionNotAllowed(f"the escalation is {handoff.status}")

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 
 from shared.clock import rfc3339
-from shared.db.models import HandoffRow
-from shared.handoffs.schemas import Handoff, Intent, Person
+from shared.db.models import AssessmentFeedbackRow, HandoffRow
+from shared.handoffs.schemas import AssessmentFeedback, Handoff, Intent, Person
 
 
-def handoff_out(row: HandoffRow) -> Handoff:
+def feedback_out(row: AssessmentFeedbackRow) -> AssessmentFeedback:
+    return AssessmentFeedback(
+        user=Person(id=row.user_id, name=row.user_name),
+        helpful=row.helpful,
+        resolved_by_step=row.resolved_by_step,
+        comment=row.comment,
+        at=rfc3339(row.at),
+    )
+
+
+def handoff_out(row: HandoffRow, feedback: Sequence[AssessmentFeedbackRow] = ()) -> Handoff:
     claimed_by = None
     if row.claimed_by_id is not None:
         claimed_by = Person(id=row.claimed_by_id, name=row.claimed_by_name or "")
@@ -30,6 +41,8 @@ def handoff_out(row: HandoffRow) -> Handoff:
         snapshot=row.snapshot,
         assessment_status=row.assessment_status,
         ai_assessment_data=row.ai_assessment_data,
+        reminders_sent=row.reminders_sent or 0,
+        assessment_feedback=[feedback_out(f) for f in feedback],
     )
 
 

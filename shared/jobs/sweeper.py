@@ -13,6 +13,7 @@ import random
 import uuid
 from collections.abc import Collection
 from contextlib import suppress
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from shared.assessments.service import stale_assessments
 from shared.background import finish
 from shared.deliveries.service import escalations_never_notified, handoffs_with_unfinished_deliveries
+from shared.escalations.firing import notify_job_id
 from shared.jobs.base import JobQueue
 
 log = logging.getLogger("handoff.sweeper")
@@ -101,17 +103,22 @@ class Sweeper:
                     return 0  # another worker is sweeping
             wanted = await self._left_pending(db, family)
             requeued = 0
-            for handoff_id, job in sorted(set(wanted)):
-                payload = {"handoff_id": str(handoff_id)}
-                if await self.jobs.requeue(job, f"{job}:{handoff_id}", payload):
+            for handoff_id, job, round in sorted(set(wanted)):
+                payload: dict[str, Any] = {"handoff_id": str(handoff_id)}
+                job_id = f"{job}:{handoff_id}"
+                if round:  # a reminder's or stale-claim's emails
+                    payload["round"] = round
+                    job_id = notify_job_id(handoff_id, round)
+                if await self.jobs.requeue(job, job_id, payload):
                     requeued += 1
                     log.info("sweeper: queued %s for handoff %s again", job, handoff_id)
         return requeued
 
-    async def _left_pending(self, db: AsyncSession, family: str) -> list[tuple[uuid.UUID, str]]:
+    async def _left_pending(self, db: AsyncSession, family: str) -> list[tuple[uuid.UUID, str, int]]:
         if family == "assess":
-            return [(h, "assess") for h in await stale_assessments(db, older_than_s=self.stale_after_s)]
+            return [(h, "assess", 0) for h in await stale_assessments(db, older_than_s=self.stale_after_s)]
         unfinished = await handoffs_with_unfinished_deliveries(db, idle_s=self.idle_s)
-        wanted = [(handoff_id, CHANNEL_JOBS[channel]) for handoff_id, channel in unfinished]
-        wanted += await escalations_never_notified(db, older_than_s=self.stale_after_s, within_s=NOTIFY_HORIZON_S)
+        wanted = [(handoff_id, CHANNEL_JOBS[channel], round) for handoff_id, channel, round in unfinished]
+        never = await escalations_never_notified(db, older_than_s=self.stale_after_s, within_s=NOTIFY_HORIZON_S)
+        wanted += [(handoff_id, job, 0) for handoff_id, job in never]
         return wanted

@@ -49,6 +49,8 @@ MAX_CAUSES = 6
 MAX_STEPS_PRIMARY = 6
 MAX_STEPS_SECONDARY = 2
 MIN_USEFUL_STEPS = 3
+PROVEN_WEIGHT = 0.5  # per past escalation a step fixed (up to PROVEN_CAP): seniors' word beats the usual order
+PROVEN_CAP = 3
 RELEVANCE_WEIGHT = 1.5  # how far a likely cause lifts its steps over the usual order (0.06 per position)
 MIN_RELEVANCE = 0.05  # a step only for causes this unlikely is noise to a senior
 RISK_ORDER: dict[Risk, int] = {"low": 0, "medium": 1, "high": 2}
@@ -284,10 +286,11 @@ class _Transcript:
     skipped: list[_TriedStep] = field(default_factory=list)
     mentioned: list[_TriedStep] = field(default_factory=list)  # "I already ..." in prose: suppressed, not reported
     looked_up: list[_TriedStep] = field(default_factory=list)  # "nslookup returns ..." in prose: look-ups suppressed
+    proven: dict[str, int] = field(default_factory=dict)  # step text -> past escalations of the account it fixed
 
     @classmethod
     def of(cls, request: AssessmentInput) -> _Transcript:
-        transcript = cls()
+        transcript = cls(proven=dict(request.proven_steps))
         context_lines = itertools.islice(_flatten(request.context), MAX_CONTEXT_LINES)
         title, note, context = _text(request.title), _text(request.note), [_text(t) for t in context_lines]
         facts = [title, note, *context]
@@ -441,6 +444,8 @@ def _ranked_steps(finding: _Finding, transcript: _Transcript) -> list[_Step]:
     def score(indexed: tuple[int, _Step]) -> tuple[float, int]:
         index, step = indexed
         lift = 0.0 if step.rule.follow_up else RELEVANCE_WEIGHT * relevance(step)
+        # Step texts are unique to their family, so a match is a step that fixed this same kind of problem.
+        lift += PROVEN_WEIGHT * min(transcript.proven.get(step.rule.text, 0), PROVEN_CAP)
         return (-(1.0 - 0.06 * index + lift), index)
 
     candidates = [s for s in finding.compiled.steps if relevance(s) >= MIN_RELEVANCE and not transcript.already_done(s)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from litestar import Controller, get, post
+from litestar import Controller, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +15,9 @@ from services.handoff_api.dependencies import ApiContext
 from shared.auth.principal import Principal
 from shared.deliveries.schemas import DeliveryOut
 from shared.deliveries.service import list_deliveries
+from shared.escalations.feedback import put_feedback
+from shared.escalations.schemas import FeedbackPut, TimelineEntry
+from shared.escalations.timeline import handoff_timeline
 from shared.handoffs import claims, queue, service
 from shared.handoffs.schemas import Handoff, HandoffCreate, HandoffPage, QueueStatus
 
@@ -82,3 +85,24 @@ class HandoffController(Controller):
         self, principal: NamedDependency[Principal], db: NamedDependency[AsyncSession], handoff_id: FromPath[uuid.UUID]
     ) -> Handoff:
         return await service.withdraw_handoff(db, principal, handoff_id)
+
+    @put(
+        "/handoffs/{handoff_id:uuid}/assessment-feedback",
+        operation_id="putAssessmentFeedback",
+        guards=[senior_guard],
+        status_code=200,
+    )
+    async def feedback(
+        self,
+        principal: NamedDependency[Principal],
+        db: NamedDependency[AsyncSession],
+        handoff_id: FromPath[uuid.UUID],
+        data: JSONBody[FeedbackPut],
+    ) -> Handoff:
+        return await put_feedback(db, principal, handoff_id, data)
+
+    @get("/handoffs/{handoff_id:uuid}/timeline", operation_id="getHandoffTimeline")
+    async def timeline(
+        self, principal: NamedDependency[Principal], db: NamedDependency[AsyncSession], handoff_id: FromPath[uuid.UUID]
+    ) -> list[TimelineEntry]:
+        return await handoff_timeline(db, principal, handoff_id)

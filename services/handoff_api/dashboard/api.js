@@ -54,6 +54,7 @@ export async function request(method, path, body) {
 export const api = {
   get: (path) => request('GET', path),
   post: (path, body) => request('POST', path, body),
+  put: (path, body) => request('PUT', path, body),
 };
 
 // Path segments come from the URL hash or the API: encode them so they cannot change the path.

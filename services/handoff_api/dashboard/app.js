@@ -8,6 +8,7 @@ import { announce, flashTitle, setPageTitle, stopFlashing, toast } from './notif
 import { mountQueue } from './queue.js';
 import { mountSessions } from './sessions.js';
 import { mountSignin } from './signin.js';
+import { mountTeam } from './team.js';
 import { tokenStore } from './storage.js';
 import { EscalationStream } from './stream.js';
 import { readToken, takeTokenFromFragment } from './token.js';
@@ -30,6 +31,7 @@ function setConnection(state) {
 
 function showHeader(me) {
   nav.hidden = !me;
+  document.querySelector('[data-testid=nav-team]').hidden = !me?.isAdmin;
   userBox.hidden = !me;
   document.querySelector('[data-testid=whoami]').textContent = me ? me.name : '';
   document.getElementById('me-role').textContent = me ? me.role : '';
@@ -65,6 +67,11 @@ function signIn(token) {
     announce(`New escalation: ${item.title} from ${item.createdBy?.name || 'a teammate'}`);
     flashTitle();
   });
+  queue.addEventListener('reminded', (event) => {
+    const item = event.detail;
+    announce(`Reminder ${item.reminders}: ${item.title} from ${item.createdBy?.name || 'a teammate'} is still waiting`);
+    flashTitle(`Reminder ${item.reminders}`);
+  });
   stream.addEventListener('state', (event) => setConnection(event.detail));
   stream.addEventListener('denied', (event) => {
     if (event.detail === 401) signOut('Your sign-in was not accepted or has expired. Sign in again.');
@@ -83,7 +90,7 @@ function signIn(token) {
   showHeader(me);
   setConnection('connecting');
   if (me.isSenior) stream.start();
-  if (!/^#\/(queue|sessions|handoffs\/)/.test(location.hash)) history.replaceState(null, '', '#/queue');
+  if (!/^#\/(queue|sessions|team|handoffs\/)/.test(location.hash)) history.replaceState(null, '', '#/queue');
   route();
 }
 
@@ -127,6 +134,9 @@ function route() {
   } else if (hash === '#/sessions') {
     setPageTitle('My sessions');
     unmountView = mountSessions(main, ctx);
+  } else if (hash === '#/team' && ctx.me.isAdmin) {
+    setPageTitle('Team');
+    unmountView = mountTeam(main, ctx);
   } else if (handoff) {
     setPageTitle('Handoff');
     unmountView = mountHandoff(main, handoff[1], ctx);

@@ -15,6 +15,7 @@ function fromHandoff(handoff, createdAt) {
     createdBy: handoff.created_by || { id: null, name: 'Someone' },
     createdAt: handoff.created_at || createdAt,
     assessmentStatus: handoff.assessment_status || 'not_requested',
+    reminders: Number(handoff.reminders_sent) || 0,
   };
 }
 
@@ -72,6 +73,13 @@ export class EscalationQueue extends EventTarget {
       if (!item) return;
       item.assessmentStatus = handoff.assessment_status || 'ready';
       this.changed({ updated: [id] });
+    } else if (type === 'handoff_reminder') {
+      const item = this.items.get(id);
+      const round = Number(event.round) || 0;
+      if (!item || round <= item.reminders) return;
+      item.reminders = round;
+      this.changed({ reminded: [id] });
+      this.dispatchEvent(new CustomEvent('reminded', { detail: item }));
     } else if (type === 'handoff_claimed' || type === 'handoff_withdrawn') {
       this.remove(id);
     }
@@ -115,6 +123,7 @@ export class EscalationQueue extends EventTarget {
       const known = this.items.get(handoff.id);
       // An assessment_ready event may have overtaken this page: keep the settled status.
       if (known && SETTLED.has(known.assessmentStatus) && !SETTLED.has(item.assessmentStatus)) item.assessmentStatus = known.assessmentStatus;
+      if (known && known.reminders > item.reminders) item.reminders = known.reminders;
       next.set(handoff.id, item);
     }
     // Escalations that arrived live while the page was loading are newer than the page: keep them.

@@ -6,7 +6,7 @@ import { pickUp } from './claim.js';
 import { mountConversation } from './conversation.js';
 import { h, replace } from './dom.js';
 import { messageItem, OUTCOME_LABELS } from './messages.js';
-import { setPageTitle } from './notify.js';
+import { announce, setPageTitle, toast } from './notify.js';
 import { seenEscalations } from './storage.js';
 import { formatTime, timeAgo } from './time.js';
 
@@ -45,7 +45,43 @@ function stepsTried(steps) {
   }));
 }
 
-function assessmentBlock(handoff) {
+const TIMELINE_TEXT = {
+  created: (e) => `${e.actor?.name || 'Someone'} ${e.detail?.intent === 'park' ? 'parked' : 'escalated'} it`,
+  assessment_ready: () => 'AI assessment ready',
+  assessment_failed: () => 'AI assessment failed; the rules engine answered',
+  notified: (e) => `${e.detail.round ? (e.detail.round >= 100 ? 'Nudge' : `Reminder ${e.detail.round}`) : 'Notice'} by ${e.detail.channel}: ${e.detail.sent} sent${e.detail.failed ? `, ${e.detail.failed} failed` : ''}`,
+  reminder: (e) => `Reminder ${e.detail.round}: still unclaimed`,
+  claimed: (e) => `Picked up by ${e.actor?.name || 'a senior'}`,
+  claim_stale: (e) => `${e.actor?.name || 'The claimer'} was nudged: no new message for a while`,
+  resumed: () => 'Resumed by its engineer',
+  withdrawn: () => 'Withdrawn by the escalator',
+  feedback: (e) => `${e.actor?.name || 'A senior'} rated the assessment ${e.detail.helpful ? 'helpful' : 'not helpful'}${e.detail.resolved_by_step !== null ? ` (step ${e.detail.resolved_by_step + 1} fixed it)` : ''}`,
+};
+
+function timelineBlock(entries) {
+  return h('section', { class: 'panel', testid: 'timeline', 'aria-labelledby': 'timeline-heading' },
+    h('h2', { id: 'timeline-heading' }, 'Timeline'),
+    h('ol', { class: 'timeline' }, entries.map((entry) => h('li', { class: `timeline__item timeline__item--${entry.type}`, testid: 'timeline-entry', 'data-type': entry.type },
+      h('time', { datetime: entry.at, title: formatTime(entry.at) }, formatTime(entry.at)),
+      h('span', {}, (TIMELINE_TEXT[entry.type] || (() => entry.type))(entry))))));
+}
+
+function feedbackBlock(handoff, me, save) {
+  const mine = (handoff.assessment_feedback || []).find((f) => f.user?.id === me.id) || null;
+  const choice = (helpful, label) => h('button', {
+    type: 'button', class: `btn btn--small${mine && mine.helpful === helpful ? ' btn--chosen' : ''}`,
+    testid: helpful ? 'feedback-helpful' : 'feedback-unhelpful', 'aria-pressed': mine && mine.helpful === helpful ? 'true' : 'false',
+    onclick: () => save({ helpful, resolved_by_step: helpful ? (mine?.resolved_by_step ?? null) : null }),
+  }, label);
+  return h('section', { class: 'panel feedback', testid: 'feedback', 'aria-labelledby': 'feedback-heading' },
+    h('h2', { id: 'feedback-heading' }, 'Was the assessment helpful?'),
+    h('div', { class: 'feedback__choices' }, choice(true, 'Helpful'), choice(false, 'Not helpful')),
+    h('p', { class: 'muted', testid: 'feedback-state' }, mine
+      ? `You said ${mine.helpful ? 'helpful' : 'not helpful'}${mine.resolved_by_step !== null ? `; step ${mine.resolved_by_step + 1} fixed it` : ''}.`
+      : 'Tell us, and mark the suggested step that fixed it: the next assessment of this kind ranks it higher.'));
+}
+
+function assessmentBlock(handoff, fixedIt = null) {
   const status = handoff.assessment_status || 'not_requested';
   const data = handoff.ai_assessment_data;
   const block = h('section', { class: 'panel assessment', testid: 'assessment', 'data-status': status, 'aria-labelledby': 'assessment-heading', 'aria-busy': status === 'pending' ? 'true' : 'false' },
@@ -73,7 +109,11 @@ function assessmentBlock(handoff) {
         h('span', { class: 'cause__pct', title: 'Confidence' }, `${pct}%`), bar);
     })),
     h('h3', {}, 'Suggested steps'),
-    h('ol', { class: 'suggested', testid: 'suggested-steps' }, (data.suggested_steps || []).map((step) => h('li', {}, step))),
+    h('ol', { class: 'suggested', testid: 'suggested-steps' }, (data.suggested_steps || []).map((step, index) => h('li', {}, step,
+      fixedIt ? h('button', {
+        type: 'button', class: `btn btn--ghost btn--small fixed-it${fixedIt.chosen === index ? ' btn--chosen' : ''}`, testid: 'step-fixed-it',
+        'aria-pressed': fixedIt.chosen === index ? 'true' : 'false', onclick: () => fixedIt.save(index),
+      }, fixedIt.chosen === index ? 'Fixed it ✓' : 'This step fixed it') : null))),
     h('h3', {}, 'Missing information'),
     h('ul', { class: 'missing', testid: 'missing-info' }, (data.missing_info || []).length
       ? data.missing_info.map((item) => h('li', {}, item)) : h('li', { class: 'muted' }, 'Nothing flagged.')),
@@ -96,7 +136,11 @@ export function mountHandoff(root, id, { me, stream, queue, navigate }) {
   let conversation = null;
   let pollTimer = null;
   const headSlot = h('div');
-  const assessmentSlot = h('div', { class: 'handoff__side' });
+  const assessmentSlot = h('div');
+  const feedbackSlot = h('div');
+  const timelineSlot = h('div');
+  const sideSlot = h('div', { class: 'handoff__side' }, assessmentSlot, feedbackSlot, timelineSlot);
+  let timeline = [];
   const conversationSlot = h('div');
 
   function headBlock() {
@@ -159,9 +203,14 @@ export function mountHandoff(root, id, { me, stream, queue, navigate }) {
     setPageTitle(handoff.snapshot?.title || 'Handoff');
     const first = !screen.contains(headSlot);
     replace(headSlot, headBlock());
-    replace(assessmentSlot, assessmentBlock(handoff));
+    const rates = handoff.status === 'claimed' && me.isSenior && handoff.assessment_status !== 'pending' && handoff.ai_assessment_data;
+    const mineRated = (handoff.assessment_feedback || []).find((f) => f.user?.id === me.id);
+    const fixedIt = rates ? { chosen: mineRated?.resolved_by_step ?? null, save: (index) => saveFeedback({ helpful: true, resolved_by_step: index }) } : null;
+    replace(assessmentSlot, assessmentBlock(handoff, fixedIt));
+    replace(feedbackSlot, rates ? feedbackBlock(handoff, me, saveFeedback) : null);
+    replace(timelineSlot, timeline.length ? timelineBlock(timeline) : null);
     if (first) {
-      replace(screen, headSlot, h('div', { class: 'handoff__grid' }, snapshotBlock(), assessmentSlot));
+      replace(screen, headSlot, h('div', { class: 'handoff__grid' }, snapshotBlock(), sideSlot));
       screen.setAttribute('aria-busy', 'false');
     }
     const mine = handoff.status === 'claimed' && handoff.claimed_by?.id === me.id;
@@ -180,6 +229,17 @@ export function mountHandoff(root, id, { me, stream, queue, navigate }) {
     pollTimer = setTimeout(() => { if (stream.state !== 'live') load(); else schedulePoll(); }, PENDING_POLL_MS);
   }
 
+  async function saveFeedback(body) {
+    const mine = (handoff.assessment_feedback || []).find((f) => f.user?.id === me.id);
+    try {
+      handoff = await api.put(`/api/v1/handoffs/${seg(id)}/assessment-feedback`, { comment: mine?.comment || '', ...body });
+      announce('Thanks: your feedback on the assessment is saved.');
+      load();
+    } catch (error) {
+      toast(error.detail, 'error');
+    }
+  }
+
   let loading = false;
   let again = false;
   async function load() {
@@ -187,7 +247,12 @@ export function mountHandoff(root, id, { me, stream, queue, navigate }) {
     if (loading) { again = true; return; }
     loading = true;
     try {
-      handoff = await api.get(`/api/v1/handoffs/${seg(id)}`);
+      const [got, events] = await Promise.all([
+        api.get(`/api/v1/handoffs/${seg(id)}`),
+        api.get(`/api/v1/handoffs/${seg(id)}/timeline`).catch(() => timeline),
+      ]);
+      handoff = got;
+      timeline = events || [];
       render();
     } catch (error) {
       if (!disposed && !handoff && error.status !== 401) {

@@ -37,14 +37,19 @@ export function setPageTitle(title) {
   if (!flashTimer) document.title = baseTitle;
 }
 
-export function flashTitle() {
+let flashLabel = null;
+
+// `label` names what the tab flashes for (a reminder); without it, the count of new escalations.
+export function flashTitle(label = null) {
   if (!document.hidden) return;
   unseen += 1;
+  flashLabel = label;
   if (flashTimer) return;
   let on = false;
   const tick = () => {
     on = !on;
-    document.title = on ? `(${unseen}) New escalation${unseen > 1 ? 's' : ''}` : baseTitle;
+    const text = flashLabel || `New escalation${unseen > 1 ? 's' : ''}`;
+    document.title = on ? `(${unseen}) ${text}` : baseTitle;
   };
   tick();
   flashTimer = setInterval(tick, 1000);

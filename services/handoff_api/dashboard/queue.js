@@ -45,7 +45,8 @@ export function mountQueue(root, { queue, navigate }) {
       class: 'card', testid: 'queue-card', 'data-handoff-id': item.id, tabindex: '0', 'aria-labelledby': titleId,
     },
       h('div', { class: 'card__body' },
-        h('div', { class: 'card__tags' }, urgencyPill(item.urgency), h('span', { class: 'tag', testid: 'assessment-status' })),
+        h('div', { class: 'card__tags' }, urgencyPill(item.urgency), h('span', { class: 'tag', testid: 'assessment-status' }),
+          h('span', { class: 'tag tag--reminder', testid: 'reminder-badge', hidden: true })),
         h('h2', { class: 'card__title', testid: 'title', id: titleId }, item.title),
         h('p', { class: 'card__meta' }, 'from ', h('span', { testid: 'escalator', class: 'card__who' }, item.createdBy?.name || 'Someone'),
           h('span', { 'aria-hidden': 'true' }, ' · '), h('time', { testid: 'age', datetime: item.createdAt }))),
@@ -63,6 +64,9 @@ export function mountQueue(root, { queue, navigate }) {
     status.className = `tag tag--${item.assessmentStatus}`;
     status.textContent = ASSESSMENT_LABELS[item.assessmentStatus] || item.assessmentStatus;
     card.querySelector('[data-testid=age]').textContent = timeAgo(item.createdAt);
+    const reminder = card.querySelector('[data-testid=reminder-badge]');
+    reminder.hidden = !item.reminders;
+    reminder.textContent = item.reminders ? `Reminder ${item.reminders}` : '';
     const dot = card.querySelector('[data-testid=unread-dot]');
     const unread = !seenEscalations.has(item.id);
     if (unread && !dot) {
@@ -72,9 +76,18 @@ export function mountQueue(root, { queue, navigate }) {
     }
   }
 
+  // A reminder shakes the card once: restart the animation even if the last one is still running.
+  function bump(li) {
+    li.classList.remove('cards__item--bumped');
+    void li.offsetWidth;
+    li.classList.add('cards__item--bumped');
+    li.addEventListener('animationend', () => li.classList.remove('cards__item--bumped'), { once: true });
+  }
+
   function render(detail = {}) {
     const items = queue.sorted();
     const animate = new Set(detail.added || []);
+    const bumped = new Set(detail.reminded || []);
     const present = new Set(items.map((item) => item.id));
     for (const [id, card] of cards) {
       if (present.has(id)) continue;
@@ -111,6 +124,7 @@ export function mountQueue(root, { queue, navigate }) {
         if (li !== expected) list.insertBefore(li, expected);
       }
       updateCard(card, item);
+      if (bumped.has(item.id)) bump(card.parentElement);
       previous = card.parentElement;
     }
     renderNotice(items.length);

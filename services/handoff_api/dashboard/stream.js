@@ -7,7 +7,10 @@ const BACKOFF_START_MS = 500;
 const BACKOFF_CAP_MS = 10_000;
 // The server pings every 25 s while idle; silence far longer than that means a dead connection.
 const SILENCE_LIMIT_MS = 70_000;
-export const EVENT_TYPES = ['handoff_created', 'handoff_assessment_ready', 'handoff_claimed', 'handoff_withdrawn'];
+export const EVENT_TYPES = [
+  'handoff_created', 'handoff_assessment_ready', 'handoff_claimed', 'handoff_withdrawn',
+  'handoff_reminder', 'handoff_claim_stale',
+];
 
 // Incremental SSE parser (per the HTML spec): feed it text chunks, it calls onFrame per dispatched frame.
 export function createSseParser(onFrame) {

@@ -30,6 +30,7 @@ export function readToken(token) {
     role: claims.role || 'viewer',
     accountId: claims.account_id || null,
     isSenior: SENIOR_ROLES.has(claims.role),
+    isAdmin: claims.role === 'owner' || claims.role === 'admin',
   };
 }
 

@@ -1,0 +1,91 @@
+"""Durable timers: reminders of unclaimed escalations and nudges of stale claims, kept as rows with a `due_at`.
+
+This module sets and cancels them; `firing` fires them.
+
+Whichever worker locks a due row first fires it (`FOR UPDATE SKIP LOCKED` on PostgreSQL; on SQLite
+`BEGIN IMMEDIATE` lets one writer in at a time), and the firing (event, delivery rows, notify job, the
+next round's row) commits with the row's `fired_at`, so a timer fires once and survives any restart.
+
+Lock order is timers, then the handoff: a claim or withdrawal cancels the timers before it moves the
+handoff, so it never waits on a firing that waits on it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, and_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.clock import utcnow
+from shared.db.models import HandoffRow, HandoffTimer, SessionMessage
+from shared.escalations.policy import policy_of
+from shared.escalations.schemas import EscalationPolicy
+
+REMINDER = "reminder"
+CLAIM_STALE = "claim_stale"
+# The delivery round of the email to a claimer who went quiet; reminders are rounds 1..10.
+STALE_CLAIM_ROUND = 100
+
+
+def pending_timer() -> ColumnElement[bool]:
+    """Neither fired nor cancelled."""
+    return and_(HandoffTimer.fired_at.is_(None), HandoffTimer.cancelled_at.is_(None))
+
+
+def schedule_first_reminder(db: AsyncSession, handoff: HandoffRow, policy: EscalationPolicy) -> None:
+    """Round 1 of an escalation's reminders, unless the policy has them off."""
+    interval = policy.reminder_interval_s(handoff.urgency)
+    if interval <= 0 or policy.max_reminders <= 0:
+        return
+    db.add(
+        HandoffTimer(
+            handoff_id=handoff.id,
+            account_id=handoff.account_id,
+            kind=REMINDER,
+            round=1,
+            due_at=handoff.created_at + timedelta(seconds=interval),
+        )
+    )
+
+
+async def cancel_timers(db: AsyncSession, handoff_id: uuid.UUID, *kinds: str) -> None:
+    """Pending timers of these kinds will not fire (a claim, withdrawal or resume)."""
+    await db.execute(
+        update(HandoffTimer)
+        .where(HandoffTimer.handoff_id == handoff_id, HandoffTimer.kind.in_(kinds), pending_timer())
+        .values(cancelled_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def newest_message(db: AsyncSession, session_id: uuid.UUID) -> tuple[int | None, datetime | None]:
+    row = (
+        await db.execute(
+            select(SessionMessage.id, SessionMessage.at)
+            .where(SessionMessage.session_id == session_id)
+            .order_by(SessionMessage.id.desc())
+            .limit(1)
+        )
+    ).first()
+    return (row[0], row[1]) if row else (None, None)
+
+
+async def schedule_stale_claim(db: AsyncSession, handoff: HandoffRow) -> None:
+    """The check that the claimer is still working on it, `stale_claim_s` after the claim."""
+    policy = await policy_of(db, handoff.account_id)
+    if policy.stale_claim_s <= 0 or handoff.claimed_at is None:
+        return
+    newest_id, _ = await newest_message(db, handoff.session_id)
+    db.add(
+        HandoffTimer(
+            handoff_id=handoff.id,
+            account_id=handoff.account_id,
+            kind=CLAIM_STALE,
+            round=0,
+            due_at=handoff.claimed_at + timedelta(seconds=policy.stale_claim_s),
+            last_message_id=newest_id,
+        )
+    )
+    await db.flush()

@@ -1,0 +1,217 @@
+"""Reminders and stale-claim nudges from real `handoff notifier` processes, with the policy at 5 s.
+
+Each test runs an API replica, an assessor and one or two notifiers against PostgreSQL and Redis,
+and an SMTP server on loopback that records every message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import redis.asyncio
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from shared.bus.base import stream_key
+from shared.db.models import HandoffTimer
+from tests.conftest import JWT_SECRET, fresh_pg_database, redis_db_url
+from tests.support.processes import api_env, running, spare_port, started
+from tests.support.smtp import MailCatcher, Received, SMTPServer
+from tests.support.tenants import Actor, Tenant, TenantFactory
+
+WORKER_REDIS = redis_db_url(2)
+POLICY = {"unclaimed_reminder_s": {"low": 5, "normal": 5, "high": 5}, "max_reminders": 2, "stale_claim_s": 5}
+
+
+@dataclass
+class Stack:
+    tenant: Tenant
+    seniors: list[Actor]
+    catcher: MailCatcher
+    env: dict[str, str]
+    cwd: Path
+    database_url: str
+
+    @property
+    def junior(self) -> Actor:
+        return self.tenant["junior"]
+
+    def mail_to(self, senior: Actor) -> list[Received]:
+        return [r for r in self.catcher.received if r.to.startswith(senior.name.split()[0].lower())]
+
+
+async def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.1)
+
+
+async def stream_events(account_id: str, event_type: str) -> list[dict[str, Any]]:
+    client = redis.asyncio.Redis.from_url(WORKER_REDIS)
+    try:
+        entries = await client.xrange(stream_key(account_id))
+    finally:
+        await client.aclose()
+    return [json.loads(fields[b"data"]) for _, fields in entries if fields[b"type"] == event_type.encode()]
+
+
+@asynccontextmanager
+async def stack(tmp_path: Path, *, seniors: int = 2, policy: dict[str, Any] = POLICY) -> AsyncIterator[Stack]:
+    """API and assessor running, a tenant with its policy set; the test starts its own notifiers."""
+    flush = redis.asyncio.Redis.from_url(WORKER_REDIS)
+    await flush.flushdb()
+    await flush.aclose()
+    catcher = MailCatcher()
+    smtp = SMTPServer(catcher)
+    smtp.start()
+    port = spare_port()
+    try:
+        with fresh_pg_database() as database_url:
+            env = api_env(database_url, WORKER_REDIS, JWT_SECRET) | {
+                "HANDOFF_SMTP_HOST": "127.0.0.1",
+                "HANDOFF_SMTP_PORT": str(smtp.port),
+                "HANDOFF_SMTP_STARTTLS": "false",
+            }
+            with running(["api"], cwd=tmp_path, env=env, port=port), started(["assessor"], cwd=tmp_path, env=env):
+                async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+                    factory = TenantFactory(http, JWT_SECRET)
+                    tenant = await factory.create(junior="engineer")
+                    people = [await factory.add_user(tenant, f"senior{i}", "engineer") for i in range(seniors)]
+                    path = f"/api/v1/accounts/{tenant.account_id}/escalation-policy"
+                    assert (await tenant.service.request("PUT", path, json=policy)).status_code == 200
+                    yield Stack(tenant, people, catcher, env, tmp_path, database_url)
+    finally:
+        smtp.stop()
+
+
+def subjects(mail: list[Received]) -> list[str]:
+    return sorted(str(r.message["Subject"]).strip() for r in mail)
+
+
+async def test_two_reminders_then_none_each_senior_gets_three_emails(tmp_path: Path) -> None:
+    async with stack(tmp_path) as s:
+        with started(["notifier"], cwd=s.cwd, env=s.env):
+            handoff = await s.junior.escalate((await s.junior.new_session("Outlook keeps asking for a password"))["id"])
+            await wait_until(lambda: len(s.catcher.received) >= 6, 40, "rounds 0, 1 and 2")
+            await asyncio.sleep(7)  # past when a third reminder would be due: none comes
+        for senior in s.seniors:
+            mail = s.mail_to(senior)
+            assert len(mail) == 3
+            assert [subject.split("]")[0] for subject in subjects(mail)] == ["[NORMAL", "[Reminder 1", "[Reminder 2"]
+            assert len({r.message["Message-ID"] for r in mail}) == 3
+        got = (await s.seniors[0].get(f"/api/v1/handoffs/{handoff['id']}")).json()
+        assert got["reminders_sent"] == 2
+        rows = (await s.seniors[0].get(f"/api/v1/handoffs/{handoff['id']}/deliveries")).json()
+        assert sorted((r["round"], r["status"]) for r in rows if r["channel"] == "email") == [
+            (0, "sent"),
+            (0, "sent"),
+            (1, "sent"),
+            (1, "sent"),
+            (2, "sent"),
+            (2, "sent"),
+        ]
+        reminders = await stream_events(str(s.tenant.account_id), "handoff_reminder")
+        assert [e["round"] for e in reminders] == [1, 2]
+
+
+async def test_a_claim_cancels_pending_reminders_and_a_quiet_claimer_gets_one_nudge(tmp_path: Path) -> None:
+    async with stack(tmp_path) as s:
+        with started(["notifier"], cwd=s.cwd, env=s.env):
+            handoff = await s.junior.escalate((await s.junior.new_session("VPN drops every ten minutes"))["id"])
+            claimer, other = s.seniors
+            assert (await claimer.post(f"/api/v1/handoffs/{handoff['id']}/claim")).status_code == 200
+            await wait_until(lambda: len(s.mail_to(claimer)) >= 2, 30, "the stale-claim email")
+            await asyncio.sleep(7)  # a reminder, or a second nudge, would have come by now
+        assert len(s.mail_to(other)) == 1  # the escalation's own email; no reminder after the claim
+        assert [subject.split("]")[0] for subject in subjects(s.mail_to(claimer))] == [
+            "[NORMAL",
+            "[Still working on it?",
+        ]
+        assert await stream_events(str(s.tenant.account_id), "handoff_reminder") == []
+        stale = await stream_events(str(s.tenant.account_id), "handoff_claim_stale")
+        assert [e["handoff_id"] for e in stale] == [handoff["id"]]
+        timeline = (await other.get(f"/api/v1/handoffs/{handoff['id']}/timeline")).json()
+        assert [e["type"] for e in timeline if e["type"] in ("claimed", "claim_stale", "reminder")] == [
+            "claimed",
+            "claim_stale",
+        ]
+
+
+async def pending_reminder(database_url: str, handoff_id: str) -> tuple[int, datetime] | None:
+    """The round and due time of the handoff's pending reminder, read from its row."""
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            row = (
+                await connection.execute(
+                    select(HandoffTimer.round, HandoffTimer.due_at).where(
+                        HandoffTimer.handoff_id == uuid.UUID(handoff_id),
+                        HandoffTimer.kind == "reminder",
+                        HandoffTimer.fired_at.is_(None),
+                        HandoffTimer.cancelled_at.is_(None),
+                    )
+                )
+            ).first()
+    finally:
+        await engine.dispose()
+    return (int(row[0]), row[1]) if row else None
+
+
+async def test_a_notifier_killed_before_a_reminder_is_due_fires_it_once_after_restart(tmp_path: Path) -> None:
+    policy = {**POLICY, "unclaimed_reminder_s": {"low": 15, "normal": 15, "high": 15}, "max_reminders": 1}
+    async with stack(tmp_path, policy=policy) as s:
+        with started(["notifier"], cwd=s.cwd, env=s.env) as first:
+            handoff = await s.junior.escalate((await s.junior.new_session("File share is read-only"))["id"])
+            await wait_until(lambda: len(s.catcher.received) >= 2, 30, "the escalation's own emails")
+            os.kill(first.pid, signal.SIGKILL)
+            first.wait()
+        pending = await pending_reminder(s.database_url, handoff["id"])
+        assert pending is not None, "the reminder fired before the notifier was killed"
+        round, due_at = pending
+        assert round == 1
+        # Wait out the due time while no notifier runs: the row stays due, nobody fires it.
+        await asyncio.sleep(max(0.0, (due_at - datetime.now(UTC)).total_seconds()) + 2)
+        assert len(s.catcher.received) == 2
+        with started(["notifier"], cwd=s.cwd, env=s.env):
+            await wait_until(lambda: len(s.catcher.received) >= 4, 30, "the late reminder")
+            await asyncio.sleep(3)  # would a second copy still arrive?
+        per_senior = Counter(r.to for r in s.catcher.received)
+        assert sorted(per_senior.values()) == [2, 2]
+        reminders = await stream_events(str(s.tenant.account_id), "handoff_reminder")
+        assert [e["round"] for e in reminders] == [1]
+        got = (await s.seniors[0].get(f"/api/v1/handoffs/{handoff['id']}")).json()
+        assert got["reminders_sent"] == 1
+        assert await pending_reminder(s.database_url, handoff["id"]) is None
+
+
+async def test_two_notifiers_fire_each_reminder_once(tmp_path: Path) -> None:
+    async with stack(tmp_path, seniors=3) as s:
+        second = s.cwd / "second"  # its own folder, for its own log
+        second.mkdir()
+        with started(["notifier"], cwd=s.cwd, env=s.env), started(["notifier"], cwd=second, env=s.env):
+            handoffs = [
+                await s.junior.escalate((await s.junior.new_session(f"Printer {n} offline"))["id"]) for n in range(3)
+            ]
+            await wait_until(lambda: len(s.catcher.received) >= 27, 45, "three rounds for three escalations")
+            await asyncio.sleep(7)
+        assert len(s.catcher.received) == 27
+        per_message = Counter(str(r.message["Message-ID"]) for r in s.catcher.received)
+        assert set(per_message.values()) == {1}
+        reminders = await stream_events(str(s.tenant.account_id), "handoff_reminder")
+        assert sorted((e["handoff_id"], e["round"]) for e in reminders) == sorted(
+            (h["id"], n) for h in handoffs for n in (1, 2)
+        )
