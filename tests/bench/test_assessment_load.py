@@ -82,7 +82,7 @@ def test_healthz_keeps_answering_while_a_1000_step_session_is_assessed(tmp_path:
                 assert added.status_code == 201, added.text
 
             waits: list[float] = []
-            stop = threading.Event()
+            stop, probing = threading.Event(), threading.Event()
 
             def probe_healthz() -> None:
                 with httpx.Client(base_url=base, timeout=60) as prober:
@@ -90,10 +90,12 @@ def test_healthz_keeps_answering_while_a_1000_step_session_is_assessed(tmp_path:
                         probe = time.perf_counter()
                         assert prober.get("/healthz").status_code == 200
                         waits.append(time.perf_counter() - probe)
+                        probing.set()
                         time.sleep(0.01)
 
             prober = threading.Thread(target=probe_healthz)
             prober.start()
+            assert probing.wait(30), "the /healthz prober never got an answer"
             try:
                 started = time.perf_counter()
                 handoff = http.post(
