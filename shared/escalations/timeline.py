@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, get_args
 
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,27 +16,11 @@ from shared.db.models import Delivery, HandoffRow, HandoffTimer
 from shared.deliveries.schemas import DeliveryState
 from shared.escalations.schemas import TimelineEntry, TimelineType
 from shared.escalations.timers import CLAIM_STALE, REMINDER
-from shared.handoffs.schemas import HandoffStatus, Person
+from shared.handoffs.schemas import AssessmentStatus, HandoffStatus, Person
 from shared.handoffs.service import feedback_of, load_handoff
 
 # Same instant: the order things happen in.
-ORDER: dict[str, int] = {
-    kind: position
-    for position, kind in enumerate(
-        [
-            "created",
-            "assessment_ready",
-            "assessment_failed",
-            "notified",
-            "reminder",
-            "claimed",
-            "claim_stale",
-            "resumed",
-            "withdrawn",
-            "feedback",
-        ]
-    )
-}
+ORDER: dict[str, int] = {kind: position for position, kind in enumerate(get_args(TimelineType))}
 
 
 def _parse(value: Any) -> datetime | None:
@@ -59,7 +43,9 @@ async def handoff_timeline(db: AsyncSession, principal: Principal, handoff_id: u
     assessment = handoff.ai_assessment_data or {}
     generated = _parse(assessment.get("generated_at"))
     if generated is not None and handoff.assessment_status in ("ready", "failed"):
-        kind: TimelineType = "assessment_ready" if handoff.assessment_status == "ready" else "assessment_failed"
+        kind: TimelineType = (
+            "assessment_ready" if handoff.assessment_status == AssessmentStatus.READY else "assessment_failed"
+        )
         entries.append((generated, kind, None, {"provider": assessment.get("provider")}))
     entries += await _notified(db, handoff)
     timers = (
