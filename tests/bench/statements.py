@@ -44,7 +44,9 @@ def captured(engine: AsyncEngine) -> Iterator[list[Statement]]:
         target = _capturing.get()
         if target is None:
             return  # another task: the relay, a sweeper
-        for one in parameters if many else [parameters]:
+        # An insertmanyvalues batch arrives as one statement with flat parameters, despite `many`.
+        batches = parameters if many and parameters and isinstance(parameters[0], list | tuple) else [parameters]
+        for one in batches:
             target.append(Statement(sql, tuple(one)))
 
     token = _capturing.set(seen)
@@ -57,7 +59,7 @@ def captured(engine: AsyncEngine) -> Iterator[list[Statement]]:
 
 
 def _swap(value: Any, ids: Mapping[str, str]) -> Any:
-    if isinstance(value, uuid.UUID):
+    if isinstance(value, uuid.UUID) or type(value).__name__ == "UUID":  # asyncpg's own UUID type too
         return uuid.UUID(ids[str(value)]) if str(value) in ids else value
     if isinstance(value, str):
         return _UUID.sub(lambda m: ids.get(m.group(0), m.group(0)), value)

@@ -1,0 +1,226 @@
+"""The write path against its database floor: escalate latency, escalations per second, the claim race.
+
+Requests go to real `handoff api` replicas over loopback from a lean client. The floor is raw
+asyncpg executing the statements the same requests execute (captured in-process, see
+statements.py), in one transaction each, on as many connections as the replicas may hold.
+Figures are printed; what is asserted is what a user sees: every escalation made, one winner per race.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from services.handoff_api.app import create_app
+from shared.bootstrap import Runtime
+from tests.bench.conftest import p50, p50_p99, record, scale
+from tests.bench.fleet import Account, replicas
+from tests.bench.rawhttp import RawConnection
+from tests.bench.statements import Replay, Statement, captured, execute
+
+SEQUENTIAL = scale(30, 300)
+ESCALATIONS = scale(96, 2000)
+CONCURRENCY = 32
+RACE_ROUNDS = scale(3, 30)
+CLAIMERS = 50
+# What two replicas may hold: HANDOFF_DB_POOL_SIZE + HANDOFF_DB_MAX_OVERFLOW (5 + 5) each.
+FLOOR_CONNECTIONS = 20
+ESCALATE = {"intent": "escalate"}
+_DECISIVE = re.compile(r"^\s*UPDATE handoffs SET", re.IGNORECASE)
+
+
+def asyncpg_dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+def sub(token: str) -> str:
+    import jwt
+
+    return str(jwt.decode(token, options={"verify_signature": False})["sub"])
+
+
+class Captures:
+    """The statements of one escalate, one winning claim and one losing claim, run in-process."""
+
+    def __init__(self, runtime: Runtime, account: Account) -> None:
+        self.runtime = runtime
+        self.account = account
+        self.loser_token = account.senior_token("Second Senior")
+
+    async def take(self) -> tuple[Replay, list[Statement], list[Statement], dict[str, str]]:
+        app = create_app(self.runtime.settings, runtime=self.runtime)
+        transport = httpx.ASGITransport(app=app)
+        a = self.account
+        async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as http:
+
+            async def call(token: str, path: str, body: Any = None) -> httpx.Response:
+                return await http.post(path, json=body, headers={"Authorization": f"Bearer {token}"})
+
+            made = await call(a.junior, "/api/v1/ai-sessions", {"title": "capture", "messages": []})
+            session_id = made.json()["id"]
+            with captured(self.runtime.engine) as escalate:
+                answer = await call(a.junior, f"/api/v1/ai-sessions/{session_id}/handoff", ESCALATE)
+            assert answer.status_code == 201, answer.text
+            handoff_id = answer.json()["id"]
+            with captured(self.runtime.engine) as won:
+                assert (await call(a.senior, f"/api/v1/handoffs/{handoff_id}/claim")).status_code == 200
+            with captured(self.runtime.engine) as lost:
+                assert (await call(self.loser_token, f"/api/v1/handoffs/{handoff_id}/claim")).status_code == 409
+        ids = {"session": session_id, "handoff": handoff_id}
+        return Replay(escalate, {str(a.id), sub(a.junior)}), won, lost, ids
+
+
+async def claim_floor(
+    conn: asyncpg.Connection, won: list[Statement], lost: list[Statement], ids: dict[str, str]
+) -> bool:
+    """A claim as raw statements: the winner's until the decisive UPDATE, then the loser's if it matched nothing."""
+    async with conn.transaction():
+        for n, statement in enumerate(won):
+            status = await execute(conn, statement, ids)
+            if _DECISIVE.match(statement.sql) and status == "UPDATE 0":
+                tail = next(i for i, s in enumerate(lost) if _DECISIVE.match(s.sql)) + 1
+                for rest in lost[tail:]:
+                    await execute(conn, rest, ids)
+                return False
+            del n
+    return True
+
+
+async def timed(call: Callable[[], Awaitable[Any]]) -> float:
+    started = time.perf_counter()
+    await call()
+    return (time.perf_counter() - started) * 1000
+
+
+async def test_write_path_beside_raw_asyncpg(pg_url: str, runtimes: dict[str, Runtime], tmp_path: Path) -> None:
+    account = Account()
+    escalate, won, lost, captured_ids = await Captures(runtimes["postgresql"], account).take()
+    claimers = [account.senior_token(f"Senior {n}") for n in range(CLAIMERS)]
+
+    with replicas(pg_url, tmp_path) as [(a_port, _), (b_port, _)]:
+        sessions = await account.sessions(a_port, 2 * (SEQUENTIAL + ESCALATIONS + RACE_ROUNDS), messages=10)
+        floor = await asyncpg.create_pool(asyncpg_dsn(pg_url), min_size=FLOOR_CONNECTIONS, max_size=FLOOR_CONNECTIONS)
+        assert floor is not None
+        try:
+            # Sequential escalate latency.
+            conn = await RawConnection.open(a_port)
+            ours: list[float] = []
+            for _ in range(SEQUENTIAL):
+                session_id = sessions.pop()
+
+                async def one(session_id: str = session_id) -> None:
+                    status, body = await conn.request(
+                        "POST", f"/api/v1/ai-sessions/{session_id}/handoff", account.junior, ESCALATE
+                    )
+                    assert status == 201, body
+
+                ours.append(await timed(one))
+            await conn.close()
+            raw: list[float] = []
+            async with floor.acquire() as db:
+                for _ in range(SEQUENTIAL):
+                    swap = {captured_ids["session"]: sessions.pop()}
+                    raw.append(await timed(lambda swap=swap: escalate.run(db, swap)))
+            record(
+                f"sequential escalate latency, p50 / p99 ({SEQUENTIAL} requests)",
+                p50_p99(ours),
+                f"raw asyncpg {p50_p99(raw)} ({len(escalate.statements)} statements, one transaction)",
+                "<= 8 / <= 25 ms",
+            )
+
+            # Escalations per second: two replicas, 32 at a time.
+            batch = [sessions.pop() for _ in range(ESCALATIONS)]
+
+            async def client(port: int, mine: list[str]) -> None:
+                conn = await RawConnection.open(port)
+                for session_id in mine:
+                    status, body = await conn.request(
+                        "POST", f"/api/v1/ai-sessions/{session_id}/handoff", account.junior, ESCALATE
+                    )
+                    assert status == 201, body
+                await conn.close()
+
+            started = time.perf_counter()
+            await asyncio.gather(*(client((a_port, b_port)[n % 2], batch[n::CONCURRENCY]) for n in range(CONCURRENCY)))
+            ours_rate = ESCALATIONS / (time.perf_counter() - started)
+            floor_batch = [sessions.pop() for _ in range(ESCALATIONS)]
+
+            async def raw_client(mine: list[str]) -> None:
+                for session_id in mine:
+                    async with floor.acquire() as db:
+                        await escalate.run(db, {captured_ids["session"]: session_id})
+
+            started = time.perf_counter()
+            await asyncio.gather(*(raw_client(floor_batch[n::CONCURRENCY]) for n in range(CONCURRENCY)))
+            raw_rate = ESCALATIONS / (time.perf_counter() - started)
+            record(
+                f"escalations/s, 2 replicas, {CONCURRENCY} concurrent ({ESCALATIONS} escalations)",
+                f"{ours_rate:.0f}/s ({100 * ours_rate / raw_rate:.0f}% of the floor)",
+                f"raw asyncpg {raw_rate:.0f}/s on {FLOOR_CONNECTIONS} connections",
+                ">= 50% of raw asyncpg",
+            )
+
+            # The claim race: 50 seniors on both replicas, one winner.
+            race_ms: list[float] = []
+            for _ in range(RACE_ROUNDS):
+                setup = await RawConnection.open(a_port)
+                status, handoff = await setup.request(
+                    "POST", f"/api/v1/ai-sessions/{sessions.pop()}/handoff", account.junior, ESCALATE
+                )
+                await setup.close()
+                assert status == 201, handoff
+                conns = [await RawConnection.open((a_port, b_port)[n % 2]) for n in range(CLAIMERS)]
+
+                async def claim(conn: RawConnection, token: str, handoff_id: str = handoff["id"]) -> tuple[int, Any]:
+                    started = time.perf_counter()
+                    conn.send("POST", f"/api/v1/handoffs/{handoff_id}/claim", token)
+                    answer = await conn.receive()
+                    race_ms.append((time.perf_counter() - started) * 1000)
+                    return answer
+
+                answers = await asyncio.gather(*(claim(c, t) for c, t in zip(conns, claimers, strict=True)))
+                await asyncio.gather(*(c.close() for c in conns))
+                statuses = sorted(status for status, _ in answers)
+                assert statuses == [200] + [409] * (CLAIMERS - 1), statuses
+                assert {body["code"] for status, body in answers if status == 409} == {"handoff_already_claimed"}
+
+            floor_ms: list[float] = []
+            winners = []
+            for _ in range(RACE_ROUNDS):
+                session_id = sessions.pop()
+                async with floor.acquire() as db:
+                    await escalate.run(db, {captured_ids["session"]: session_id})
+                    handoff_id = await db.fetchval(
+                        "SELECT id FROM handoffs WHERE session_id = $1", uuid.UUID(session_id)
+                    )
+
+                async def raw_claim(handoff_id: uuid.UUID = handoff_id, session_id: str = session_id) -> bool:
+                    ids = {
+                        **escalate.ids({}),
+                        captured_ids["handoff"]: str(handoff_id),
+                        captured_ids["session"]: session_id,
+                    }
+                    started = time.perf_counter()
+                    async with floor.acquire() as db:
+                        won_race = await claim_floor(db, won, lost, ids)
+                    floor_ms.append((time.perf_counter() - started) * 1000)
+                    return won_race
+
+                winners.append(sum(await asyncio.gather(*(raw_claim() for _ in range(CLAIMERS)))))
+            record(
+                f"{CLAIMERS}-way claim race, p50 / p99 ({RACE_ROUNDS} races, one winner each)",
+                p50_p99(race_ms),
+                f"raw asyncpg {p50_p99(floor_ms)} on {FLOOR_CONNECTIONS} connections",
+                "<= 60 / <= 150 ms",
+            )
+            print(f"\nfloor races won: {winners}; median escalate {p50(ours):.1f} ms")
+        finally:
+            await floor.close()
