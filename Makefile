@@ -8,7 +8,7 @@ VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test lint env clean
+.PHONY: run test lint env bench clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -45,6 +45,10 @@ $(DOCKER_COMPOSE) $(NGINX):
 
 test: lint $(CHROMIUM) $(DOCKER_COMPOSE) $(NGINX)
 	$(VENV)/bin/pytest
+
+# The performance figures at full scale (several minutes): each row printed beside its floor.
+bench: env
+	HANDOFF_BENCH=full $(VENV)/bin/pytest tests/bench -s -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache
