@@ -147,22 +147,34 @@ class RedisBus:
                     return found
             if self._unfinished:
                 return await self._read(cursors, list(self._unfinished))
-            raw = await self._tail_redis.xread({DOORBELL: self._doorbell_cursor}, block=block_ms, count=1000)
+            deadline = time.monotonic() + block_ms / 1000
+            while (remaining := deadline - time.monotonic()) > 0:
+                raw = await self._tail_redis.xread(
+                    {DOORBELL: self._doorbell_cursor}, block=max(1, int(remaining * 1000)), count=1000
+                )
+                rung, interrupted = self._answered(raw, cursors)
+                if rung:
+                    return await self._read(cursors, rung)
+                if interrupted or not raw:
+                    break
+            return []  # the wait is over, or interrupted, with nothing for the accounts followed
         except RedisError as exc:
             self._doorbell_cursor = None  # sweep again once the bus is back: doorbells may have been missed
             raise BusUnavailable(str(exc)) from exc
+
+    def _answered(self, raw: Any, cursors: Mapping[str, str]) -> tuple[list[str], bool]:
+        """The followed accounts these doorbells name, in order, and whether one was an interrupt."""
         rung: dict[str, None] = {}
+        interrupted = False
         for _, entries in raw or []:
             self._doorbell_cursor = _decode(entries[-1][0])
             for _, fields in entries:
                 account = _decode(fields.get(b"a", b""))
-                if account in cursors:
+                if not account:
+                    interrupted = True
+                elif account in cursors:
                     rung[account] = None
-        try:
-            return await self._read(cursors, list(rung))
-        except RedisError as exc:
-            self._doorbell_cursor = None
-            raise BusUnavailable(str(exc)) from exc
+        return list(rung), interrupted
 
     async def _doorbell_tip(self) -> str:
         newest = await self.redis.xrevrange(DOORBELL, max="+", min="-", count=1)
