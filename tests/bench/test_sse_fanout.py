@@ -40,12 +40,16 @@ async def sent_to_frame(
             await asyncio.sleep(gap_s + 2 * (timings[-1] if timings else 0) / 1000)
             started = time.perf_counter()
             conn.send("POST", f"/api/v1/ai-sessions/{session_id}/handoff", account.junior, {"intent": "escalate"})
-            while True:
-                frame = await probe.next_frame(timeout=30)
-                if frame.event == "handoff_created" and frame.json["session_id"] == session_id:
-                    timings.append((time.perf_counter() - started) * 1000)
-                    break
-            status, answer = await conn.receive()
+            answered = asyncio.create_task(conn.receive())
+            try:
+                while True:
+                    frame = await probe.next_frame(timeout=30)
+                    if frame.event == "handoff_created" and frame.json["session_id"] == session_id:
+                        timings.append((time.perf_counter() - started) * 1000)
+                        break
+            except TimeoutError:
+                raise AssertionError(f"no frame; the escalation was answered {await answered}") from None
+            status, answer = await answered
             assert status == 201, answer
     finally:
         await conn.close()
