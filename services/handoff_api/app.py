@@ -66,7 +66,12 @@ def create_app(
             return await users_refused_streams(db, holders)
 
     outbound_policy = outbound or OutboundPolicy.from_allow_list(settings.outbound_allow)
-    hub = SSEHub(rt.bus, client_buffer=settings.sse_client_buffer, directory_check=refused_streams)
+    hub = SSEHub(
+        rt.bus,
+        client_buffer=settings.sse_client_buffer,
+        directory_check=refused_streams,
+        heartbeat_s=settings.sse_heartbeat_s,
+    )
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:

@@ -31,6 +31,15 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+SERVER_SEND = "handoff.server_send"
+
+
+def server_send(scope: Scope) -> Send | None:
+    """The server's own `send`, beneath every wrapper: for a long stream's body, once its response has started."""
+    found = scope.get("state", {}).get(SERVER_SEND)
+    return found if callable(found) else None
+
+
 class Edge:
     """ASGI middleware around the Litestar app; `allowed_origins` may hold `*`."""
 
@@ -71,6 +80,7 @@ class Edge:
                 message = {**message, "headers": headers}
             await send(message)
 
+        scope.setdefault("state", {})[SERVER_SEND] = send
         try:
             if scope["method"] == "OPTIONS" and origin is not None and _header(scope, b"access-control-request-method"):
                 await self._preflight(scope, send_with_headers, origin)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,8 +20,31 @@ class InvalidToken(Exception):
     """The token is missing, malformed, badly signed, expired or not yet valid."""
 
 
+# Tokens already verified, with their claims: a client sends the same token on every call for hours,
+# so its signature is checked once. Only `exp` can turn a verified token bad; it is checked on every hit.
+VERIFIED_KEPT = 10_000
+_verified: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+
+
 def verify_token(secret: str, encoded: str) -> dict[str, Any]:
     """The claims of a token signed with `secret`; `exp` is required, `iat` and `nbf` are checked when present."""
+    key = (secret, encoded)
+    known = _verified.get(key)
+    if known is not None:
+        if time.time() >= known["exp"] + LEEWAY_S:  # as PyJWT has it
+            del _verified[key]
+            raise InvalidToken("Signature has expired")
+        _verified.move_to_end(key)
+        return dict(known)
+    claims = _decode(secret, encoded)
+    if isinstance(claims.get("exp"), int | float) and not isinstance(claims["exp"], bool):
+        _verified[key] = claims
+        if len(_verified) > VERIFIED_KEPT:
+            _verified.popitem(last=False)
+    return dict(claims)
+
+
+def _decode(secret: str, encoded: str) -> dict[str, Any]:
     try:
         claims = jwt.decode(
             encoded,

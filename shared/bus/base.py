@@ -72,7 +72,11 @@ class Bus(Protocol):
         ...
 
     async def tail(self, cursors: Mapping[str, str], block_ms: int) -> list[tuple[str, StreamEntry]]:
-        """Block until any account has events after its cursor (or `block_ms`, or `interrupt_tail`)."""
+        """Wait until any account has events after its cursor (or `block_ms`, or `interrupt_tail`).
+
+        `cursors` is read live: an account the caller adds while the tail waits is served from its next
+        event. The tail may also return early with nothing; the caller simply calls again.
+        """
         ...
 
     async def interrupt_tail(self) -> None:

@@ -92,9 +92,8 @@ class InProcessBus:
         deadline = time.monotonic() + block_ms / 1000
         while True:
             wakeup = self._wakeup
-            found = [
-                (account, e) for account, cursor in cursors.items() for e in await self.read_after(account, cursor)
-            ]
+            following = list(cursors.items())
+            found = [(account, e) for account, cursor in following for e in await self.read_after(account, cursor)]
             if found:
                 return found
             remaining = deadline - time.monotonic()

@@ -1,13 +1,21 @@
-"""The Redis Streams bus: `XADD` with approximate `MAXLEN`, `XRANGE` replay, one blocking `XREAD` tail."""
+"""The Redis Streams bus: `XADD` with approximate `MAXLEN`, `XRANGE` replay, and a tail led by a doorbell.
+
+Every publish also appends the account's id to one doorbell stream. A tail blocks on that one key,
+whatever the number of accounts, and reads only the streams of the accounts it names that the
+caller follows: the cost of an event does not grow with the accounts a replica serves, and every
+command names one key, as Redis Cluster requires. A doorbell can be missed (a publisher stopped
+between its two appends, the doorbell trimmed during an outage): the tail then also sweeps every
+followed stream when it starts, after an error, and every `sweep_s` seconds.
+"""
 
 from __future__ import annotations
 
-import uuid
+import time
 from collections.abc import Mapping
 from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from shared.bus.base import ZERO_ID, BusUnavailable, StreamEntry, parse_id, stream_key
 
@@ -20,6 +28,10 @@ redis.call('SET', KEYS[2], id, 'EX', ARGV[4])
 return id
 """
 DEDUPE_TTL_S = 7 * 24 * 3600
+DOORBELL = "handoff:doorbell"
+DOORBELL_MAXLEN = 10000
+SWEEP_S = 30.0
+READ_COUNT = 500
 
 
 def _decode(value: Any) -> str:
@@ -34,9 +46,16 @@ class RedisBus:
     """Commands go through a shared blocking pool; the tail has a connection of its own."""
 
     def __init__(
-        self, pool: BlockingConnectionPool, *, tail_url: str, maxlen: int = 10000, block_ms: int = 5000
+        self,
+        pool: BlockingConnectionPool,
+        *,
+        tail_url: str,
+        maxlen: int = 10000,
+        block_ms: int = 5000,
+        sweep_s: float = SWEEP_S,
     ) -> None:
         self.maxlen = maxlen
+        self.sweep_s = sweep_s
         self.redis = Redis(connection_pool=pool)
         # The tail blocks for up to block_ms: its socket timeout must outlast that, or redis-py gives up first.
         self._tail_redis = Redis(
@@ -48,25 +67,36 @@ class RedisBus:
                 client_name=pool.connection_kwargs.get("client_name"),
             )
         )
-        self._control_key = f"handoff:hub:{{{uuid.uuid4()}}}"
-        self._control_cursor = ZERO_ID
+        self._doorbell_cursor: str | None = None
+        self._next_sweep = 0.0
+        self._unfinished: set[str] = set()  # accounts whose last read was cut at READ_COUNT
         self._publish_once = self.redis.register_script(_PUBLISH_ONCE)
 
     async def publish(self, account_id: str, event_type: str, data: bytes, *, dedupe_key: str | None = None) -> str:
         key = stream_key(account_id)
         try:
-            if dedupe_key is None:
-                raw = await self.redis.xadd(
-                    key, {"type": event_type, "data": data}, maxlen=self.maxlen, approximate=True
-                )
-            else:
-                # The dedupe key shares the stream's hash tag so the script's two keys live on one shard.
-                once_key = f"handoff:published:{{{account_id}}}:{dedupe_key}"
-                args: list[Any] = [self.maxlen, event_type, data, DEDUPE_TTL_S]
-                raw = await self._publish_once(keys=[key, once_key], args=args)
+            try:
+                raw = await self._publish(key, account_id, event_type, data, dedupe_key)
+            except NoScriptError:
+                await self.redis.script_load(_PUBLISH_ONCE)  # a restarted or flushed server
+                raw = await self._publish(key, account_id, event_type, data, dedupe_key)
         except RedisError as exc:
             raise BusUnavailable(f"could not publish to the event stream: {exc}") from exc
         return _decode(raw)
+
+    async def _publish(self, key: str, account_id: str, event_type: str, data: bytes, dedupe_key: str | None) -> Any:
+        """One round trip: the event, then the doorbell that tells every tail to read this account."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            if dedupe_key is None:
+                pipe.xadd(key, {"type": event_type, "data": data}, maxlen=self.maxlen, approximate=True)
+            else:
+                # The dedupe key shares the stream's hash tag so the script's two keys live on one shard.
+                once_key = f"handoff:published:{{{account_id}}}:{dedupe_key}"
+                args: list[Any] = [key, once_key, self.maxlen, event_type, data, DEDUPE_TTL_S]
+                pipe.evalsha(self._publish_once.sha, 2, *args)
+            pipe.xadd(DOORBELL, {"a": account_id}, maxlen=DOORBELL_MAXLEN, approximate=True)
+            raw, _ = await pipe.execute()
+        return raw
 
     async def read_after(self, account_id: str, after_id: str, count: int = 500) -> list[StreamEntry]:
         try:
@@ -105,26 +135,73 @@ class RedisBus:
         return removed > 0 and after < first_id
 
     async def tail(self, cursors: Mapping[str, str], block_ms: int) -> list[tuple[str, StreamEntry]]:
-        streams = {stream_key(account): cursor for account, cursor in cursors.items()}
-        streams[self._control_key] = self._control_cursor
         try:
-            raw = await self._tail_redis.xread(streams, block=block_ms, count=500)  # type: ignore[arg-type]
+            if self._doorbell_cursor is None:
+                # The doorbell's tip first, then the sweep: whatever the sweep misses rings after the tip.
+                self._doorbell_cursor = await self._doorbell_tip()
+                self._next_sweep = 0.0
+            if time.monotonic() >= self._next_sweep:
+                self._next_sweep = time.monotonic() + self.sweep_s
+                found = await self._read(cursors, list(cursors))
+                if found:
+                    return found
+            if self._unfinished:
+                return await self._read(cursors, list(self._unfinished))
+            deadline = time.monotonic() + block_ms / 1000
+            while (remaining := deadline - time.monotonic()) > 0:
+                raw = await self._tail_redis.xread(
+                    {DOORBELL: self._doorbell_cursor}, block=max(1, int(remaining * 1000)), count=1000
+                )
+                rung, interrupted = self._answered(raw, cursors)
+                if rung:
+                    return await self._read(cursors, rung)
+                if interrupted or not raw:
+                    break
+            return []  # the wait is over, or interrupted, with nothing for the accounts followed
         except RedisError as exc:
+            self._doorbell_cursor = None  # sweep again once the bus is back: doorbells may have been missed
             raise BusUnavailable(str(exc)) from exc
-        accounts = {stream_key(account): account for account in cursors}
+
+    def _answered(self, raw: Any, cursors: Mapping[str, str]) -> tuple[list[str], bool]:
+        """The followed accounts these doorbells name, in order, and whether one was an interrupt."""
+        rung: dict[str, None] = {}
+        interrupted = False
+        for _, entries in raw or []:
+            self._doorbell_cursor = _decode(entries[-1][0])
+            for _, fields in entries:
+                account = _decode(fields.get(b"a", b""))
+                if not account:
+                    interrupted = True
+                elif account in cursors:
+                    rung[account] = None
+        return list(rung), interrupted
+
+    async def _doorbell_tip(self) -> str:
+        newest = await self.redis.xrevrange(DOORBELL, max="+", min="-", count=1)
+        return _decode(newest[0][0]) if newest else ZERO_ID
+
+    async def _read(self, cursors: Mapping[str, str], accounts: list[str]) -> list[tuple[str, StreamEntry]]:
+        """What each account's stream holds after its cursor, one key per command, in one round trip."""
+        wanted = [(a, cursors[a]) for a in accounts if a in cursors]
         found: list[tuple[str, StreamEntry]] = []
-        for raw_key, entries in raw or []:
-            key = _decode(raw_key)
-            if key == self._control_key:
-                self._control_cursor = _decode(entries[-1][0])
-                continue
-            found.extend((accounts[key], _entry(entry_id, fields)) for entry_id, fields in entries)
+        for start in range(0, len(wanted), 1000):
+            chunk = wanted[start : start + 1000]
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for account, cursor in chunk:
+                    pipe.xrange(stream_key(account), min=f"({cursor}", max="+", count=READ_COUNT)
+                replies = await pipe.execute()
+            for (account, _), entries in zip(chunk, replies, strict=True):
+                if len(entries) >= READ_COUNT:
+                    self._unfinished.add(account)
+                else:
+                    self._unfinished.discard(account)
+                found.extend((account, _entry(entry_id, fields)) for entry_id, fields in entries)
         return found
 
     async def interrupt_tail(self) -> None:
+        """Ring the doorbell with no account: every blocked tail returns (with nothing new for this one)."""
         try:
-            await self.redis.xadd(self._control_key, {"wake": 1}, maxlen=10, approximate=False)
-            await self.redis.expire(self._control_key, 3600)
+            await self.redis.xadd(DOORBELL, {"a": ""}, maxlen=DOORBELL_MAXLEN, approximate=True)
         except RedisError as exc:
             raise BusUnavailable(str(exc)) from exc
 

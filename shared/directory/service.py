@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 import msgspec
 from sqlalchemy import select
@@ -75,7 +76,20 @@ async def delete_user(db: AsyncSession, principal: Principal, account_id: uuid.U
     return user_out(user)
 
 
-def may_stream(user: User, account_id: uuid.UUID) -> bool:
+class Standing(Protocol):
+    """A directory row as far as acting and streaming go: a User, or a Row of its columns."""
+
+    @property
+    def account_id(self) -> uuid.UUID: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def active(self) -> bool: ...
+    @property
+    def deleted_at(self) -> datetime | None: ...
+
+
+def may_stream(user: Standing, account_id: uuid.UUID) -> bool:
     """Whether this directory row still lets its user hold the account's escalation stream."""
     return user.account_id == account_id and user.active and user.deleted_at is None and user.role in SENIOR_ROLES
 
@@ -95,6 +109,10 @@ def announce_user_change(db: AsyncSession, user: User, *, account_id: uuid.UUID 
     )
 
 
+# What decides whether a user may act or stream.
+_STANDING = (User.id, User.account_id, User.role, User.active, User.deleted_at)
+
+
 async def users_refused_streams(db: AsyncSession, holders: set[tuple[uuid.UUID, uuid.UUID]]) -> set[uuid.UUID]:
     """Of these (user, account) stream holders, those the directory now refuses.
 
@@ -102,8 +120,11 @@ async def users_refused_streams(db: AsyncSession, holders: set[tuple[uuid.UUID, 
     """
     if not holders:
         return set()
-    rows = (await db.execute(select(User).where(User.id.in_({user for user, _ in holders})))).scalars().all()
-    known = {row.id: row for row in rows}
+    users = list({user for user, _ in holders})
+    known: dict[uuid.UUID, Any] = {}
+    for start in range(0, len(users), 5000):  # well under any server's limit of bound parameters
+        query = select(*_STANDING).where(User.id.in_(users[start : start + 5000]))
+        known.update((row.id, row) for row in (await db.execute(query)).all())
     return {user for user, account in holders if user in known and not may_stream(known[user], account)}
 
 
@@ -130,7 +151,8 @@ async def principal_from_claims(db: AsyncSession, claims: dict[str, Any]) -> Pri
     email = claims.get("email") if isinstance(claims.get("email"), str) else None
 
     if role != "service":
-        row = (await db.execute(select(User).where(User.id == user_id))).scalar_one_or_none()
+        # Core columns, not an ORM object: this runs on every request.
+        row = (await db.execute(select(*_STANDING, User.name, User.email).where(User.id == user_id))).one_or_none()
         if row is not None:
             if not row.active or row.deleted_at is not None or row.account_id != account_id:
                 return None

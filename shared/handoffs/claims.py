@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.auth.policy import require_senior
 from shared.auth.principal import Principal
 from shared.clock import utcnow
+from shared.db.models import HandoffRow
 from shared.errors import CannotClaimOwnHandoff, HandoffNotClaimable
 from shared.escalations.timers import REMINDER, cancel_timers, schedule_stale_claim
 from shared.handoffs.events import announce
@@ -35,6 +36,8 @@ async def claim_handoff(db: AsyncSession, principal: Principal, handoff_id: uuid
         raise HandoffNotClaimable("a park is resumed by its engineer, not claimed")
     if handoff.created_by_id == principal.user_id:
         raise CannotClaimOwnHandoff()
+    if handoff.status != HandoffStatus.OPEN:
+        return _lost(handoff, principal)  # decided already: no lock to wait for, nothing to write
 
     await cancel_timers(db, handoff.id, REMINDER)  # timers before the handoff: see timers.py; undone if we lose
     won = await advance_open_handoff(
@@ -48,12 +51,17 @@ async def claim_handoff(db: AsyncSession, principal: Principal, handoff_id: uuid
         },
     )
     if not won:
-        if handoff.status == HandoffStatus.CLAIMED and handoff.claimed_by_id == principal.user_id:
-            return handoff_out(handoff)
-        raise_if_claimed(handoff)
-        raise HandoffNotClaimable(f"the escalation is {handoff.status}")
+        return _lost(handoff, principal)
 
     await reactivate_session(db, handoff, engineer_id=principal.user_id)
     await schedule_stale_claim(db, handoff)
     announce(db, handoff, "handoff_claimed")
     return await handoff_with_feedback(db, handoff)
+
+
+def _lost(handoff: HandoffRow, principal: Principal) -> Handoff:
+    """Someone moved the escalation first: the caller's own earlier claim stands, anything else is a 409."""
+    if handoff.status == HandoffStatus.CLAIMED and handoff.claimed_by_id == principal.user_id:
+        return handoff_out(handoff)
+    raise_if_claimed(handoff)
+    raise HandoffNotClaimable(f"the escalation is {handoff.status}")

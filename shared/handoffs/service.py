@@ -6,12 +6,12 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth.policy import require_escalator, require_may_hand_off, require_member
 from shared.auth.principal import Principal
-from shared.clock import utcnow
+from shared.clock import rfc3339, utcnow
 from shared.db.models import AISession, AssessmentFeedbackRow, HandoffRow, SessionMessage
 from shared.errors import HandoffActionNotAllowed, HandoffAlreadyClaimed, NotFound, SessionNotActive
 from shared.escalations.policy import policy_of
@@ -22,8 +22,7 @@ from shared.handoffs.views import escalation_package, handoff_out
 from shared.ids import new_id
 from shared.outbox.writer import add_job
 from shared.sessions.schemas import SessionStatus
-from shared.sessions.service import count_messages, load_session
-from shared.sessions.views import message_out
+from shared.sessions.service import load_session
 
 SNAPSHOT_MESSAGES = 50
 SNAPSHOT_STEPS = 50  # the last ones; `steps_tried_count` says how many there were
@@ -31,38 +30,32 @@ SNAPSHOT_STEPS = 50  # the last ones; `steps_tried_count` says how many there we
 ESCALATION_JOBS = ("assess", "notify", "psa_push")
 
 
+_SNAPSHOT_COLUMNS = (
+    SessionMessage.role,
+    SessionMessage.content,
+    SessionMessage.kind,
+    SessionMessage.step_status,
+    SessionMessage.at,
+)
+
+
 async def _snapshot(db: AsyncSession, session: AISession) -> dict[str, Any]:
-    last = (
-        (
-            await db.execute(
-                select(SessionMessage)
-                .where(SessionMessage.session_id == session.id)
-                .order_by(SessionMessage.id.desc())
-                .limit(SNAPSHOT_MESSAGES)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    steps = (
-        (
-            await db.execute(
-                select(SessionMessage)
-                .where(SessionMessage.session_id == session.id, SessionMessage.kind == "step")
-                .order_by(SessionMessage.id.desc())
-                .limit(SNAPSHOT_STEPS)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    steps_count = (
+    """The session as the seniors will see it: two statements, three when its steps reach further back."""
+    newest_first = SessionMessage.id.desc()
+    of_session = SessionMessage.session_id == session.id
+    is_step = SessionMessage.kind == "step"
+    message_count, steps_count = (
         await db.execute(
-            select(func.count())
-            .select_from(SessionMessage)
-            .where(SessionMessage.session_id == session.id, SessionMessage.kind == "step")
+            select(func.count(), func.coalesce(func.sum(case((is_step, 1), else_=0)), 0)).where(of_session)
         )
-    ).scalar_one()
+    ).one()
+    last = (
+        await db.execute(select(*_SNAPSHOT_COLUMNS).where(of_session).order_by(newest_first).limit(SNAPSHOT_MESSAGES))
+    ).all()
+    steps = [m for m in last if m.kind == "step"][:SNAPSHOT_STEPS]
+    if len(steps) < min(steps_count, SNAPSHOT_STEPS):  # older steps than the newest messages reach
+        query = select(*_SNAPSHOT_COLUMNS).where(of_session, is_step).order_by(newest_first).limit(SNAPSHOT_STEPS)
+        steps = list((await db.execute(query)).all())
     return {
         "title": session.title,
         "ticket_ref": session.ticket_ref,
@@ -70,13 +63,18 @@ async def _snapshot(db: AsyncSession, session: AISession) -> dict[str, Any]:
         "messages": [_builtin_message(m) for m in reversed(last)],
         "steps_tried": [_builtin_message(m) for m in reversed(steps)],
         "steps_tried_count": int(steps_count),
-        "message_count": await count_messages(db, session.id),
+        "message_count": int(message_count),
     }
 
 
-def _builtin_message(row: SessionMessage) -> dict[str, Any]:
-    out = message_out(row)
-    return {"role": out.role, "content": out.content, "kind": out.kind, "step_status": out.step_status, "at": out.at}
+def _builtin_message(row: Any) -> dict[str, Any]:
+    return {
+        "role": row.role,
+        "content": row.content,
+        "kind": row.kind,
+        "step_status": row.step_status,
+        "at": rfc3339(row.at),
+    }
 
 
 async def create_handoff(db: AsyncSession, principal: Principal, session_id: uuid.UUID, body: HandoffCreate) -> Handoff:

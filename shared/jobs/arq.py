@@ -15,6 +15,8 @@ from typing import Any
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix, retry_key_prefix
+from arq.jobs import serialize_job
+from arq.utils import timestamp_ms
 from arq.worker import Worker
 from redis.asyncio import BlockingConnectionPool
 from redis.exceptions import RedisError
@@ -27,16 +29,31 @@ JOB_COMPLETION_WAIT_S = 25
 MAX_RECONNECT_DELAY_S = 5.0
 
 
+# arq's own enqueue_job (WATCH, EXISTS, then MULTI/EXEC: three round trips) as one script: the same
+# keys, the same serialised job and the same refusal of an id arq still holds a job or result for.
+_ENQUEUE = """
+if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return 0 end
+redis.call('PSETEX', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])
+return 1
+"""
+
+
 class ArqJobQueue:
     def __init__(self, pool: BlockingConnectionPool) -> None:
         self.redis = ArqRedis(connection_pool=pool)
+        self._enqueue = self.redis.register_script(_ENQUEUE)
 
     async def enqueue(self, name: str, job_id: str, payload: dict[str, Any]) -> bool:
+        """Queue a job for arq's workers in one round trip; False when arq already holds that id."""
+        now_ms = timestamp_ms()
+        job = serialize_job(name, (payload,), {}, None, now_ms, serializer=self.redis.job_serializer)
+        keys = [job_key_prefix + job_id, result_key_prefix + job_id, JOB_QUEUES[name]]
         try:
-            job = await self.redis.enqueue_job(name, payload, _job_id=job_id, _queue_name=JOB_QUEUES[name])
+            queued = await self._enqueue(keys=keys, args=[self.redis.expires_extra_ms, job, now_ms, job_id])
         except RedisError as exc:
             raise JobQueueUnavailable(f"could not enqueue {name}: {exc}") from exc
-        return job is not None
+        return bool(queued)
 
     async def requeue(self, name: str, job_id: str, payload: dict[str, Any]) -> bool:
         queue = JOB_QUEUES[name]
@@ -52,10 +69,9 @@ class ArqJobQueue:
             await self.redis.delete(
                 *(prefix + job_id for prefix in (result_key_prefix, job_key_prefix, retry_key_prefix))
             )
-            job = await self.redis.enqueue_job(name, payload, _job_id=job_id, _queue_name=queue)
         except RedisError as exc:
             raise JobQueueUnavailable(f"could not requeue {name}: {exc}") from exc
-        return job is not None
+        return await self.enqueue(name, job_id, payload)
 
     async def ping(self) -> bool:
         try:

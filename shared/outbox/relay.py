@@ -19,10 +19,11 @@ import time
 import uuid
 from contextlib import suppress
 from datetime import timedelta
+from typing import Any
 
 import msgspec
 from prometheus_client import Counter
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, Row, Select, Update, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.background import finish
@@ -43,9 +44,16 @@ KEEP_PUBLISHED = timedelta(days=7)
 PRUNE_EVERY_S = 3600.0
 PRUNE_BATCH = 5000
 
+OUTBOX = OutboxRow.__table__
+
 DEAD_LETTERS = Counter(
     "handoff_outbox_dead_letters_total", "Outbox rows set aside after repeated failures to publish", ["kind"]
 )
+
+
+def _update(where: ColumnElement[bool], **values: Any) -> Update:
+    """A plain UPDATE of outbox rows: no ORM objects are loaded here, so none need synchronising."""
+    return update(OutboxRow).where(where).values(**values).execution_options(synchronize_session=False)
 
 
 class UnpublishableRow(Exception):
@@ -129,22 +137,19 @@ class OutboxRelay:
             await asyncio.wait_for(self._stopping.wait(), seconds)
 
     async def run_once(self) -> int:
-        """Publish one batch; the number of rows sent, or BUSY when another relay holds the lock."""
+        """Publish one batch; the number of rows sent, or BUSY when another relay holds the lock.
+
+        Core statements, not the ORM: the relay runs after every commit that wrote outbox rows, so
+        its cost is on every write path. One SELECT, one UPDATE for the rows sent, one per failure.
+        """
         async with self.sessionmaker() as db, db.begin():
             if db.get_bind().dialect.name == "postgresql":
                 locked = await db.scalar(select(func.pg_try_advisory_xact_lock(RELAY_LOCK_KEY)))
                 if not locked:
                     return BUSY
-            query = (
-                select(OutboxRow)
-                .where(OutboxRow.published_at.is_(None), OutboxRow.dead_at.is_(None))
-                .order_by(OutboxRow.id)
-                .limit(self.batch_size)
-                .with_for_update(skip_locked=True)
-            )
-            rows = (await db.execute(query)).scalars().all()
-            sent = 0
-            dead: list[OutboxRow] = []
+            rows = (await db.execute(self._pending)).all()
+            published: list[int] = []
+            failed: list[tuple[Row[Any], str, bool]] = []  # row, error, set aside now
             held_back: set[uuid.UUID | None] = set()
             failure: Exception | None = None
             for row in rows:
@@ -153,34 +158,48 @@ class OutboxRelay:
                 try:
                     await self._send(row)
                 except (BusUnavailable, JobQueueUnavailable) as exc:
-                    row.attempts += 1
-                    row.last_error = str(exc)[:1000]
+                    failed.append((row, str(exc)[:1000], False))
                     failure = exc
                     break
                 except Exception as exc:  # noqa: BLE001 - one bad row must not hold up every tenant
-                    row.attempts += 1
-                    row.last_error = f"{type(exc).__name__}: {exc}"[:1000]
-                    if row.attempts >= self.dead_letter_after:
-                        row.dead_at = utcnow()
-                        dead.append(row)
-                    else:
+                    dead = row.attempts + 1 >= self.dead_letter_after
+                    failed.append((row, f"{type(exc).__name__}: {exc}"[:1000], dead))
+                    if not dead:
                         held_back.add(row.account_id)
                     continue
-                row.published_at = utcnow()
-                sent += 1
-        for row in dead:
-            DEAD_LETTERS.labels(row.kind).inc()
-            log.error(
-                "outbox row %d (%s %s) set aside after %d failures: %s",
-                row.id,
-                row.kind,
-                row.topic,
-                row.attempts,
-                row.last_error,
-            )
+                published.append(row.id)
+            now = utcnow()
+            if published:
+                await db.execute(_update(OutboxRow.id.in_(published), published_at=now))
+            for row, error, dead in failed:
+                values: dict[str, Any] = {"attempts": row.attempts + 1, "last_error": error}
+                if dead:
+                    values["dead_at"] = now
+                await db.execute(_update(OutboxRow.id == row.id, **values))
+        for row, error, dead in failed:
+            if dead:
+                DEAD_LETTERS.labels(row.kind).inc()
+                log.error(
+                    "outbox row %d (%s %s) set aside after %d failures: %s",
+                    row.id,
+                    row.kind,
+                    row.topic,
+                    row.attempts + 1,
+                    error,
+                )
         if failure is not None:
             raise failure
-        return sent
+        return len(published)
+
+    @property
+    def _pending(self) -> Select[Any]:
+        return (
+            select(OUTBOX)
+            .where(OUTBOX.c.published_at.is_(None), OUTBOX.c.dead_at.is_(None))
+            .order_by(OUTBOX.c.id)
+            .limit(self.batch_size)
+            .with_for_update(skip_locked=True)
+        )
 
     async def prune(self) -> int:
         """Delete rows published more than a week ago, a batch at a time; the number deleted."""
@@ -203,7 +222,7 @@ class OutboxRelay:
                     log.info("outbox: pruned %d rows published before %s", deleted, cutoff.isoformat())
                 return deleted
 
-    async def _send(self, row: OutboxRow) -> None:
+    async def _send(self, row: Row[Any]) -> None:
         with bound_request_id(request_id_of(row.payload)):
             if row.kind == "event":
                 # The request id stays in our logs; the stream carries the contract's event data only.

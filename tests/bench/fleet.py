@@ -98,8 +98,15 @@ class Holder:
         assert line.strip() == f"ready {self.count}", f"the holder did not open its streams: {line!r}"
 
     def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+    def __enter__(self) -> Holder:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()  # a failed run must not leave thousands of sockets open behind it
 
 
 @contextmanager

@@ -58,15 +58,15 @@ def captured(engine: AsyncEngine) -> Iterator[list[Statement]]:
         _capturing.reset(token)
 
 
-def _swap(value: Any, ids: Mapping[str, str]) -> Any:
+def swap(value: Any, ids: Mapping[str, str]) -> Any:
     if isinstance(value, uuid.UUID) or type(value).__name__ == "UUID":  # asyncpg's own UUID type too
         return uuid.UUID(ids[str(value)]) if str(value) in ids else value
     if isinstance(value, str):
         return _UUID.sub(lambda m: ids.get(m.group(0), m.group(0)), value)
     if isinstance(value, list | tuple):
-        return type(value)(_swap(v, ids) for v in value)
+        return type(value)(swap(v, ids) for v in value)
     if isinstance(value, dict):
-        return {k: _swap(v, ids) for k, v in value.items()}
+        return {k: swap(v, ids) for k, v in value.items()}
     return value
 
 
@@ -100,7 +100,7 @@ class Replay:
 
 
 async def execute(conn: asyncpg.Connection, statement: Statement, ids: Mapping[str, str]) -> str:
-    parameters = _swap(statement.parameters, ids)
+    parameters = swap(statement.parameters, ids)
     if statement.returns_rows:
         return f"ROWS {len(await conn.fetch(statement.sql, *parameters))}"
     return str(await conn.execute(statement.sql, *parameters))

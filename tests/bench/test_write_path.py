@@ -24,7 +24,7 @@ from shared.bootstrap import Runtime
 from tests.bench.conftest import p50, p50_p99, record, scale
 from tests.bench.fleet import Account, replicas
 from tests.bench.rawhttp import RawConnection
-from tests.bench.statements import Replay, Statement, captured, execute
+from tests.bench.statements import Replay, Statement, captured, execute, swap
 
 SEQUENTIAL = scale(30, 300)
 ESCALATIONS = scale(96, 2000)
@@ -35,6 +35,7 @@ CLAIMERS = 50
 FLOOR_CONNECTIONS = 20
 ESCALATE = {"intent": "escalate"}
 _DECISIVE = re.compile(r"^\s*UPDATE handoffs SET", re.IGNORECASE)
+_LOAD = re.compile(r"^\s*SELECT handoffs\.id\b", re.IGNORECASE)
 
 
 def asyncpg_dsn(url: str) -> str:
@@ -83,14 +84,20 @@ async def claim_floor(
 ) -> bool:
     """A claim as raw statements: the winner's until the decisive UPDATE, then the loser's if it matched nothing."""
     async with conn.transaction():
+        loaded = False
         for n, statement in enumerate(won):
+            if not loaded and _LOAD.match(statement.sql):
+                loaded = True
+                # As the service does: a claimer that finds the escalation decided stops here.
+                rows = await conn.fetch(statement.sql, *swap(statement.parameters, ids))
+                if rows and rows[0]["status"] != "open":
+                    return False
+                continue
             status = await execute(conn, statement, ids)
             if _DECISIVE.match(statement.sql) and status == "UPDATE 0":
-                tail = next(i for i, s in enumerate(lost) if _DECISIVE.match(s.sql)) + 1
-                for rest in lost[tail:]:
-                    await execute(conn, rest, ids)
+                if n + 1 < len(won) and won[n + 1].returns_rows:
+                    await execute(conn, won[n + 1], ids)  # the reload that names the winner
                 return False
-            del n
     return True
 
 

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import BlockingConnectionPool
 
-from shared.bus.base import Bus, parse_id
+from shared.bus.base import Bus, StreamEntry, parse_id, stream_key
 from shared.bus.memory import InProcessBus
 from shared.bus.redis import RedisBus
 from tests.conftest import REDIS_URL
@@ -110,3 +110,45 @@ async def test_the_in_process_bus_holds_a_bounded_history() -> None:
     assert await memory.publish(accounts[999 % 3], "handoff_created", b"{}", dedupe_key="outbox:999") == tip
     assert await memory.tip(accounts[999 % 3]) == tip
     await memory.close()
+
+
+async def test_an_account_added_while_the_tail_waits_is_served(bus: Bus) -> None:
+    acc, added = account(), account()
+    cursors = {acc: await bus.tip(acc)}
+    waiting = asyncio.create_task(bus.tail(cursors, block_ms=5000))
+    await asyncio.sleep(0.1)
+    cursors[added] = await bus.tip(added)  # the caller's live dict: a subscriber of a new account
+    published = await bus.publish(added, "handoff_created", b"{}")
+    found = await asyncio.wait_for(waiting, 2)
+    assert [(a, e.id) for a, e in found] == [(added, published)]
+
+
+async def test_one_account_among_thousands_is_served_alone(bus: Bus) -> None:
+    followed = [account() for _ in range(2000)]
+    cursors = {acc: "0-0" for acc in followed}
+    assert await bus.tail(cursors, block_ms=50) == []
+    waiting = asyncio.create_task(bus.tail(cursors, block_ms=5000))
+    await asyncio.sleep(0.1)
+    await bus.publish(account(), "handoff_created", b"{}")  # an account nobody here follows
+    published = await bus.publish(followed[1234], "handoff_created", b"{}")
+    found = await asyncio.wait_for(waiting, 2)
+    assert [(a, e.id) for a, e in found] == [(followed[1234], published)]
+
+
+async def test_an_event_whose_doorbell_never_rang_is_found_by_the_sweep() -> None:
+    """A publisher that stopped between the event and its doorbell: the tail's sweep still finds it."""
+    pool = BlockingConnectionPool.from_url(REDIS_URL, max_connections=4)
+    bus = RedisBus(pool, tail_url=REDIS_URL, maxlen=MAXLEN, sweep_s=0.3)
+    acc = account()
+    try:
+        cursors = {acc: "0-0"}
+        assert await bus.tail(cursors, block_ms=50) == []
+        raw_id = (await bus.redis.xadd(stream_key(acc), {"type": "handoff_created", "data": b"{}"})).decode()
+        found: list[tuple[str, StreamEntry]] = []
+        async with asyncio.timeout(5):
+            while not found:
+                found = await bus.tail(cursors, block_ms=100)
+        assert [(a, e.id) for a, e in found] == [(acc, raw_id)]
+    finally:
+        await bus.close()
+        await pool.aclose()

@@ -20,16 +20,18 @@ from litestar.types import Receive, Scope, Send
 
 from services.handoff_api.auth import senior_guard
 from services.handoff_api.dependencies import api_context, release_request_session
-from services.handoff_api.sse.hub import SSEHub, Subscriber, TooManyStreams, event_frame
+from services.handoff_api.edge import server_send
+from services.handoff_api.sse.hub import CLIENT_LEFT, SSEHub, Subscriber, TooManyStreams, event_frame
 from services.handoff_api.sse.metrics import SSE_CLIENTS, SSE_DISCONNECTS
 from shared.auth.principal import Principal
 from shared.bus.base import Bus, BusUnavailable, is_stream_id, parse_id
 
 log = logging.getLogger("handoff.sse")
 
-WRITE_TIMEOUT_S = 10.0
 STREAM_LIMIT_RETRY_S = 5
 REPLAY_PAGE = 500
+# Frames joined into one write when a client has several waiting.
+BATCH = 64
 HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
     (b"cache-control", b"no-cache"),
@@ -37,16 +39,17 @@ HEADERS = [
 ]
 
 
-class WriteTimeout(Exception):
-    """The client did not take a frame within the write timeout."""
-
-
 def _frame(event: str, data: dict[str, Any]) -> bytes:
     return b"event: %s\ndata: %s\n\n" % (event.encode(), msgspec.json.encode(data))
 
 
 class EscalationStream:
-    """One client's stream: ready, replay after Last-Event-ID (or resync), then live events and pings."""
+    """One client's stream: ready, replay after Last-Event-ID (or resync), then live events and pings.
+
+    The writer runs in the request's own task; the only other task is the one that notices the client
+    leaving. Frames go out through the server's own `send` once the response has started: the layers
+    around it look at the response start only.
+    """
 
     def __init__(
         self,
@@ -54,7 +57,6 @@ class EscalationStream:
         bus: Bus,
         principal: Principal,
         last_event_id: str | None,
-        heartbeat_s: float,
         *,
         expires_at: float | None = None,
         max_streams: int = 8,
@@ -64,11 +66,10 @@ class EscalationStream:
         self.user_id: uuid.UUID = principal.user_id
         self.account_id = str(principal.account_id)
         self.last_event_id = last_event_id
-        self.heartbeat_s = heartbeat_s
         self.expires_at = expires_at
         self.max_streams = max_streams
 
-    async def serve(self, receive: Receive, send: Send) -> None:
+    async def serve(self, receive: Receive, send: Send, body_send: Send) -> None:
         try:
             subscriber = await self.hub.subscribe(self.account_id, self.user_id, max_streams=self.max_streams)
         except TooManyStreams as exc:
@@ -78,27 +79,40 @@ class EscalationStream:
             await self._refuse(send, 503, "unavailable", "the event bus is unavailable; retry shortly", None)
             return
         SSE_CLIENTS.inc()
-        tasks = {
-            asyncio.create_task(self._write(subscriber, send), name="sse-write"),
-            asyncio.create_task(self._until_disconnect(receive), name="sse-disconnect"),
-            asyncio.create_task(subscriber.dropped.wait(), name="sse-dropped"),
-        }
+        loop = asyncio.get_running_loop()
+        subscriber.writer = asyncio.current_task()
+        watcher = asyncio.create_task(self._until_disconnect(receive, subscriber), name="sse-disconnect")
+        expiry = None
         if self.expires_at is not None:
-            tasks.add(asyncio.create_task(asyncio.sleep(max(0.0, self.expires_at - time.time())), name="sse-expired"))
+            delay = max(0.0, self.expires_at - time.time())
+            expiry = loop.call_later(delay, subscriber.drop, "token_expired")
         try:
-            done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
-            reason = self._reason(done, subscriber)
-            if reason is not None:
-                SSE_DISCONNECTS.labels(reason=reason).inc()
-                with suppress(Exception):
-                    async with asyncio.timeout(0.5):
-                        await send({"type": "http.response.body", "body": b"", "more_body": False})
+            await self._write(subscriber, send, body_send)
+        except asyncio.CancelledError:
+            if subscriber.drop_reason is None:
+                raise
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()  # our own cancel: the stream was dropped while a write was stuck
+        except BusUnavailable:
+            subscriber.drop("bus_unavailable")
+        except Exception:
+            log.exception("sse stream failed")
+            subscriber.drop("error")
         finally:
+            subscriber.writer = None
             self.hub.unsubscribe(subscriber)
             SSE_CLIENTS.dec()
+            if expiry is not None:
+                expiry.cancel()
+            watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
+        reason = subscriber.drop_reason
+        if reason is not None and reason != CLIENT_LEFT:
+            SSE_DISCONNECTS.labels(reason=reason).inc()
+            with suppress(Exception):
+                async with asyncio.timeout(0.5):
+                    await body_send({"type": "http.response.body", "body": b"", "more_body": False})
 
     @staticmethod
     async def _refuse(send: Send, status: int, code: str, detail: str, retry_after_s: int | None) -> None:
@@ -111,41 +125,25 @@ class EscalationStream:
         await send({"type": "http.response.body", "body": msgspec.json.encode(body), "more_body": False})
 
     @staticmethod
-    def _reason(done: set[asyncio.Task[Any]], subscriber: Subscriber) -> str | None:
-        """Why the server ends this stream; None when the client left."""
-        for task in done:
-            if task.get_name() == "sse-dropped":
-                return subscriber.drop_reason or "dropped"
-            if task.get_name() == "sse-expired":
-                return "token_expired"
-            if task.get_name() == "sse-write":
-                error = task.exception()
-                if isinstance(error, WriteTimeout):
-                    return "write_timeout"
-                if isinstance(error, BusUnavailable):
-                    return "bus_unavailable"
-                if error is not None:
-                    log.error("sse stream failed", exc_info=error)
-                    return "error"
-        return None
-
-    @staticmethod
-    async def _until_disconnect(receive: Receive) -> None:
+    async def _until_disconnect(receive: Receive, subscriber: Subscriber) -> None:
         while (await receive())["type"] != "http.disconnect":
             pass
+        subscriber.drop(CLIENT_LEFT)
 
     @staticmethod
-    async def _send(send: Send, body: bytes) -> None:
+    async def _send(subscriber: Subscriber, send: Send, body: bytes) -> None:
+        """One write; the hub's keep-alive ends a stream whose write has not returned in time."""
+        subscriber.sending_since = time.monotonic()
         try:
-            async with asyncio.timeout(WRITE_TIMEOUT_S):
-                await send({"type": "http.response.body", "body": body, "more_body": True})
-        except TimeoutError as exc:
-            raise WriteTimeout from exc
+            await send({"type": "http.response.body", "body": body, "more_body": True})
+        finally:
+            subscriber.sending_since = None
+        subscriber.last_write = time.monotonic()
 
-    async def _write(self, subscriber: Subscriber, send: Send) -> None:
+    async def _write(self, subscriber: Subscriber, send: Send, body_send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
         tip = await self.bus.tip(self.account_id)
-        await self._send(send, _frame("ready", {"account_id": self.account_id, "last_event_id": tip}))
+        await self._send(subscriber, body_send, _frame("ready", {"account_id": self.account_id, "last_event_id": tip}))
 
         cursor = tip
         wanted = self.last_event_id
@@ -153,23 +151,29 @@ class EscalationStream:
             if is_stream_id(wanted) and not await self.bus.trimmed_after(self.account_id, wanted):
                 cursor = wanted
             else:
-                await self._send(send, _frame("resync", {"account_id": self.account_id, "last_event_id": tip}))
-        last = await self._replay(subscriber, send, cursor)
+                await self._send(
+                    subscriber, body_send, _frame("resync", {"account_id": self.account_id, "last_event_id": tip})
+                )
+        last = await self._replay(subscriber, body_send, cursor)
 
-        while True:
-            try:
-                async with asyncio.timeout(self.heartbeat_s):
-                    first = await subscriber.queue.get()
-            except TimeoutError:
-                await self._send(send, b": ping\n\n")
+        frames = subscriber.frames
+        while subscriber.drop_reason is None:
+            if not frames:
+                if subscriber.ping_due:
+                    subscriber.ping_due = False
+                    await self._send(subscriber, body_send, b": ping\n\n")
+                    continue
+                await subscriber.wait()
                 continue
-            batch = [first]
-            while not subscriber.queue.empty() and len(batch) < 64:
-                batch.append(subscriber.queue.get_nowait())
-            fresh = [frame for frame in batch if frame[0] > last]
-            if fresh:
-                await self._send(send, b"".join(body for _, body in fresh))
-                last = fresh[-1][0]
+            subscriber.ping_due = False
+            batch: list[bytes] = []
+            while frames and len(batch) < BATCH:
+                key, body = frames.popleft()
+                if key > last:
+                    batch.append(body)
+                    last = key
+            if batch:
+                await self._send(subscriber, body_send, batch[0] if len(batch) == 1 else b"".join(batch))
 
     async def _replay(self, subscriber: Subscriber, send: Send, cursor: str) -> tuple[int, int]:
         """Send what the stream holds after `cursor`; read again if live events overflowed meanwhile."""
@@ -182,11 +186,11 @@ class EscalationStream:
                     break
                 fresh = [e for e in entries if parse_id(e.id) > last]
                 if fresh:
-                    await self._send(send, b"".join(event_frame(e) for e in fresh))
+                    await self._send(subscriber, send, b"".join(event_frame(e) for e in fresh))
                     last = parse_id(fresh[-1].id)
                 cursor = entries[-1].id
             if not subscriber.lagged:
-                # Checked with no await since the last read: every later event is in the queue.
+                # Checked with no await since the last read: every later event is in the buffer.
                 subscriber.replaying = False
                 return last
 
@@ -207,8 +211,7 @@ async def escalation_stream(scope: Scope, receive: Receive, send: Send) -> None:
         context.runtime.bus,
         principal,
         last_event_id.strip() if last_event_id else None,
-        settings.sse_heartbeat_s,
         expires_at=float(exp) if isinstance(exp, int | float) else None,
         max_streams=settings.sse_max_streams_per_user,
     )
-    await stream.serve(receive, send)
+    await stream.serve(receive, send, server_send(scope) or send)

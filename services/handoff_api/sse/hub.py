@@ -1,17 +1,22 @@
 """The per-replica SSE hub: one tail over the streams of the accounts this replica serves.
 
-Browsers never get a Redis connection of their own. One reader task blocks on the bus for the
-accounts that have local subscribers and copies each event, serialised once, into bounded
-per-client queues. A client whose queue overflows is dropped; it reconnects with its last id and
-loses nothing, because the stream keeps what it missed.
+Browsers never get a Redis connection of their own. One reader task waits on the bus for the
+accounts that have local subscribers and copies each event, framed once, into each subscriber's
+bounded buffer, waking its writer. A client whose buffer overflows is dropped; it reconnects with
+its last id and loses nothing, because the stream keeps what it missed.
+
+Per open stream the hub holds one small object and no timer: a single keep-alive task, ticking
+a few times per heartbeat, sends the `: ping` of streams that have been idle for a heartbeat and
+ends those stuck in one write for longer than the write timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -31,6 +36,9 @@ Frame = tuple[tuple[int, int], bytes]
 # Given the (user, account) pairs holding streams, the users the directory now refuses.
 DirectoryCheck = Callable[[set[tuple[uuid.UUID, uuid.UUID]]], Awaitable[set[uuid.UUID]]]
 DIRECTORY = str(DIRECTORY_STREAM)
+WRITE_TIMEOUT_S = 10.0
+# Why a stream ended when the client, not the server, ended it: not counted as a disconnect.
+CLIENT_LEFT = "client_left"
 
 
 class TooManyStreams(Exception):
@@ -61,29 +69,60 @@ def event_frame(entry: StreamEntry) -> bytes:
     return b"id: %s\nevent: %s\ndata: %s\n\n" % (entry.id.encode(), entry.type.encode(), entry.data)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Subscriber:
+    """One open stream as the hub sees it: a bounded buffer of frames and a way to wake its writer."""
+
     account_id: str
     user_id: uuid.UUID
-    queue: asyncio.Queue[Frame]
-    dropped: asyncio.Event = field(default_factory=asyncio.Event)
+    limit: int
+    frames: deque[Frame] = field(default_factory=deque)
     drop_reason: str | None = None
     replaying: bool = True
     lagged: bool = False
+    ping_due: bool = False
+    last_write: float = field(default_factory=time.monotonic)
+    sending_since: float | None = None
+    writer: asyncio.Task[None] | None = None
+    _waiter: asyncio.Future[None] | None = None
+
+    @property
+    def dropped(self) -> bool:
+        return self.drop_reason is not None
 
     def drop(self, reason: str) -> None:
-        if not self.dropped.is_set():
-            self.drop_reason = reason
-            self.dropped.set()
+        """End the stream: wake its writer, or cancel it when it is stuck in a write."""
+        if self.drop_reason is not None:
+            return
+        self.drop_reason = reason
+        if self.sending_since is not None and self.writer is not None:
+            self.writer.cancel()
+        self.wake()
 
     def offer(self, frame: Frame) -> None:
-        try:
-            self.queue.put_nowait(frame)
-        except asyncio.QueueFull:
+        if len(self.frames) >= self.limit:
             if self.replaying:
                 self.lagged = True  # the replay reads the stream again; nothing is lost
             else:
                 self.drop("slow")
+            return
+        self.frames.append(frame)
+        self.wake()
+
+    def wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def wait(self) -> None:
+        """Until a frame is offered, a ping is due, or the stream is dropped."""
+        if self.frames or self.ping_due or self.drop_reason is not None:
+            return
+        self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
 
 
 class SSEHub:
@@ -95,28 +134,41 @@ class SSEHub:
         block_ms: int = 5000,
         directory_check: DirectoryCheck | None = None,
         recheck_s: float = 3.0,
+        heartbeat_s: float = 25.0,
+        write_timeout_s: float = WRITE_TIMEOUT_S,
     ) -> None:
         self.bus = bus
         self.client_buffer = client_buffer
         self.block_ms = block_ms
         self.directory_check = directory_check
         self.recheck_s = recheck_s
-        self._watch: asyncio.Task[None] | None = None
+        self.heartbeat_s = heartbeat_s
+        self.write_timeout_s = write_timeout_s
         self._subscribers: dict[str, set[Subscriber]] = defaultdict(set)
+        self._per_user: Counter[uuid.UUID] = Counter()
+        # The bus reads this live: an account added while the tail waits is served from its next event.
+        # Holds DIRECTORY too whenever any account is here.
         self._cursors: dict[str, str] = {}
-        self._directory_cursor: str | None = None
         self._lock = asyncio.Lock()
         self._has_accounts = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._watch: asyncio.Task[None] | None = None
+        self._keepalive: asyncio.Task[None] | None = None
         self.closing = False
 
     def streams_of(self, user_id: uuid.UUID) -> int:
         """How many streams this user holds on this replica."""
-        return sum(1 for subscribers in self._subscribers.values() for s in subscribers if s.user_id == user_id)
+        return self._per_user[user_id]
+
+    @property
+    def accounts(self) -> int:
+        return len(self._subscribers)
 
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="sse-hub")
+        if self._keepalive is None:
+            self._keepalive = asyncio.create_task(self._keep_alive(), name="sse-keepalive")
         if self._watch is None and self.directory_check is not None:
             self._watch = asyncio.create_task(self._watch_directory(), name="sse-directory-watch")
 
@@ -126,10 +178,11 @@ class SSEHub:
         for subscribers in self._subscribers.values():
             for subscriber in subscribers:
                 subscriber.drop("shutdown")
-        if self._watch is not None:
-            self._watch.cancel()
-            await asyncio.gather(self._watch, return_exceptions=True)
-            self._watch = None
+        for task in (self._watch, self._keepalive):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        self._watch = self._keepalive = None
         if self._task is None:
             return
         # Ask the reader to finish rather than cancel it: a cancelled Redis read may be swallowed.
@@ -144,48 +197,46 @@ class SSEHub:
         self._task = None
 
     async def subscribe(self, account_id: str, user_id: uuid.UUID, *, max_streams: int | None = None) -> Subscriber:
-        """Register first, so every event from now on is queued; the caller then replays up to here.
+        """Register first, so every event from now on is buffered; the caller then replays up to here.
 
         Raises TooManyStreams when the user already holds `max_streams` streams on this replica.
         """
-        subscriber = Subscriber(account_id, user_id, asyncio.Queue(self.client_buffer))
+        subscriber = Subscriber(account_id, user_id, self.client_buffer)
         async with self._lock:
-            if max_streams is not None and self.streams_of(user_id) >= max_streams:
+            if max_streams is not None and self._per_user[user_id] >= max_streams:
                 raise TooManyStreams(max_streams)
             if account_id not in self._cursors:
-                if self._directory_cursor is None:
-                    self._directory_cursor = await self.bus.tip(DIRECTORY)
+                if DIRECTORY not in self._cursors:
+                    self._cursors[DIRECTORY] = await self.bus.tip(DIRECTORY)
                 self._cursors[account_id] = await self.bus.tip(account_id)
                 self._has_accounts.set()
-                self._subscribers[account_id].add(subscriber)
-                await self.bus.interrupt_tail()
-            else:
-                self._subscribers[account_id].add(subscriber)
+            self._subscribers[account_id].add(subscriber)
+            self._per_user[user_id] += 1
         return subscriber
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         subscribers = self._subscribers.get(subscriber.account_id)
-        if subscribers is None:
+        if subscribers is None or subscriber not in subscribers:
             return
         subscribers.discard(subscriber)
+        self._per_user[subscriber.user_id] -= 1
+        if self._per_user[subscriber.user_id] <= 0:
+            del self._per_user[subscriber.user_id]
         if not subscribers:
             del self._subscribers[subscriber.account_id]
             self._cursors.pop(subscriber.account_id, None)
-            if not self._cursors:
-                self._directory_cursor = None  # notices of the time nobody listened concern nobody
+            if not self._subscribers:
+                self._cursors.clear()  # directory notices of the time nobody listened concern nobody
 
     async def _run(self) -> None:
         backoff = 0.0
         while not self.closing:
-            if not self._cursors:
+            if not self._subscribers:
                 self._has_accounts.clear()
                 await self._has_accounts.wait()
                 continue
             try:
-                cursors = dict(self._cursors)
-                if self._directory_cursor is not None:
-                    cursors[DIRECTORY] = self._directory_cursor
-                found = await self.bus.tail(cursors, self.block_ms)
+                found = await self.bus.tail(self._cursors, self.block_ms)
             except BusUnavailable as exc:
                 backoff = min(5.0, backoff * 2 or 0.2)
                 log.warning("sse hub: the bus is unavailable (%s); retrying in %.1f s", exc, backoff)
@@ -205,12 +256,14 @@ class SSEHub:
             if account_id == DIRECTORY:
                 self._follow_directory(entry)
                 continue
-            if account_id not in self._cursors:
+            cursor = self._cursors.get(account_id)
+            if cursor is None:
                 continue
-            if parse_id(entry.id) <= parse_id(self._cursors[account_id]):
+            entry_id = parse_id(entry.id)
+            if entry_id <= parse_id(cursor):
                 continue
             self._cursors[account_id] = entry.id
-            frame: Frame = (parse_id(entry.id), event_frame(entry))
+            frame: Frame = (entry_id, event_frame(entry))
             SSE_EVENTS.inc()
             observe_latency(entry)
             for subscriber in list(self._subscribers.get(account_id, ())):
@@ -220,9 +273,10 @@ class SSEHub:
 
     def _follow_directory(self, entry: StreamEntry) -> None:
         """A user was deleted, deactivated or demoted: their streams on this replica end now."""
-        if self._directory_cursor is None or parse_id(entry.id) <= parse_id(self._directory_cursor):
+        cursor = self._cursors.get(DIRECTORY)
+        if cursor is None or parse_id(entry.id) <= parse_id(cursor):
             return
-        self._directory_cursor = entry.id
+        self._cursors[DIRECTORY] = entry.id
         try:
             notice = msgspec.json.decode(entry.data, type=DirectoryNotice)
         except msgspec.DecodeError:
@@ -238,6 +292,21 @@ class SSEHub:
             for subscriber in subscribers:
                 if subscriber.user_id == user_id:
                     subscriber.drop("directory")
+
+    async def _keep_alive(self) -> None:
+        """Pings for streams idle for a heartbeat; the end of streams stuck in one write too long."""
+        tick = min(1.0, self.heartbeat_s / 10, self.write_timeout_s / 10)
+        while not self.closing:
+            await asyncio.sleep(tick)
+            now = time.monotonic()
+            for subscribers in list(self._subscribers.values()):
+                for subscriber in subscribers:
+                    if subscriber.sending_since is not None:
+                        if now - subscriber.sending_since > self.write_timeout_s:
+                            subscriber.drop("write_timeout")
+                    elif not subscriber.replaying and now - subscriber.last_write >= self.heartbeat_s:
+                        subscriber.ping_due = True
+                        subscriber.wake()
 
     async def _watch_directory(self) -> None:
         """The safety net under the directory notices: re-check every stream holder every few seconds."""
