@@ -25,6 +25,8 @@ STREAM_COUNTS = (1000, 10000) if FULL else (50,)
 EVENTS = {50: 12, 1000: 150, 10000: 60}
 # The replica's shared pool (20) plus its one blocking tail connection.
 REDIS_CONNECTION_BOUND = 21
+# uvicorn closes a keep-alive connection idle for 5 s; a request written after that is lost.
+KEEP_ALIVE_S = 4.0
 
 
 class Timings(list[float]):
@@ -45,7 +47,13 @@ async def sent_to_frame(a_port: int, probe: SSEClient, account: Account, session
         for session_id in sessions:
             # Let the previous event reach every stream first: the probe sits anywhere in the fan-out
             # order, so the whole fan-out took at most about twice what the probe saw.
-            await asyncio.sleep(gap_s + 2 * (timings[-1] if timings else 0) / 1000)
+            pause = gap_s + 2 * (timings[-1] if timings else 0) / 1000
+            if pause > KEEP_ALIVE_S:  # the server would close the idle connection meanwhile
+                await conn.close()
+                await asyncio.sleep(pause)
+                conn = await RawConnection.open(a_port)
+            else:
+                await asyncio.sleep(pause)
             started = time.perf_counter()
             conn.send("POST", f"/api/v1/ai-sessions/{session_id}/handoff", account.junior, {"intent": "escalate"})
             answered = asyncio.create_task(conn.receive())
