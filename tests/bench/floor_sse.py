@@ -22,7 +22,8 @@ from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
 PATH = "/api/v1/ai-sessions/escalations/stream"
-clients: set[asyncio.Queue[bytes]] = set()
+# In the order the streams opened, as the service's hub has them: fan-out serves them in turn.
+clients: dict[asyncio.Queue[bytes], None] = {}
 
 
 async def tail(url: str, key: str) -> None:
@@ -44,13 +45,13 @@ async def stream(_: Request) -> StreamingResponse:
     queue: asyncio.Queue[bytes] = asyncio.Queue(64)
 
     async def frames() -> AsyncIterator[bytes]:
-        clients.add(queue)
+        clients[queue] = None
         try:
             yield b"event: ready\ndata: {}\n\n"
             while True:
                 yield await queue.get()
         finally:
-            clients.discard(queue)
+            clients.pop(queue, None)
 
     return StreamingResponse(frames(), media_type="text/event-stream")
 

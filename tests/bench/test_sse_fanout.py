@@ -1,7 +1,8 @@
 """Fan-out: an escalation made through replica A, timed until its frame reaches a probe on replica B.
 
 K idle streams on B are held by a separate lean process (tests/bench/holder.py), so the probe's
-figure is the replica's, not a crowded client's. In the same run the same escalations are fanned
+figure is the replica's, not a crowded client's. The probe opens after them: both the hub and the
+floor serve streams in the order they opened, so the probe's figure is the last stream's. In the same run the same escalations are fanned
 out by a minimal uvicorn + Starlette endpoint fed by the same XREAD (the Python floor), and one
 XADD to a blocking XREAD is timed (the Redis floor). Figures are printed; the one assertion is that
 Redis connections stay bounded whatever the stream count.
@@ -109,12 +110,12 @@ async def test_fan_out_to_idle_streams(pg_url: str, tmp_path: Path) -> None:
             events = EVENTS[streams]
             gap = 0.02
 
-            # The project: probe and holder on B.
-            probe = await SSEClient.connect(b_port, account.senior)
-            assert (await probe.next_frame()).event == "ready"
+            # The project: the holder's streams on B, then the probe, the last stream each event reaches.
             before = rss(b_pid)
             with Holder(b_port, [account.senior], streams, tmp_path) as holder:
                 await holder.ready()
+                probe = await SSEClient.connect(b_port, account.senior)
+                assert (await probe.next_frame()).event == "ready"
                 connections = await redis_connections(f"handoff-api-{b_pid}")
                 ours = await sent_to_frame(a_port, probe, account, [sessions.pop() for _ in range(events)], gap)
                 ours_rss = (rss(b_pid) - before) / streams
@@ -122,18 +123,18 @@ async def test_fan_out_to_idle_streams(pg_url: str, tmp_path: Path) -> None:
 
             # The floor: the same escalations through A, fanned out by Starlette from the same XREAD.
             with floor_server(account.id) as (floor_port, floor_pid):
-                probe = await SSEClient.connect(floor_port, None)
-                assert (await probe.next_frame()).event == "ready"
                 before = rss(floor_pid)
                 with Holder(floor_port, ["-"], streams, tmp_path) as holder:
                     await holder.ready()
+                    probe = await SSEClient.connect(floor_port, None)
+                    assert (await probe.next_frame()).event == "ready"
                     floor_connections = await redis_connections("handoff-bench-floor")
                     floor = await sent_to_frame(a_port, probe, account, [sessions.pop() for _ in range(events)], gap)
                     floor_rss = (rss(floor_pid) - before) / streams
                 await probe.close()
 
             record(
-                f"escalation via A -> frame on B, {streams:,} idle streams on B, p50 / p99 ({events} events)",
+                f"escalation via A -> frame on the last of {streams + 1:,} streams on B, p50 / p99 ({events} events)",
                 str(ours),
                 f"Starlette {floor}; Redis XADD->XREAD {p50_p99(redis_ms)}",
                 "<= 15 / <= 50 ms",

@@ -144,7 +144,8 @@ class SSEHub:
         self.recheck_s = recheck_s
         self.heartbeat_s = heartbeat_s
         self.write_timeout_s = write_timeout_s
-        self._subscribers: dict[str, set[Subscriber]] = defaultdict(set)
+        # Per account, in the order the streams opened (a dict as an ordered set): fan-out serves them in turn.
+        self._subscribers: dict[str, dict[Subscriber, None]] = defaultdict(dict)
         self._per_user: Counter[uuid.UUID] = Counter()
         # The bus reads this live: an account added while the tail waits is served from its next event.
         # Holds DIRECTORY too whenever any account is here.
@@ -210,7 +211,7 @@ class SSEHub:
                     self._cursors[DIRECTORY] = await self.bus.tip(DIRECTORY)
                 self._cursors[account_id] = await self.bus.tip(account_id)
                 self._has_accounts.set()
-            self._subscribers[account_id].add(subscriber)
+            self._subscribers[account_id][subscriber] = None
             self._per_user[user_id] += 1
         return subscriber
 
@@ -218,7 +219,7 @@ class SSEHub:
         subscribers = self._subscribers.get(subscriber.account_id)
         if subscribers is None or subscriber not in subscribers:
             return
-        subscribers.discard(subscriber)
+        del subscribers[subscriber]
         self._per_user[subscriber.user_id] -= 1
         if self._per_user[subscriber.user_id] <= 0:
             del self._per_user[subscriber.user_id]
