@@ -155,6 +155,7 @@ class SSEHub:
         self._task: asyncio.Task[None] | None = None
         self._watch: asyncio.Task[None] | None = None
         self._keepalive: asyncio.Task[None] | None = None
+        self._stopped: asyncio.Future[None] | None = None
         self.closing = False
 
     def streams_of(self, user_id: uuid.UUID) -> int:
@@ -174,7 +175,16 @@ class SSEHub:
             self._watch = asyncio.create_task(self._watch_directory(), name="sse-directory-watch")
 
     async def stop(self) -> None:
-        """Drop every client (so open streams end and the server can stop), then the reader."""
+        """Drop every client (so open streams end and the server can stop), then the reader.
+
+        Called twice at shutdown (the server's signal handler, then the app's lifespan): both wait for
+        the one stop.
+        """
+        if self._stopped is None:
+            self._stopped = asyncio.ensure_future(self._stop())
+        await asyncio.shield(self._stopped)
+
+    async def _stop(self) -> None:
         self.closing = True
         for subscribers in self._subscribers.values():
             for subscriber in subscribers:
