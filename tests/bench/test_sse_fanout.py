@@ -4,8 +4,9 @@ K idle streams on B are held by a separate lean process (tests/bench/holder.py),
 figure is the replica's, not a crowded client's. The probe opens after them: both the hub and the
 floor serve streams in the order they opened, so the probe's figure is the last stream's. In the
 same run the same escalations are fanned out by a minimal uvicorn + Starlette endpoint fed by the
-same XREAD (the Python floor), and one XADD to a blocking XREAD is timed (the Redis floor). Figures are printed; the one assertion is that
-Redis connections stay bounded whatever the stream count.
+same XREAD (the Python floor), and one XADD to a blocking XREAD is timed (the Redis floor).
+Figures are printed; the one assertion is that Redis connections stay bounded whatever the
+stream count.
 """
 
 from __future__ import annotations
