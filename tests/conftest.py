@@ -28,12 +28,14 @@ PG_ADMIN_DSN = os.environ.get("HANDOFF_TEST_PG_DSN", "postgresql://postgres@127.
 # Database indexes of their own (this one and the next two), emptied by the tests that use them; a second
 # checkout running its suite at the same time sets HANDOFF_TEST_REDIS_DB to keep out of this one's way.
 REDIS_DB = int(os.environ.get("HANDOFF_TEST_REDIS_DB", "3"))
-REDIS_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
+# Or a Redis server of its own: HANDOFF_TEST_REDIS_PORT names its port on loopback.
+REDIS_PORT = int(os.environ.get("HANDOFF_TEST_REDIS_PORT", "6379"))
+REDIS_URL = f"redis://127.0.0.1:{REDIS_PORT}/{REDIS_DB}"
 
 
 def redis_db_url(offset: int) -> str:
     """The n-th spare database index after the suite's own, for a test that flushes a database."""
-    return f"redis://127.0.0.1:6379/{REDIS_DB + offset}"
+    return f"redis://127.0.0.1:{REDIS_PORT}/{REDIS_DB + offset}"
 
 
 JWT_SECRET = "test-secret-" + "x" * 32
