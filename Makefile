@@ -43,7 +43,15 @@ $(DOCKER_COMPOSE) $(NGINX):
 	@command -v apt-get >/dev/null || { echo "The deploy tests need docker-compose and nginx: install those packages." >&2; exit 1; }
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose nginx >/dev/null
 
-test: lint $(CHROMIUM) $(DOCKER_COMPOSE) $(NGINX)
+# The accessibility checks inject axe-core (from the npm registry, pinned) into the dashboard's pages.
+AXE := $(TOOLS)/node_modules/axe-core/axe.min.js
+AXE_VERSION := 4.14.1
+
+$(AXE): | $(UV)
+	@command -v npm >/dev/null || { echo "The accessibility tests need npm (Node.js) to install axe-core." >&2; exit 1; }
+	npm install --prefix $(TOOLS) --no-save --no-audit --no-fund --silent axe-core@$(AXE_VERSION)
+
+test: lint $(CHROMIUM) $(DOCKER_COMPOSE) $(NGINX) $(AXE)
 	$(VENV)/bin/pytest
 
 # The performance figures at full scale (several minutes): each row printed beside its floor.
