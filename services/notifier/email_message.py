@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from email.message import EmailMessage
 
-from services.notifier.mail_format import Escalation, Recipient, Unwritable, escalation_email
+from services.notifier.mail_format import Escalation, Recipient, Unwritable, escalation_email, flatten
 from services.notifier.mailers import SendFailed
 from shared.db.models import HandoffRow, User
 from shared.escalations.timers import STALE_CLAIM_ROUND
@@ -47,10 +47,12 @@ def escalation_of(handoff: HandoffRow, *, public_url: str, round: int = 0) -> Es
 def compose(handoff: HandoffRow, recipient: User, *, public_url: str, sender: str, round: int = 0) -> EmailMessage:
     """One senior's copy of the escalation email (`round` 0 is the escalation's own notice, n its n-th reminder)."""
     try:
-        return escalation_email(
+        message = escalation_email(
             escalation_of(handoff, public_url=public_url, round=round),
             Recipient(id=str(recipient.id), name=recipient.name, email=recipient.email),
             sender=sender,
         )
+        flatten(message)  # a message that cannot be sent as written fails here, with its reason, not in the mailer
+        return message
     except Unwritable as exc:
         raise SendFailed(str(exc), transient=False) from None

@@ -1,17 +1,15 @@
 """The escalation email written from plain strings, so that every header in it is one we wrote.
 
-Titles, notes and names come from tenants. None of them may become header syntax: control characters and
-Unicode line breaks are spaces in a header, and `=?` (the start of an RFC 2047 encoded word, which the email
-library decodes while it parses and then folds) is written `= ?`, so the only encoded words are the library's
-own. Every message is flattened with `verify_generated_headers` where Python has it, then read back and
-compared with what we wrote: a message that differs is `Unwritable`, never sent.
+Titles, notes and names come from tenants: `mail_headers` writes the Subject and the addresses itself so
+none of them can become header syntax, and bodies are 7-bit text and escaped HTML. Every message is
+flattened with `verify_generated_headers` where Python has it, then read back and compared with what we
+wrote: a message that differs is `Unwritable`, never sent.
 
 This module uses the standard library only, so the same composition can be checked on any Python 3.11+.
 """
 
 from __future__ import annotations
 
-import email.errors
 import hashlib
 import html
 import re
@@ -19,17 +17,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from email import policy
 from email.headerregistry import Address
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.policy import EmailPolicy
 from email.utils import formatdate, parseaddr
+from typing import Any
 
-# C0 and C1 controls (NEL among them), DEL, and the Unicode line and paragraph separators.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+from services.notifier.mail_headers import (
+    UnwritableHeader,
+    header_text,
+    one_line,
+    plain_addr_spec,
+    set_address,
+    set_text,
+)
+
 # In a body, tabs stay; every other control but the line breaks (handled by splitlines) becomes a space.
 _BODY_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_ENCODED_WORD_START = "=?"
-_ADDR_SPEC = re.compile(r"[!#-'*+\-/-9=?A-Z^-~.]+@[A-Za-z0-9.-]+")
 MAX_NAME_CHARS = 200
 MAX_SUBJECT_TITLE_CHARS = 200
 HEADERS = (
@@ -45,8 +49,9 @@ HEADERS = (
 
 
 def _writing_policy() -> EmailPolicy[EmailMessage]:
-    """SMTP line endings, 7-bit bodies (any server takes them), and the library's own header check if it has one."""
-    chosen = policy.SMTP.clone(cte_type="7bit")
+    """SMTP line endings, 7-bit bodies (any server takes them), our header values written as they are, and the
+    library's own check of the headers it writes where it has one."""
+    chosen = policy.SMTP.clone(cte_type="7bit", refold_source="none")
     if hasattr(chosen, "verify_generated_headers"):  # Python 3.13, 3.12.5+, 3.11.10+
         chosen = chosen.clone(verify_generated_headers=True)
     return chosen
@@ -59,36 +64,20 @@ class Unwritable(Exception):
     """A message that cannot be written safely; writing it again would fail the same way."""
 
 
-def one_line(text: str, limit: int | None = None) -> str:
-    """`text` with every control character and line break replaced by a space, cut to `limit`."""
-    flat = _CONTROL.sub(" ", text).strip()
-    return flat[:limit].rstrip() if limit is not None else flat
-
-
-def header_text(text: str, limit: int | None = None) -> str:
-    """A tenant string as header text: one line, and no `=?` for the email library to decode as an encoded word."""
-    return one_line(text, limit).replace(_ENCODED_WORD_START, "= ?")
-
-
 def body_text(text: str) -> str:
     """A tenant string as body text: every kind of line break one newline, other controls spaces."""
     return "\n".join(_BODY_CONTROL.sub(" ", line) for line in text.splitlines())
 
 
-def address(name: str, addr_spec: str) -> Address:
-    """A header address: the display name made header text, the address plain ASCII that reads back unchanged."""
-    if not _ADDR_SPEC.fullmatch(addr_spec) or _ENCODED_WORD_START in addr_spec:
-        raise Unwritable("the address cannot be written in an email header")
+def address(name: str, addr_spec: str) -> tuple[str, str]:
+    """(display name, address) as they will be written; an address that cannot be written fails."""
     try:
-        parsed = Address(display_name=header_text(name, MAX_NAME_CHARS), addr_spec=addr_spec)
-    except (ValueError, IndexError, email.errors.MessageError):
-        raise Unwritable("the address cannot be written in an email header") from None
-    if not parsed.username or not parsed.domain or parsed.addr_spec != addr_spec:
-        raise Unwritable("the address cannot be written in an email header")
-    return parsed
+        return header_text(name, MAX_NAME_CHARS), plain_addr_spec(addr_spec)
+    except UnwritableHeader as exc:
+        raise Unwritable(str(exc)) from None
 
 
-def sender_address(sender: str) -> Address:
+def sender_address(sender: str) -> tuple[str, str]:
     """HANDOFF_SMTP_FROM ("handoff@msp.example" or "Handoff <handoff@msp.example>") as a header address."""
     name, addr_spec = parseaddr(sender)
     try:
@@ -127,14 +116,8 @@ class Recipient:
     email: str
 
 
-def escalation_email(escalation: Escalation, recipient: Recipient, *, sender: str) -> EmailMessage:
-    """One senior's copy, checked as written: raises `Unwritable` for a message that would not read back as built."""
-    message = _build(escalation, recipient, sender)
-    flatten(message)
-    return message
-
-
-def _build(e: Escalation, recipient: Recipient, sender: str) -> EmailMessage:
+def escalation_email(e: Escalation, recipient: Recipient, *, sender: str) -> EmailMessage:
+    """One senior's copy; `Unwritable` when an address cannot be written. `flatten` gives the bytes to send."""
     title = one_line(e.title)
     escalator = one_line(e.escalator, MAX_NAME_CHARS)
     note = body_text(e.note) or "(no note)"
@@ -176,18 +159,37 @@ def _build(e: Escalation, recipient: Recipient, sender: str) -> EmailMessage:
 
     from_address = sender_address(sender)
     subject = e.round_label + f"[{e.urgency.upper()}] Escalation: {title[:MAX_SUBJECT_TITLE_CHARS]} (from {escalator})"
+    to_address = address(recipient.name, recipient.email)
     message = EmailMessage(policy=WRITING_POLICY)
-    message["Subject"] = header_text(subject)
-    message["From"] = from_address
-    message["To"] = address(recipient.name, recipient.email)
+    set_text(message, "Subject", header_text(subject))
+    set_address(message, "From", *from_address)
+    set_address(message, "To", *to_address)
     message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = message_id(e.handoff_id, recipient.id, e.round, from_address.domain)
+    domain = from_address[1].rsplit("@", 1)[1]
+    message["Message-ID"] = message_id(e.handoff_id, recipient.id, e.round, domain)
     message["Auto-Submitted"] = "auto-generated"
     message["X-Auto-Response-Suppress"] = "All"
     message["X-Handoff-Id"] = header_text(e.handoff_id)
     message.set_content("\n".join(lines))
     message.add_alternative(f"<html><body>{''.join(parts)}</body></html>", subtype="html")
+    # What the library reads from our raw values must be what we meant, before anything else is compared.
+    if str(message["Subject"]) != header_text(subject) or [_one(message, "From"), _one(message, "To")] != [
+        (_spaceless(from_address[0]), from_address[1]),
+        (_spaceless(to_address[0]), to_address[1]),
+    ]:
+        raise Unwritable("the email's headers would not read as written")
     return message
+
+
+def _one(message: EmailMessage, name: str) -> tuple[str, str] | None:
+    addresses: tuple[Address, ...] = message[name].addresses
+    return (_spaceless(addresses[0].display_name), addresses[0].addr_spec) if len(addresses) == 1 else None
+
+
+def _spaceless(display_name: str) -> str:
+    """A display name without its white space: Python reads a space between two encoded words of a name, where
+    RFC 2047 (and mail clients) read none, so only the spaces of a long name may differ."""
+    return "".join(display_name.split())
 
 
 def flatten(message: EmailMessage) -> bytes:
@@ -206,38 +208,45 @@ def flatten(message: EmailMessage) -> bytes:
 
 
 def _differences(wrote: EmailMessage, data: bytes) -> str:
-    """What a mail client would read differently from what we wrote ("" when nothing)."""
+    """What a mail client would read differently from what we wrote ("" when nothing).
+
+    The bytes are split into parts with the plain parser (the modern one parses Content-Type again for every
+    line); each header is then read as a mail client would, by the same header classes that wrote it.
+    """
     if not data.isascii():
         return "8-bit bytes"
     if b"\r" in data.replace(b"\r\n", b"") or b"\n" in data.replace(b"\r\n", b""):
         return "a bare CR or LF"
-    read = BytesParser(policy=policy.default).parsebytes(data)
-    assert isinstance(read, EmailMessage)
+    read = BytesParser(policy=policy.compat32).parsebytes(data)
     ours, theirs = list(wrote.walk()), list(read.walk())
     if [p.get_content_type() for p in ours] != [p.get_content_type() for p in theirs]:
         return "the MIME parts"
     for mine, seen in zip(ours, theirs, strict=True):
-        assert isinstance(mine, EmailMessage)
-        assert isinstance(seen, EmailMessage)
         names, names_seen = mine.keys(), seen.keys()
         if [name.lower() for name in names] != [name.lower() for name in names_seen]:
             return "the header names (" + (", ".join(sorted(set(names) ^ set(names_seen))) or "their order") + ")"
-        for name in names:
-            if _header_value(mine, name) != _header_value(seen, name):
+        if seen.defects:
+            return "a malformed part"
+        for (name, value), (_, value_seen) in zip(mine.items(), seen.items(), strict=True):
+            header = policy.default.header_fetch_parse(name, value_seen)
+            if header.defects:
+                return f"a malformed {name} header"
+            if _header_value(value) != _header_value(header):
                 return f"the {name} header"
-        if seen.defects or any(seen[name].defects for name in names_seen):
-            return "a malformed header or part"
         if not mine.is_multipart() and _text(mine) != _text(seen):
             return f"the {mine.get_content_type()} part"
     return ""
 
 
-def _header_value(part: EmailMessage, name: str) -> object:
-    header = part[name]
+def _header_value(header: Any) -> object:
     if hasattr(header, "addresses"):
-        return [(a.display_name, a.username, a.domain) for a in header.addresses]
-    return " ".join(str(header).split())
+        return [(_spaceless(a.display_name), a.username, a.domain) for a in header.addresses]
+    return str(header)
 
 
-def _text(part: EmailMessage) -> str:
-    return str(part.get_content()).replace("\r\n", "\n")
+def _text(part: Message) -> str:
+    if isinstance(part, EmailMessage) and part.policy is not policy.compat32:
+        return str(part.get_content()).replace("\r\n", "\n")
+    payload = part.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return payload.decode(part.get_content_charset() or "ascii").replace("\r\n", "\n")
