@@ -70,6 +70,7 @@ SENDER = "Handoff <handoff@alerts.msp.example>"
 LINK = "https://handoff.example.test/#/handoffs/0192f1c2-aaaa-7bbb-8ccc-0123456789ab"
 WRITTEN_HEADERS = Counter([*HEADERS, "MIME-Version", "Content-Type"])
 HTML_TAGS = {"html", "body", "p", "strong", "em", "blockquote", "h3", "ol", "li", "a"}
+_OUR_SUBJECT = re.compile(r"\[(LOW|NORMAL|HIGH)\] Escalation: .* \(from .*\)\Z")
 _LINE_BREAK = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
@@ -129,7 +130,7 @@ def problems(raw: bytes, *, recipient: str = RECIPIENT_EMAIL, link: str = LINK) 
     assert isinstance(message, EmailMessage)
     found += _addresses(message, recipient)
     subject = str(message["Subject"] or "")
-    if not subject.startswith("[HIGH] Escalation: ") or _LINE_BREAK.search(subject):
+    if not _OUR_SUBJECT.match(subject) or _LINE_BREAK.search(subject):
         found.append(f"a Subject that is not one line of ours: {subject[:60]!r}")
     if message.defects or any(message[name].defects for name in message):
         found.append("a malformed header")
