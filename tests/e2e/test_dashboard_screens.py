@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
 
@@ -20,7 +22,7 @@ from tests.support.browser import chromium, screenshot, signed_in
 STEP_RETRY = "Flush the DNS resolver cache on the laptop with `ipconfig /flushdns`, then retry the intranet"
 STEP_SERVICE = "Flush the DNS resolver cache on the laptop and restart the DNS Client service before retrying"
 ASSESSMENT = {
-    "summary": "A stale DNS record: the laptop still resolves the old intranet address. Start with `ipconfig /flushdns`.",
+    "summary": "A stale DNS record: the laptop resolves the old intranet address. Start with `ipconfig /flushdns`.",
     "likely_causes": [{"cause": "Stale record in the resolver cache", "confidence": 0.8}],
     "suggested_steps": [STEP_RETRY, STEP_SERVICE],
     "missing_info": ["Whether `nslookup intranet` answers the new address"],
@@ -121,10 +123,13 @@ async def test_suggested_step_chips_show_each_step_in_full(dev: DevServer, brows
     await expect(chips).to_have_count(2)
     shown = [(await chips.nth(i).inner_text()).strip() for i in range(2)]
     assert shown == [STEP_RETRY.replace("`", ""), STEP_SERVICE]
-    assert shown[0][:42] == shown[1][:42] and shown[0] != shown[1]
+    assert shown[0][:42] == shown[1][:42]
+    assert shown[0] != shown[1]
     for i in range(2):
         # Nothing is cut off: the whole text fits inside the chip.
-        clipped = await chips.nth(i).evaluate("el => el.scrollWidth > el.clientWidth || el.scrollHeight > el.clientHeight")
+        clipped = await chips.nth(i).evaluate(
+            "el => el.scrollWidth > el.clientWidth || el.scrollHeight > el.clientHeight"
+        )
         assert not clipped
     await chips.nth(1).click()
     await expect(page.locator("textarea[data-testid=composer]")).to_have_value(STEP_SERVICE)
@@ -161,9 +166,8 @@ async def test_messages_are_labelled_by_who_wrote_them(dev: DevServer, browser: 
     # Jamie, reading the same session later, sees Sam's message under Sam's name.
     _, jamie = await signed_in(browser, dev.url, "Jamie Junior")
     await jamie.goto(f"/#/handoffs/{handoff['id']}")
-    await expect(jamie.locator("[data-testid=snapshot-message]").first.locator("[data-testid=msg-author]")).to_have_text(
-        "You"
-    )
+    jamies_own = jamie.locator("[data-testid=snapshot-message]").first.locator("[data-testid=msg-author]")
+    await expect(jamies_own).to_have_text("You")
     session = await dev.api("Sam Senior", "GET", f"/api/v1/ai-sessions/{handoff['session_id']}")
     assert session["messages"][-1]["content"] == "Checking the hosts file now"
     await page.context.close()
@@ -189,7 +193,9 @@ async def test_a_skipped_psa_note_says_skipped_and_why(dev: DevServer, browser: 
     await page.context.close()
 
 
-async def test_on_a_phone_the_assessment_is_near_the_top_and_nothing_overflows(dev: DevServer, browser: Browser) -> None:
+async def test_on_a_phone_the_assessment_is_near_the_top_and_nothing_overflows(
+    dev: DevServer, browser: Browser
+) -> None:
     handoff = await escalate(dev, "Intranet does not open: phone")
     page = await open_handoff(browser, dev, handoff["id"], width=360)
     top = await page.locator("[data-testid=assessment]").evaluate("el => el.getBoundingClientRect().top + scrollY")
@@ -233,6 +239,24 @@ async def test_team_policy_reads_in_minutes_and_hours_and_errors_in_words(dev: D
     await expect(form.locator("[data-testid=policy-high]")).to_have_attribute("aria-invalid", "true")
     saved = await dev.api("Riley Lead", "GET", f"/api/v1/accounts/{DEMO_ACCOUNT}/escalation-policy")
     assert saved["unclaimed_reminder_s"]["high"] == 300
+
+    # What the API itself answers to bad values, as the form would word it.
+    policy_path = f"/api/v1/accounts/{DEMO_ACCOUNT}/escalation-policy"
+    bad_values = {
+        "High urgency reminder must be 0 (off) or between 5 seconds and 24 hours.": {"high": 3},
+        "Low urgency reminder: enter a whole number of 0 or more.": {"low": -1},
+    }
+    for expected, change in bad_values.items():
+        body = {**saved, "unclaimed_reminder_s": {**saved["unclaimed_reminder_s"], **change}}
+        auth = {"Authorization": f"Bearer {dev.tokens['Riley Lead']}"}
+        async with httpx.AsyncClient(base_url=dev.url) as http:
+            refused = await http.put(policy_path, json=body, headers=auth)
+        assert refused.status_code == 400
+        worded = await lead.evaluate(
+            "async body => (await import('/dashboard/policy-form.js')).errorInWords({detail: body.detail, body})",
+            refused.json(),
+        )
+        assert worded == expected
     await lead.context.close()
 
 
@@ -280,13 +304,14 @@ async def test_team_view_fits_1280_and_360_px(dev: DevServer, browser: Browser) 
         labels = await chart.locator("text").evaluate_all(
             "ts => ts.map(t => { const r = t.getBoundingClientRect(); return [r.left, r.right, r.height]; })"
         )
-        assert labels and min(height for _, _, height in labels) >= 11, f"chart labels too small at {width} px"
+        assert labels
+        assert min(height for _, _, height in labels) >= 11, f"chart labels too small at {width} px"
         dates = sorted(
             await chart.locator("text.chart__label--date").evaluate_all(
                 "ts => ts.map(t => { const r = t.getBoundingClientRect(); return [r.left, r.right]; })"
             )
         )
-        assert all(a[1] <= b[0] for a, b in zip(dates, dates[1:], strict=False)), f"date labels overlap at {width} px"
+        assert all(a[1] <= b[0] for a, b in itertools.pairwise(dates)), f"date labels overlap at {width} px"
         assert await broken_words(lead) == []
         headers = await lead.locator("[data-testid=stat-urgency] thead th").all_inner_texts()
         assert [" ".join(h.split()) for h in headers] == list(TEAM_HEADERS)

@@ -15,16 +15,33 @@ export const FIELD_LABELS = {
   'unclaimed_reminder_s.high': 'High urgency reminder',
   unclaimed_reminder_s: 'Reminder intervals',
   max_reminders: 'Reminders at most',
-  stale_claim_s: 'Nudge after',
+  stale_claim_s: 'Nudge a quiet claimer after',
 };
 
-// An API error as a sentence: field paths become their labels, second counts become durations.
-export function errorInWords(detail) {
-  let text = String(detail || 'The policy could not be saved.');
-  text = text.replace(/`?\$?\.?((?:unclaimed_reminder_s(?:\.(?:low|normal|high))?)|max_reminders|stale_claim_s)`?/g,
-    (_, path) => FIELD_LABELS[path] || path);
-  text = text.replace(/between (\d+) and (\d+) seconds/g, (_, low, high) => `between ${inWords(low)} and ${inWords(high)}`);
-  return text.charAt(0).toUpperCase() + text.slice(1);
+const PATH = /`?\$?\.?((?:unclaimed_reminder_s(?:\.(?:low|normal|high))?)|max_reminders|stale_claim_s)`?/g;
+
+function fieldWords(text) {
+  return String(text)
+    .replace(PATH, (_, path) => FIELD_LABELS[path] || path)
+    .replace(/between (\d+) and (\d+) seconds/g, (_, low, high) => `between ${inWords(low)} and ${inWords(high)}`)
+    .replace(/Expected `int`(?:, got `\w+`)?/g, 'enter a whole number')
+    .replace(/>= (\d+)/g, 'of $1 or more').replace(/<= (\d+)/g, 'of $1 or less')
+    .replace(/`/g, '');
+}
+
+const sentence = (text) => { const t = text.trim(); return t.charAt(0).toUpperCase() + t.slice(1) + (/[.!?]$/.test(t) ? '' : '.'); };
+
+// An API error as a sentence: field paths become their labels, second counts become durations,
+// and a request line ("Validation failed for PUT /api/...") never reaches the screen.
+export function errorInWords(error) {
+  const items = Array.isArray(error?.body?.errors) ? error.body.errors : [];
+  const named = items.filter((item) => item && (item.key || item.message));
+  if (named.length) {
+    return named.map((item) => sentence(`${fieldWords(item.key || 'A value')}: ${fieldWords(item.message || 'not accepted')}`)).join(' ');
+  }
+  const detail = String(error?.detail || '');
+  if (!detail || /\/api\//.test(detail)) return 'The policy was not accepted: check each value and save again.';
+  return sentence(fieldWords(detail));
 }
 
 function durationField(name, label, seconds, bounds) {
@@ -116,7 +133,7 @@ export function policyForm(policy, save) {
       await save(body);
       error.textContent = '';
     } catch (failure) {
-      error.textContent = errorInWords(failure.detail);
+      error.textContent = errorInWords(failure);
     } finally {
       button.disabled = false;
     }

@@ -61,10 +61,15 @@ const TEXT = {
   feedback: (e) => `${e.actor?.name || 'A senior'} rated the assessment ${e.detail?.helpful ? 'helpful' : 'not helpful'}${Number.isInteger(e.detail?.resolved_by_step) ? ` (step ${e.detail.resolved_by_step + 1} fixed it)` : ''}`,
 };
 
+// One entry in words; other screens with a timeline can share it.
+export function timelineText(entry, deliveries = []) {
+  return (TEXT[entry.type] || (() => String(entry.type).replace(/_/g, ' ')))(entry, deliveries);
+}
+
 export function timelineBlock(entries, deliveries) {
   return h('section', { class: 'panel', testid: 'timeline', 'aria-labelledby': 'timeline-heading' },
     h('h2', { id: 'timeline-heading' }, 'Timeline'),
     h('ol', { class: 'timeline' }, entries.map((entry) => h('li', { class: `timeline__item timeline__item--${entry.type}`, testid: 'timeline-entry', 'data-type': entry.type },
       h('time', { datetime: entry.at, title: formatTime(entry.at) }, formatTime(entry.at)),
-      h('span', {}, (TEXT[entry.type] || (() => String(entry.type).replace(/_/g, ' ')))(entry, deliveries))))));
+      h('span', {}, timelineText(entry, deliveries))))));
 }
