@@ -218,7 +218,7 @@ async def test_team_policy_reads_in_minutes_and_hours_and_errors_in_words(dev: D
     await lead.click("a[data-testid=nav-team]")
     form = lead.locator("[data-testid=policy-form]")
     # The defaults, 3600, 900 and 300 seconds, as a person says them.
-    for field, value, unit in (("low", "1", "hours"), ("normal", "15", "minutes"), ("high", "5", "minutes")):
+    for field, value, unit in (("low", "1", "hour"), ("normal", "15", "minutes"), ("high", "5", "minutes")):
         await expect(form.locator(f"[data-testid=policy-{field}]")).to_have_value(value)
         unit_select = form.locator(f"[data-testid=policy-{field}-unit]")
         assert await unit_select.evaluate("el => el.selectedOptions[0].textContent") == unit

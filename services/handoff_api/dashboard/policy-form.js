@@ -55,6 +55,13 @@ function durationField(name, label, seconds, bounds) {
   const select = h('select', { id: `${id}-unit`, name: `${name}-unit`, class: 'input duration__unit', testid: `${id}-unit`, 'aria-label': `${label}: unit` },
     FORM_UNITS.map((u) => h('option', { value: String(u.seconds), selected: u === unit }, u.many)));
   select.value = String(unit.seconds);
+  // "1 hour", "2 hours": the unit reads with the number in front of it.
+  const agree = () => {
+    const one = Number(input.value) === 1;
+    for (const [index, option] of [...select.options].entries()) option.textContent = one ? FORM_UNITS[index].one : FORM_UNITS[index].many;
+  };
+  input.addEventListener('input', agree);
+  agree();
   return {
     element: h('div', { class: 'field duration' },
       h('label', { for: id }, label),
