@@ -16,7 +16,7 @@ from services.notifier.psa.webhook import WebhookAdapter
 from services.notifier.service import PushToPSA
 from shared.bootstrap import Runtime
 from shared.integrations.crypto import SecretBox
-from shared.integrations.outbound import OutboundPolicy, Resolver, outbound_client
+from shared.integrations.outbound import OutboundClients, OutboundPolicy, Resolver, outbound_client
 from tests.conftest import JWT_SECRET
 from tests.support.certs import self_signed
 from tests.support.psa_servers import FakeConnectWise, FakeHaloPSA, FakeWebhookReceiver
@@ -52,8 +52,9 @@ async def put_psa(tenant: Tenant, actor: str, body: dict[str, Any]) -> httpx.Res
 
 
 async def push(runtime: Runtime, handoff_id: str, policy: OutboundPolicy) -> str:
-    async with outbound_client(policy, timeout=3) as http:
-        job = PushToPSA(runtime.sessionmaker, SecretBox(runtime.settings.secret_key), http, public_url=PUBLIC_URL)
+    """The notifier's PSA push, with `policy` as its global allow-list."""
+    async with OutboundClients(policy, timeout=3) as outbound:
+        job = PushToPSA(runtime.sessionmaker, SecretBox(runtime.settings.secret_key), outbound, public_url=PUBLIC_URL)
         return await job({"handoff_id": handoff_id})
 
 
@@ -197,7 +198,8 @@ async def test_the_connection_goes_to_the_checked_address_with_tls_for_the_host_
         checked.append(host)
         return ["127.0.0.1"]
 
-    policy = OutboundPolicy(["127.0.0.1/32"], resolver=resolve)
+    # The name itself is allowed: an allowed network would not exempt a name that resolves into it.
+    policy = OutboundPolicy(["psa.pinned.example"], resolver=resolve)
     note = PSANote(ticket_ref="", text="Escalated", idempotency_key="handoff:pinned", payload={"type": "test"})
     try:
         async with outbound_client(policy, verify=certificate.client_context()) as http:
