@@ -89,6 +89,8 @@ ERRORS: dict[str, tuple[int, ...]] = {
     "listDeliveries": (400, 401, 403, 404),
     "putPSAConnection": (400, 401, 403, 404, 413, 429),
     "getPSAConnection": (400, 401, 403, 404),
+    "putOutboundAllow": (400, 401, 403, 413, 429),
+    "getOutboundAllow": (400, 401, 403, 404),
 }
 
 
