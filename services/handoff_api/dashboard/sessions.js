@@ -4,7 +4,7 @@
 import { allPages, api, seg } from './api.js';
 import { h, replace } from './dom.js';
 import { announce, toast } from './notify.js';
-import { formatTime, timeAgo } from './time.js';
+import { formatShort, formatTime, timeAgo } from './time.js';
 
 const GROUPS = [
   { status: 'active', title: 'Active', empty: 'No active sessions. Start one below.' },
@@ -13,11 +13,19 @@ const GROUPS = [
 ];
 const PAGE_SIZE = '100';
 
+const CHANNELS = { email: 'Email', psa: 'PSA ticket', webhook: 'Webhook', teams: 'Teams', slack: 'Slack' };
+
 const TIMELINE_TEXT = {
   created: (e) => `${e.actor?.name || 'Someone'} escalated it`,
   assessment_ready: () => 'The AI assessment was ready',
   assessment_failed: () => 'The AI assessment failed',
-  notified: (e) => `Seniors were notified by ${e.detail?.channel || 'message'}`,
+  notified: (e) => {
+    const channel = CHANNELS[e.detail?.channel] || e.detail?.channel || 'Notice';
+    const sent = Number(e.detail?.sent) || 0;
+    const failed = Number(e.detail?.failed) || 0;
+    if (!sent && !failed) return `${channel}: nothing sent`;
+    return `${channel}: ${sent} sent${failed ? `, ${failed} failed` : ''}`;
+  },
   paged: (e) => {
     const names = (e.detail?.users || []).map((u) => u?.user?.name || u?.name).filter(Boolean);
     return names.length ? `Paged ${names.join(', ')}` : 'Seniors were paged';
@@ -46,7 +54,7 @@ function holderOf(pkg) {
   return 'another engineer';
 }
 
-export function mountSessions(root, { stream }) {
+export function mountSessions(root, { me, stream }) {
   let sessions = [];
   let handedOff = [];
   let handedOffError = null;
@@ -222,7 +230,7 @@ export function mountSessions(root, { stream }) {
     replace(slot, entries.length
       ? h('ol', { class: 'timeline', testid: 'handed-off-timeline', 'aria-label': `Timeline of ${title}` }, entries.map((entry) =>
         h('li', { class: `timeline__item timeline__item--${entry.type}`, testid: 'handed-off-timeline-entry', 'data-type': entry.type },
-          h('time', { datetime: entry.at, title: formatTime(entry.at) }, formatTime(entry.at)),
+          h('time', { datetime: entry.at, title: formatTime(entry.at) }, formatShort(entry.at)),
           h('span', {}, (TIMELINE_TEXT[entry.type] || (() => entry.type))(entry)))))
       : h('p', { class: 'muted' }, 'Nothing on the timeline yet.'));
   }
@@ -296,10 +304,13 @@ export function mountSessions(root, { stream }) {
 
   function refresh() { if (!disposed) load(); }
 
-  // A senior picking up (or the stream replaying) one of my escalations changes this list.
+  // A senior picking up one of my escalations, or an escalation of mine made elsewhere (the MSP app,
+  // another tab), changes this list.
   const onEvent = (event) => {
     const id = event.detail?.session_id;
-    if (!loaded || sessions.some((s) => s.id === id) || handedOff.some((s) => s.id === id)) refresh();
+    const handoff = event.detail?.handoff;
+    const mine = handoff?.created_by?.id === me.id || handoff?.claimed_by?.id === me.id;
+    if (!loaded || mine || sessions.some((s) => s.id === id) || handedOff.some((s) => s.id === id)) refresh();
   };
   stream.addEventListener('event', onEvent);
   load();
