@@ -277,6 +277,15 @@ async def test_a_sign_in_link_for_another_user_asks_before_switching(dev: DevSer
     await expect(question).to_have_count(0)
     await expect(whoami).to_have_text("Jamie Junior")
 
+    # Opened as a fresh page load in the same tab, the link asks just the same.
+    await page.goto("about:blank")
+    await page.goto(f"/#token={dev.tokens['Riley Lead']}")
+    await expect(question).to_be_visible()
+    await expect(question.locator("[data-testid=switch-next]")).to_contain_text("Riley Lead")
+    assert "token" not in page.url
+    await question.locator("button[data-testid=switch-stay]").click()
+    await expect(whoami).to_have_text("Jamie Junior")
+
     # Confirmed: Sam replaces Jamie.
     await page.goto(f"/#token={dev.tokens['Sam Senior']}")
     await question.locator("button[data-testid=switch-confirm]").click()
