@@ -73,10 +73,10 @@ def decode_cursor(key: bytes, cursor: str) -> Cursor:
         raise refused from exc
 
 
-def older_than(key: bytes, created_at: Any, row_id: Any, cursor: str) -> ColumnElement[bool]:
-    """The rows after `cursor` in newest-first order."""
+def older_than(key: bytes, at: Any, row_id: Any, cursor: str) -> ColumnElement[bool]:
+    """The rows after `cursor` in newest-first order of `(at, row_id)`."""
     after = decode_cursor(key, cursor)
-    return or_(created_at < after.created_at, and_(created_at == after.created_at, row_id < after.id))
+    return or_(at < after.created_at, and_(at == after.created_at, row_id < after.id))
 
 
 FETCH_BATCH = 16  # rows read per round trip: a page that stops early at the byte cap reads little past it
