@@ -177,6 +177,7 @@ async def test_the_queue_asks_for_cards_page_by_page_and_opens_the_full_handoff(
     await check_screen(sam, "queue")
 
     newest = expected["items"][0]
+    await expect(sam.locator(card(newest["id"]))).to_contain_text(newest["snapshot"]["title"])
     async with sam.expect_request(re.compile(f"/api/v1/handoffs/{newest['id']}$")):
         await sam.locator(card(newest["id"])).click()
     screen = sam.locator(f'[data-testid=handoff-screen][data-handoff-id="{newest["id"]}"]')
