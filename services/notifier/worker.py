@@ -19,7 +19,7 @@ from shared.config import ConfigError, Settings
 from shared.escalations.runner import TimerRunner
 from shared.integrations.crypto import SecretBox
 from shared.integrations.outbound import OutboundClients, OutboundPolicy
-from shared.jobs.arq import JOB_COMPLETION_WAIT_S, serve
+from shared.jobs.arq import JOB_COMPLETION_WAIT_S, arq_worker, serve
 from shared.jobs.base import JOB_QUEUES, JobHandler
 from shared.jobs.memory import InProcessJobQueue
 from shared.jobs.sweeper import Sweeper
@@ -116,7 +116,7 @@ async def run_worker(settings: Settings) -> None:
     sweeper = build_sweeper(runtime)
 
     def worker(pool: ArqRedis) -> Worker:
-        return Worker(
+        return arq_worker(
             functions=functions,
             queue_name=JOB_QUEUES["notify"],
             redis_pool=pool,

@@ -62,10 +62,12 @@ class HandoffController(Controller):
         self,
         principal: NamedDependency[Principal],
         db: NamedDependency[AsyncSession],
+        api_context: NamedDependency[ApiContext],
         session_id: FromPath[uuid.UUID],
         data: JSONBody[HandoffCreate],
     ) -> Handoff:
-        return await service.create_handoff(db, principal, session_id, data)
+        limit = api_context.settings.escalations_per_hour
+        return await service.create_handoff(db, principal, session_id, data, escalations_per_hour=limit)
 
     @get("/handoffs/{handoff_id:uuid}", operation_id="getHandoff")
     async def get_handoff(
