@@ -172,6 +172,14 @@ class NotifyHandoff:
             async with unit_of_work(self.sessionmaker) as db:
                 await record_outcome(db, row.id, retry_or_fail(exc.transient), error=str(exc))
             return RETRY if exc.transient else DONE
+        except Exception as exc:
+            # Not a verdict the mailer knows: end the row with its reason rather than cycle it through retries.
+            log.exception("email to %s for %s could not be sent", row.recipient, handoff.id)
+            async with unit_of_work(self.sessionmaker) as db:
+                await record_outcome(
+                    db, row.id, DeliveryState.FAILED, error=f"the email could not be sent ({type(exc).__name__})"
+                )
+            return DONE
         async with unit_of_work(self.sessionmaker) as db:
             await record_outcome(db, row.id, DeliveryState.SENT)
         return DONE

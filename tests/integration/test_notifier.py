@@ -122,6 +122,22 @@ async def test_smtp_down_then_up_sends_each_email_once(tenants: TenantFactory, r
     assert {(r["status"], r["attempts"], r["last_error"]) for r in rows} == {("sent", 2, None)}
 
 
+async def test_a_mailer_error_of_no_known_kind_ends_each_row_failed_not_in_endless_retries(
+    tenants: TenantFactory, runtime: Runtime
+) -> None:
+    tenant = await team(tenants)
+    junior = tenant["junior"]
+    handoff = await junior.escalate((await junior.new_session())["id"])
+    job = notifier(runtime, 70000)  # a port no socket can have: the mailer fails in a way it does not classify
+
+    assert await job({"handoff_id": handoff["id"]}) == "3 emails handled"
+    assert await job({"handoff_id": handoff["id"]}) == "0 emails handled"
+    rows = await deliveries(tenant["sam"], handoff["id"])
+    assert {(r["status"], r["attempts"], r["last_error"]) for r in rows} == {
+        ("failed", 1, "the email could not be sent (OverflowError)")
+    }
+
+
 async def test_a_permanent_refusal_fails_one_row_and_spares_the_rest(tenants: TenantFactory, runtime: Runtime) -> None:
     tenant = await team(tenants)
     junior = tenant["junior"]
