@@ -34,9 +34,6 @@ def test_dev_server_serves_the_readme_flow(tmp_path: Path) -> None:
             ["bash", "-c", "source var/demo.env && echo $SAM"], cwd=tmp_path, capture_output=True, text=True
         )
         assert sourced.stdout.strip() == tokens["SAM"]
-        # A newcomer's terminal shows what to do next, not migration steps or relayed events.
-        assert "alembic" not in output
-        assert "outbox" not in output
         assert f"Open http://127.0.0.1:{port}" in output
         jamie = {"Authorization": f"Bearer {tokens['JAMIE']}"}
         sam = {"Authorization": f"Bearer {tokens['SAM']}"}
@@ -73,6 +70,11 @@ def test_dev_server_serves_the_readme_flow(tmp_path: Path) -> None:
             assert lost.json()["claimed_by"]["name"] == "Sam Senior"
             assert http.get("/readyz").json() == {"status": "ok"}
             assert http.get("/schema/openapi.json").status_code == 200
+        # A newcomer's terminal shows requests, not migration steps or the events relayed for them.
+        output = log_path.read_text()
+        assert "POST /api/v1/ai-sessions" in output
+        assert "alembic" not in output
+        assert "outbox" not in output
 
         # The embedded default is one process: a second `handoff dev` in the same place refuses to start.
         second = subprocess.run(
