@@ -49,8 +49,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sse_heartbeat_s: float = 25.0
     sse_client_buffer: int = 64
     stream_maxlen: int = 10000
+    # The most one list page holds: a page stops early there and its next_cursor goes on from there.
+    list_max_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 4 * 1024 * 1024
     job_timeout_s: float = 120.0
     rate_limit_per_min: int = 120
+    escalations_per_hour: Annotated[int, msgspec.Meta(ge=1)] = 30  # per user, rolling hour; parks are not counted
     redis_pool_size: int = 20
     redis_pool_timeout_s: float = 10.0
     sse_max_streams_per_user: int = 8

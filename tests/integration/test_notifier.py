@@ -19,7 +19,7 @@ from services.notifier.mailers import MailDropMailer, SMTPMailer
 from services.notifier.service import NotifyHandoff, PushToPSA, RetryLater
 from shared.bootstrap import Runtime
 from shared.integrations.crypto import SecretBox
-from shared.integrations.outbound import OutboundPolicy, outbound_client
+from shared.integrations.outbound import OutboundClients, OutboundPolicy
 from tests.support.psa_servers import FakeConnectWise, FakeWebhookReceiver
 from tests.support.smtp import MailCatcher, SMTPServer
 from tests.support.tenants import Actor, Tenant, TenantFactory
@@ -27,9 +27,9 @@ from tests.support.tenants import Actor, Tenant, TenantFactory
 PUBLIC_URL = "https://handoff.example.test"
 
 
-def outbound_http(runtime: Runtime) -> httpx.AsyncClient:
-    """The notifier's own guarded client, under the runtime's allow-list (loopback for the fake vendors)."""
-    return outbound_client(OutboundPolicy.from_allow_list(runtime.settings.outbound_allow), timeout=5)
+def outbound_http(runtime: Runtime) -> OutboundClients:
+    """The notifier's own guarded clients, under the runtime's allow-list (loopback for the fake vendors)."""
+    return OutboundClients(OutboundPolicy.from_allow_list(runtime.settings.outbound_allow), timeout=5)
 
 
 @pytest.fixture

@@ -203,7 +203,7 @@ export function mountHandoff(root, id, { me, stream, queue, navigate }) {
     setPageTitle(handoff.snapshot?.title || 'Handoff');
     const first = !screen.contains(headSlot);
     replace(headSlot, headBlock());
-    const rates = handoff.status === 'claimed' && me.isSenior && handoff.assessment_status !== 'pending' && handoff.ai_assessment_data;
+    const rates = handoff.status === 'claimed' && handoff.claimed_by?.id === me.id && handoff.assessment_status !== 'pending' && handoff.ai_assessment_data;
     const mineRated = (handoff.assessment_feedback || []).find((f) => f.user?.id === me.id);
     const fixedIt = rates ? { chosen: mineRated?.resolved_by_step ?? null, save: (index) => saveFeedback({ helpful: true, resolved_by_step: index }) } : null;
     replace(assessmentSlot, assessmentBlock(handoff, fixedIt));
