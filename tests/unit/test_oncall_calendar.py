@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from bisect import bisect_right
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from functools import cache
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -21,8 +22,8 @@ LONDON = "Europe/London"
 MINUTE = timedelta(minutes=1)
 
 
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def rotation(*members: uuid.UUID, start: datetime, turn_days: int = 7, windows: tuple[Window, ...] = ()) -> Rotation:
@@ -40,7 +41,9 @@ def test_nobody_before_start_then_members_take_turns_in_order() -> None:
     weekly = rotation(ABE, BEA, CAL, start=datetime(2027, 1, 4, 9, 0))
     before = on_call(LONDON, weekly, (), SENIORS, utc(2027, 1, 1, 12))
     assert before == Answer(user_id=None, source=None, until=utc(2027, 1, 4, 9))
-    owners = [on_call(LONDON, weekly, (), SENIORS, utc(2027, 1, 4, 9) + timedelta(days=7 * k)).user_id for k in range(7)]
+    owners = [
+        on_call(LONDON, weekly, (), SENIORS, utc(2027, 1, 4, 9) + timedelta(days=7 * k)).user_id for k in range(7)
+    ]
     assert owners == [ABE, BEA, CAL, ABE, BEA, CAL, ABE]
 
 
@@ -179,3 +182,173 @@ def test_window_edges_are_read_like_every_other_local_time() -> None:
     autumn = rotation(ABE, start=datetime(2027, 10, 25, 0, 0), windows=(repeated,))
     fall = shifts(LONDON, autumn, (), SENIORS, utc(2027, 10, 30, 23), utc(2027, 10, 31, 3))
     assert [(s.start, s.end) for s in fall.shifts] == [(utc(2027, 10, 31, 0), utc(2027, 10, 31, 0, 30))]
+
+
+# Properties across real clock changes, against a brute-force walk written without the module's shortcuts
+
+ZONES = ("Europe/London", "America/New_York", "Australia/Lord_Howe", "America/Santiago")
+Said = tuple[uuid.UUID | None, str | None]
+
+
+@cache
+def clock_changes(zone_name: str) -> tuple[datetime, ...]:
+    """Every instant in 2026-2028 at which the zone's offset changes, to the minute."""
+    zone, found = ZoneInfo(zone_name), []
+    step, moment = timedelta(minutes=30), utc(2026, 1, 1)
+    while moment < utc(2029, 1, 1):
+        if moment.astimezone(zone).utcoffset() != (moment + step).astimezone(zone).utcoffset():
+            change = moment + MINUTE
+            while change.astimezone(zone).utcoffset() == moment.astimezone(zone).utcoffset():
+                change += MINUTE
+            found.append(change)
+        moment += step
+    return tuple(found)
+
+
+@cache
+def rfc5545_instant(zone_name: str, wall: datetime) -> datetime:
+    """The first instant whose clock reads `wall`; if none does, `wall` at the offset in force before the gap."""
+    zone, as_if_utc = ZoneInfo(zone_name), wall.replace(tzinfo=UTC)
+    offsets = {(as_if_utc + timedelta(hours=h)).astimezone(zone).utcoffset() for h in range(-30, 31)}
+    readings = sorted(
+        as_if_utc - offset
+        for offset in offsets
+        if offset is not None and (as_if_utc - offset).astimezone(zone).replace(tzinfo=None) == wall
+    )
+    if readings:
+        return readings[0]
+    before = (as_if_utc - timedelta(days=1)).astimezone(zone).utcoffset()
+    assert before is not None
+    return as_if_utc - before
+
+
+class Walk:
+    """The contract read literally, one instant at a time."""
+
+    def __init__(self, zone_name: str, rota: Rotation, overrides: tuple[Override, ...], eligible: frozenset[uuid.UUID]):
+        self.zone_name, self.zone, self.rota = zone_name, ZoneInfo(zone_name), rota
+        self.overrides, self.eligible = overrides, eligible
+        self.turn_starts: list[datetime] = []
+
+    def turn_of(self, moment: datetime) -> int | None:
+        while not self.turn_starts or self.turn_starts[-1] <= moment:
+            k = len(self.turn_starts)
+            wall = self.rota.start + timedelta(days=k * self.rota.turn_days)
+            self.turn_starts.append(rfc5545_instant(self.zone_name, wall))
+        passed = bisect_right(self.turn_starts, moment)
+        return None if passed == 0 else passed - 1
+
+    def in_a_window(self, moment: datetime) -> bool:
+        today = moment.astimezone(self.zone).date()
+        for day in (today - timedelta(days=1), today, today + timedelta(days=1)):
+            for window in self.rota.windows:
+                if WEEKDAYS[day.weekday()] not in window.days:
+                    continue
+                ends_on = day + timedelta(days=1) if window.to <= window.from_ else day
+                opens = rfc5545_instant(self.zone_name, datetime.combine(day, window.from_))
+                closes = rfc5545_instant(self.zone_name, datetime.combine(ends_on, window.to))
+                if opens <= moment < closes:
+                    return True
+        return False
+
+    def said(self, moment: datetime) -> Said:
+        user: uuid.UUID | None = None
+        source: str | None = None
+        for override in reversed(self.overrides):
+            if override.rotation == self.rota.name and override.start <= moment < override.end:
+                user, source = override.user_id, "override"
+                break
+        else:
+            k = self.turn_of(moment)
+            if k is not None and (not self.rota.windows or self.in_a_window(moment)):
+                user, source = self.rota.members[k % len(self.rota.members)], "turn"
+        return (user, source) if user in self.eligible else (None, None)
+
+
+class Case:
+    def __init__(self, zone_name: str, rota: Rotation, overrides: tuple[Override, ...], eligible: frozenset[uuid.UUID]):
+        self.zone_name, self.rota, self.overrides, self.eligible = zone_name, rota, overrides, eligible
+
+
+@st.composite
+def cases(draw: st.DrawFn, zone_name: str) -> tuple[Case, datetime, datetime]:
+    zone = ZoneInfo(zone_name)
+    change = draw(st.sampled_from(clock_changes(zone_name)))
+    length = timedelta(minutes=draw(st.integers(12 * 60, 3 * 24 * 60)))
+    since = change - timedelta(minutes=draw(st.integers(0, int(length / MINUTE))))
+    before = (change - MINUTE).astimezone(zone).utcoffset()
+    assert before is not None
+    # Clock readings either side of the change, with the old offset too, so gap and repeat times come up.
+    near = (change + before).replace(tzinfo=None)
+    tricky = st.integers(-150, 150).map(lambda m: (near + timedelta(minutes=m)).time())
+    any_minute = st.integers(0, 24 * 60 - 1).map(lambda m: time(m // 60, m % 60))
+    times = st.one_of(tricky, tricky, any_minute)
+    first_day = near.date() - timedelta(days=draw(st.one_of(st.integers(-2, 3), st.integers(-2, 30))))
+    members = draw(st.lists(st.sampled_from(sorted(SENIORS)), min_size=1, max_size=5, unique=True))
+    windows = draw(
+        st.lists(
+            st.builds(Window, days=st.frozensets(st.sampled_from(WEEKDAYS), min_size=1), from_=times, to=times),
+            max_size=3,
+        )
+    )
+    rota = Rotation(
+        name="primary",
+        members=tuple(members),
+        start=datetime.combine(first_day, draw(times)),
+        turn_days=draw(st.integers(1, 14)),
+        windows=tuple(windows),
+    )
+    overrides = []
+    for _ in range(draw(st.integers(0, 4))):
+        start = since + timedelta(minutes=draw(st.integers(-24 * 60, int(length / MINUTE))))
+        end = start + timedelta(minutes=draw(st.integers(1, 2 * 24 * 60)))
+        name = draw(st.sampled_from(["primary", "primary", "primary", "secondary"]))
+        overrides.append(Override(rotation=name, user_id=draw(st.sampled_from(sorted(SENIORS))), start=start, end=end))
+    away = draw(st.frozensets(st.sampled_from(sorted(SENIORS)), max_size=2))
+    return Case(zone_name, rota, tuple(overrides), SENIORS - away), since, since + length
+
+
+@pytest.mark.parametrize("zone_name", ZONES)
+def test_resolution_matches_a_minute_walk_across_clock_changes(zone_name: str) -> None:
+    @settings(max_examples=100, deadline=None, derandomize=True, database=None)
+    @given(drawn=cases(zone_name), seconds=st.integers(0, 59))
+    def check(drawn: tuple[Case, datetime, datetime], seconds: int) -> None:
+        case, since, until = drawn
+        walk = Walk(case.zone_name, case.rota, case.overrides, case.eligible)
+        minutes = int((until - since) / MINUTE)
+        truth = [walk.said(since + n * MINUTE) for n in range(minutes)]
+
+        found = shifts(case.zone_name, case.rota, case.overrides, case.eligible, since, until)
+        pieces = sorted(
+            [(s.start, s.end, (s.user_id, s.source)) for s in found.shifts]
+            + [(g.start, g.end, (None, None)) for g in found.gaps]
+        )
+        # Shifts and gaps tile the window: no hole, no overlap, nothing empty, neighbours differ.
+        assert [s.start for s in found.shifts] == sorted(s.start for s in found.shifts)
+        assert pieces[0][0] == since
+        assert pieces[-1][1] == until
+        for (_, end, said), (start, _, next_said) in pairwise(pieces):
+            assert end == start
+            assert said != next_said
+        assert all(start < end for start, end, _ in pieces)
+        # Every minute has the walk's answer.
+        for start, end, said in pieces:
+            first, last = int((start - since) / MINUTE), int((end - since) / MINUTE)
+            assert truth[first:last] == [said] * (last - first), (start, end)
+
+        # `until` is the first instant the answer changes, from each handover and from a moment inside it.
+        for start, _, said in pieces:
+            at = start + timedelta(seconds=seconds)
+            answer = on_call(case.zone_name, case.rota, case.overrides, case.eligible, at)
+            assert (answer.user_id, answer.source) == said
+            n = int((start - since) / MINUTE) + 1
+            while n < minutes and truth[n] == said:
+                n += 1
+            if n < minutes:
+                assert answer.until == since + n * MINUTE
+            elif answer.until is not None:
+                assert answer.until >= until
+                assert walk.said(answer.until) != said
+                assert walk.said(answer.until - MINUTE) == said
+
+    check()
