@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 from litestar.enums import ScopeType
-from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPReceiveMessage, HTTPScope, Message, Receive, Scope, Send
 
 from services.handoff_api.methods import RouteMethods, allow_header
 from shared.observability.context import bound_request_id, new_request_id, valid_request_id
@@ -28,6 +28,7 @@ ALLOWED_HEADERS = ("authorization", "content-type", "last-event-id", "x-request-
 EXPOSED_HEADERS = b"X-Request-ID, Retry-After"
 PREFLIGHT_MAX_AGE_S = b"600"
 KNOWN_METHODS = {*ALLOWED_METHODS, "HEAD", "OPTIONS", "PATCH"}
+METHOD_NOT_ALLOWED = {"status_code": 405, "code": "method_not_allowed", "detail": "Method Not Allowed"}
 INTERNAL_ERROR = {"status_code": 500, "code": "internal_error", "detail": "the server could not complete the request"}
 
 
@@ -113,6 +114,9 @@ class Edge:
                 await self._options(scope, send_with_headers)
             elif method == "OPTIONS" and origin is not None:
                 await self._preflight(scope, send_with_headers, origin)
+            elif (allowed := self.routes.of(scope["path"])) is not None and inner["method"] not in allowed:
+                # The router's own 405, for the live stream too: a raw ASGI handler would take any method.
+                await _json(send_with_headers, 405, METHOD_NOT_ALLOWED, [(b"allow", allow_header(allowed).encode())])
             else:
                 await self.app(inner, app_receive, app_send)
         except Exception as exc:  # noqa: BLE001 - whatever escaped every handler still gets an answer and a log
@@ -196,7 +200,7 @@ class _Head:
         if message["type"] != "http.response.body":
             await self.send(message)
 
-    async def receive(self) -> Message:
+    async def receive(self) -> HTTPReceiveMessage:
         if not self._asked:  # a HEAD carries no body
             self._asked = True
             return {"type": "http.request", "body": b"", "more_body": False}
@@ -204,8 +208,11 @@ class _Head:
         return {"type": "http.disconnect"}
 
 
-async def _json(send: Send, status: int, body: dict[str, Any]) -> None:
+async def _json(
+    send: Send, status: int, body: dict[str, Any], extra_headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
     payload = msgspec.json.encode(body)
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+    headers += extra_headers or []
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload, "more_body": False})

@@ -7,8 +7,9 @@ and `OPTIONS` wherever a route matches.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from litestar.routes import ASGIRoute, BaseRoute
 from litestar.utils import normalize_path
@@ -29,7 +30,7 @@ def allow_header(methods: Iterable[str]) -> str:
 @dataclass(frozen=True)
 class _Template:
     pattern: re.Pattern[str]
-    parsers: tuple[tuple[str, type | None], ...]
+    parsers: tuple[tuple[str, Callable[[str], Any] | None], ...]
     methods: frozenset[str]
 
     def matches(self, path: str) -> bool:
@@ -53,7 +54,7 @@ def _methods(route: BaseRoute) -> frozenset[str]:
 
 def _template(route: BaseRoute) -> _Template:
     parts: list[str] = []
-    parsers: list[tuple[str, type | None]] = []
+    parsers: list[tuple[str, Callable[[str], Any] | None]] = []
     for segment in route.path_format.strip("/").split("/"):
         if segment.startswith("{") and segment.endswith("}"):
             name = segment[1:-1]

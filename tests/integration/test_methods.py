@@ -168,6 +168,12 @@ async def test_head_on_the_live_stream_answers_and_ends(client: httpx.AsyncClien
     assert float(after.group(1)) == float(open_before.group(1))  # no stream left open behind it
     refused = await tenant["viewer"].request("HEAD", STREAM)
     assert refused.status_code == 403
+    for method in ("POST", "PUT", "DELETE"):  # only GET (and HEAD) read the stream
+        async with asyncio.timeout(10):
+            wrong = await tenant["senior"].request(method, STREAM)
+        assert wrong.status_code == 405, method
+        assert wrong.json()["code"] == "method_not_allowed"
+        assert allow_of(wrong) == {"GET", "HEAD", "OPTIONS"}
 
 
 class _Resources(HTMLParser):
