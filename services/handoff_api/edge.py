@@ -79,7 +79,7 @@ class Edge:
     async def _handle(self, scope: HTTPScope, receive: Receive, send: Send, request_id: str) -> None:
         started = time.perf_counter()
         status = 500
-        response_started = False
+        response_started = cancelled = False
         origin = _header(scope, b"origin")
         cors = origin is not None and self.origin_allowed(origin)
         method = scope["method"]
@@ -119,6 +119,9 @@ class Edge:
                 await _json(send_with_headers, 405, METHOD_NOT_ALLOWED, [(b"allow", allow_header(allowed).encode())])
             else:
                 await self.app(inner, app_receive, app_send)
+        except asyncio.CancelledError:
+            cancelled = True
+            raise
         except Exception as exc:  # noqa: BLE001 - whatever escaped every handler still gets an answer and a log
             note_server_error(scope, exc)
             if not response_started:
@@ -130,7 +133,7 @@ class Edge:
             path = inner.get("path_template") or "unmatched"
             HTTP_REQUESTS.labels(label, path, str(status)).inc()
             HTTP_DURATION.labels(label, path).observe(time.perf_counter() - started)
-            if status >= 500:
+            if status >= 500 and not cancelled:  # a request cancelled at shutdown never answered: no 5xx of ours
                 error = state.pop(SERVER_ERROR, None)
                 log.error(
                     "server error: %s %s answered %s",
