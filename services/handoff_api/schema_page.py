@@ -1,7 +1,8 @@
 """`/schema` (also `/schema/swagger` and `/schema/redoc`): the operations of the API on one static page.
 
-Rendered on the server from the OpenAPI document, with no script and no style: it loads nothing from
-anywhere, so it shows under the same Content-Security-Policy as the dashboard. Tools read the JSON.
+Rendered on the server from the OpenAPI document, with no script and a stylesheet of its own: it loads
+nothing from another origin, so it shows under the same Content-Security-Policy as the dashboard.
+Tools read the JSON.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from litestar import Request, Router
+from litestar import Request, Router, get
 from litestar.openapi.plugins import JsonRenderPlugin, OpenAPIRenderPlugin
 
 from services.handoff_api.controllers.dashboard import with_security_headers
@@ -27,18 +28,25 @@ def _operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]
     ]
 
 
-def render_page(document: dict[str, Any], json_url: str) -> bytes:
+STYLE = b"""body { font-family: system-ui, sans-serif; line-height: 1.45; margin: 1rem auto; max-width: 60rem;
+  padding: 0 1rem; color: #1b1f24; background: #fff; }
+code { font-size: 0.95em; overflow-wrap: anywhere; }
+ul.operations { list-style: none; padding: 0; }
+ul.operations li { border-top: 1px solid #d0d7de; padding: 0.6rem 0; }
+ul.operations p { margin: 0.15rem 0; }
+.method { display: inline-block; min-width: 4.5rem; font-weight: 700; }
+"""
+
+
+def render_page(document: dict[str, Any], json_url: str, style_url: str) -> bytes:
     info = document.get("info", {})
     title = escape(f"{info.get('title', 'API')} {info.get('version', '')}".strip())
-    rows = "\n".join(
-        "<tr><td><code>{}</code></td><td><code>{}</code></td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>".format(
-            escape(method),
-            escape(path),
-            escape(str(operation.get("summary") or "")),
-            escape(str(operation.get("operationId") or "")),
-            escape(", ".join(sorted(operation.get("responses", {})))),
-        )
-        for method, path, operation in _operations(document)
+    items = "\n".join(
+        f'<li data-operation-id="{escape(str(op.get("operationId") or ""))}">'
+        f'<p><span class="method">{escape(method)}</span> <code>{escape(path)}</code></p>'
+        f"<p>{escape(str(op.get('summary') or ''))}: <code>{escape(str(op.get('operationId') or ''))}</code>, "
+        f"answers {escape(', '.join(sorted(op.get('responses', {}))))}</p></li>"
+        for method, path, op in _operations(document)
     )
     page = f"""<!DOCTYPE html>
 <html lang="en">
@@ -46,6 +54,8 @@ def render_page(document: dict[str, Any], json_url: str) -> bytes:
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="{escape(style_url)}">
 </head>
 <body>
 <main>
@@ -53,14 +63,10 @@ def render_page(document: dict[str, Any], json_url: str) -> bytes:
 <p>The full description, for tools and code generators: <a href="{escape(json_url)}">{escape(json_url)}</a>
 (OpenAPI {escape(str(document.get("openapi", "")))}). Every call but the probes sends
 <code>Authorization: Bearer &lt;token&gt;</code>.</p>
-<table>
-<caption>Operations</caption>
-<thead><tr><th scope="col">Method</th><th scope="col">Path</th><th scope="col">Summary</th>
-<th scope="col">Operation id</th><th scope="col">Status codes</th></tr></thead>
-<tbody>
-{rows}
-</tbody>
-</table>
+<h2>Operations</h2>
+<ul class="operations">
+{items}
+</ul>
 </main>
 </body>
 </html>
@@ -68,12 +74,21 @@ def render_page(document: dict[str, Any], json_url: str) -> bytes:
     return page.encode()
 
 
+@get("/page.css", media_type="text/css", include_in_schema=False, sync_to_thread=False)
+def page_style() -> bytes:
+    return STYLE
+
+
 class OperationsPage(OpenAPIRenderPlugin):
     def __init__(self) -> None:
         super().__init__(path=PAGE_PATHS)
 
     def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
-        return render_page(openapi_schema, self.get_openapi_json_route(request))
+        json_url = self.get_openapi_json_route(request)
+        return render_page(openapi_schema, json_url, json_url.rsplit("/", 1)[0] + "/page.css")
+
+    def receive_router(self, router: Router) -> None:
+        router.register(page_style)
 
 
 def schema_router() -> Router:

@@ -13,6 +13,7 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -204,7 +205,13 @@ async def test_the_schema_pages_load_nothing_from_elsewhere(
     parsed.feed(page.text)
     assert not {"script", "style", "iframe", "img"} & set(parsed.tags)  # nothing to block or fetch
     assert "style=" not in page.text
-    assert parsed.urls == [("a", "/schema/openapi.json")]
+    assert ("link", "/schema/page.css") in parsed.urls
+    style = await client.get("/schema/page.css")
+    assert style.status_code == 200
+    assert style.headers["content-type"].startswith("text/css")
+    elsewhere = [url for _, url in parsed.urls if urlsplit(url).netloc or urlsplit(url).scheme not in {"", "data"}]
+    assert elsewhere == []
+    assert ("a", "/schema/openapi.json") in parsed.urls
     for item in document["paths"].values():
         for operation in item.values():
             assert operation["operationId"] in page.text
