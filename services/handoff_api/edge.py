@@ -135,12 +135,15 @@ class Edge:
             HTTP_DURATION.labels(label, path).observe(time.perf_counter() - started)
             if status >= 500 and not cancelled:  # a request cancelled at shutdown never answered: no 5xx of ours
                 error = state.pop(SERVER_ERROR, None)
-                log.error(
+                crashed = isinstance(error, BaseException)
+                # A 5xx a handler chose (not ready, the bus unavailable) is a warning; one from an exception an error.
+                log.log(
+                    logging.ERROR if crashed else logging.WARNING,
                     "server error: %s %s answered %s",
                     method,
                     path,
                     status,
-                    exc_info=error if isinstance(error, BaseException) else None,
+                    exc_info=error if crashed else None,
                     extra={"status": status, "method": method, "path": path, "request_id": request_id},
                 )
 

@@ -232,6 +232,7 @@ async def test_a_5xx_is_logged_with_its_traceback_and_request_id(
             tenants = TenantFactory(http, JWT_SECRET)
             actor = tenants.actor(tenants.service().id, None, "service", "main application")
             answer = await actor.get(f"/api/v1/accounts/{ACCOUNT}/psa")
+            not_ready = await http.get("/readyz")
     finally:
         await runtime.engine.dispose()
     assert answer.status_code == 500
@@ -251,3 +252,10 @@ async def test_a_5xx_is_logged_with_its_traceback_and_request_id(
     assert line["exception"].startswith("Traceback")
     assert "no such table: psa_connections" in line["exception"]
     assert ACCOUNT.replace("-", "") not in line["exception"]  # nor any value the statement carried
+    # A 5xx the handler chose, with no exception behind it: a warning under its request id, no traceback.
+    assert not_ready.status_code == 503
+    warned = [json.loads(JsonFormatter().format(r)) for r in caplog.records if r.levelno == logging.WARNING]
+    assert [(w["request_id"], w["status"], w["path"]) for w in warned] == [
+        (not_ready.headers["x-request-id"], 503, "/readyz")
+    ]
+    assert "exception" not in warned[0]
