@@ -20,7 +20,13 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 
 env: $(VENV)/.synced
 
-run: env
+# Running needs the service's own dependencies only. --inexact leaves dev tools a `make test` installed in place.
+$(VENV)/.synced-run: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --no-dev --inexact --python $(PYTHON)
+	touch $@
+
+# `make run PORT=8001 HOST=0.0.0.0`: handoff reads PORT and HOST (its --port and --host win over them).
+run: $(VENV)/.synced-run
 	$(VENV)/bin/handoff dev
 
 lint: env

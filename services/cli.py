@@ -5,13 +5,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import errno
 import fcntl
 import json
 import logging
+import os
 import secrets
+import socket
 import sys
 import uuid
 from datetime import timedelta
+from importlib.metadata import version
 from pathlib import Path
 from typing import IO, Any
 
@@ -28,6 +32,8 @@ VAR = Path("var")
 
 
 DEV_SECRETS = VAR / "dev-secrets.json"
+DEMO_ENV = VAR / "demo.env"
+DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8000
 
 
 def _dev_secrets() -> dict[str, str]:
@@ -56,8 +62,47 @@ def _single_replica_lock() -> IO[str]:
     return handle
 
 
+def _listen_address(args: argparse.Namespace) -> tuple[str, int]:
+    """--host and --port, else the HOST and PORT variables (`make run PORT=8001`), else 127.0.0.1:8000."""
+    host = args.host or os.environ.get("HOST", "").strip() or DEFAULT_HOST
+    if args.port is not None:
+        return host, int(args.port)
+    raw = os.environ.get("PORT", "").strip()
+    if not raw:
+        return host, DEFAULT_PORT
+    try:
+        return host, _port(raw)
+    except argparse.ArgumentTypeError:
+        raise ConfigError(f"PORT={raw!r} is not a port number (1-65535)") from None
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """Take the port before anything is printed, so a busy one fails at once; uvicorn then serves on it."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            other = port + 1 if port < 65535 else DEFAULT_PORT + 1
+            raise ConfigError(
+                f"port {port} on {host} is already in use: pick another with --port {other} (make run PORT={other})"
+            ) from None
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
 def _serve(
-    settings: Settings, host: str, port: int, *, embedded: bool = False, demo_users: list[dict[str, Any]] | None = None
+    settings: Settings,
+    listener: socket.socket,
+    host: str,
+    port: int,
+    *,
+    embedded: bool = False,
+    demo_users: list[dict[str, Any]] | None = None,
 ) -> None:
     from services.handoff_api.app import create_app
     from services.handoff_api.server import HandoffServer
@@ -70,7 +115,8 @@ def _serve(
         workers = [attach_assessor, attach_notifier]
     app = create_app(settings, in_process_workers=workers, demo_users=demo_users or [])
     log_format = settings.log_format or ("console" if settings.dev_mode else "json")
-    HandoffServer.for_app(app, host=host, port=port, log_level=settings.log_level, log_format=log_format).run()
+    server = HandoffServer.for_app(app, host=host, port=port, log_level=settings.log_level, log_format=log_format)
+    server.run(sockets=[listener])
 
 
 def cmd_migrate(settings: Settings, _: argparse.Namespace) -> None:
@@ -80,14 +126,16 @@ def cmd_migrate(settings: Settings, _: argparse.Namespace) -> None:
 
 def cmd_api(settings: Settings, args: argparse.Namespace) -> None:
     settings.require_secrets()
+    host, port = _listen_address(args)
     if settings.redis_url:
-        _serve(settings, args.host, args.port)
+        _serve(settings, _bind(host, port), host, port)
         return
     # No Redis: events and jobs live in this process, so it must be the only one, and it runs the workers.
-    log.warning("no HANDOFF_REDIS_URL: running embedded (in-process bus, assessor and notifier; one replica only)")
     lock = _single_replica_lock()
+    listener = _bind(host, port)
+    log.warning("no HANDOFF_REDIS_URL: running embedded (in-process bus, assessor and notifier; one replica only)")
     try:
-        _serve(settings, args.host, args.port, embedded=True)
+        _serve(settings, listener, host, port, embedded=True)
     finally:
         lock.close()
 
@@ -96,7 +144,9 @@ def cmd_dev(settings: Settings, args: argparse.Namespace) -> None:
     from services.demo import DEMO_ACCOUNT, seed_demo
     from shared.bootstrap import Runtime
 
+    host, port = _listen_address(args)
     lock = _single_replica_lock()
+    listener = _bind(host, port)
     defaults = _dev_secrets()
     settings = Settings.from_env(
         dev_mode=True,
@@ -113,7 +163,7 @@ def cmd_dev(settings: Settings, args: argparse.Namespace) -> None:
             users = await seed_demo(runtime.sessionmaker)
         finally:
             await runtime.stop()
-        print(f"\nDemo account {DEMO_ACCOUNT} seeded. Tokens (valid 30 days):\n")
+        exports = []
         for user in users:
             token = issue_token(
                 settings.jwt_secret,
@@ -127,14 +177,28 @@ def cmd_dev(settings: Settings, args: argparse.Namespace) -> None:
             demo_users.append(
                 {"id": str(user.id), "name": user.name, "role": user.role, "blurb": user.blurb, "token": token}
             )
-            print(f"  {user.name} ({user.blurb})\n    export {user.name.split()[0].upper()}={token}\n")
-        print(f"Open http://{args.host}:{args.port} and pick a demo user.\n", flush=True)
+            exports.append((user.name.split()[0].upper(), user, token))
+        _write_demo_env([(variable, token) for variable, _, token in exports])
+        print(f"\nDemo account {DEMO_ACCOUNT} seeded. Its users, and the variable holding each one's token:\n")
+        for variable, user, _ in exports:
+            print(f"  ${variable:<7} {user.name} ({user.blurb})")
+        print(f"\nFor curl, in another terminal here:  source {DEMO_ENV}   (tokens valid 30 days)")
+        print(f"Open http://{host}:{port} and pick a demo user.\n", flush=True)
 
     asyncio.run(seed())
     try:
-        _serve(settings, args.host, args.port, embedded=settings.redis_url is None, demo_users=demo_users)
+        _serve(settings, listener, host, port, embedded=settings.redis_url is None, demo_users=demo_users)
     finally:
         lock.close()
+
+
+def _write_demo_env(tokens: list[tuple[str, str]]) -> None:
+    """`export NAME=token` lines for `source`; readable by this user only, as the tokens are credentials."""
+    DEMO_ENV.unlink(missing_ok=True)
+    fd = os.open(DEMO_ENV, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write("# Demo tokens written by `handoff dev`; load them with: source var/demo.env\n")
+        handle.writelines(f"export {variable}={token}\n" for variable, token in tokens)
 
 
 def _check_worker(settings: Settings, job: str) -> None:
@@ -211,6 +275,7 @@ def cmd_token(settings: Settings, args: argparse.Namespace) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="handoff", description="Handoff service")
+    parser.add_argument("--version", action="version", version=f"handoff {version('handoff')}")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
     for name, func, help_text in (
@@ -230,8 +295,8 @@ def build_parser() -> argparse.ArgumentParser:
         ("dev", cmd_dev, "run everything in one process on the embedded default, with demo data"),
     ):
         p = sub.add_parser(name, help=help_text)
-        p.add_argument("--host", default="127.0.0.1")
-        p.add_argument("--port", type=int, default=8000)
+        p.add_argument("--host", help=f"address to listen on (default: $HOST, else {DEFAULT_HOST})")
+        p.add_argument("--port", type=_port, help=f"port to listen on (default: $PORT, else {DEFAULT_PORT})")
         p.set_defaults(func=func)
     token = sub.add_parser("token", help="print a signed token for local use")
     token.add_argument("--user", required=True, type=uuid.UUID, help="user id (UUID)")
@@ -242,6 +307,16 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--hours", type=_positive_hours, default=12)
     token.set_defaults(func=cmd_token)
     return parser
+
+
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {value!r}") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"not a port number (1-65535): {value!r}")
+    return port
 
 
 def _positive_hours(value: str) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Annotated, Literal, get_args, get_type_hints
 from urllib.parse import urlsplit
 
@@ -17,6 +18,8 @@ AIProviderName = Literal["heuristic", "openai", "anthropic"]
 Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
 # Written the way people write them: `debug`, `Json`.
 _CASE = {"log_level": str.upper, "log_format": str.lower}
+# Settings that may instead be read from a file named by `HANDOFF_<NAME>_FILE` (Docker and Kubernetes secrets).
+SECRET_FIELDS = ("database_url", "redis_url", "jwt_secret", "secret_key", "smtp_password", "ai_api_key")
 
 
 class ConfigError(Exception):
@@ -46,8 +49,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sse_heartbeat_s: float = 25.0
     sse_client_buffer: int = 64
     stream_maxlen: int = 10000
+    # The most one list page holds: a page stops early there and its next_cursor goes on from there.
+    list_max_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 4 * 1024 * 1024
     job_timeout_s: float = 120.0
     rate_limit_per_min: int = 120
+    escalations_per_hour: Annotated[int, msgspec.Meta(ge=1)] = 30  # per user, rolling hour; parks are not counted
     redis_pool_size: int = 20
     redis_pool_timeout_s: float = 10.0
     sse_max_streams_per_user: int = 8
@@ -69,6 +75,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         raw: dict[str, object] = {}
         for name in cls.__struct_fields__:
             value = env.get(f"HANDOFF_{name.upper()}", "").strip()
+            if name in SECRET_FIELDS:
+                value = _secret_from_file(env, name, value)
             if value:
                 raw[name] = _CASE[name](value) if name in _CASE else value
         raw.update(overrides)
@@ -110,6 +118,25 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             for name in self.__struct_fields__
         )
         return f"Settings({', '.join(parts)})"
+
+
+def _secret_from_file(env: Mapping[str, str], name: str, value: str) -> str:
+    """`HANDOFF_<NAME>_FILE`'s content (surrounding whitespace dropped) when it is set; `value` otherwise."""
+    variable = f"HANDOFF_{name.upper()}"
+    path = env.get(f"{variable}_FILE", "").strip()
+    if not path:
+        return value
+    if value:
+        raise ConfigError(f"set {variable} or {variable}_FILE, not both")
+    try:
+        content = Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"{variable}_FILE names a file that cannot be read: {path} ({exc.__class__.__name__})"
+        ) from None
+    if not content:
+        raise ConfigError(f"{variable}_FILE names an empty file: {path}")
+    return content
 
 
 def _name_the_variable(cls: type[Settings], message: str) -> str:

@@ -88,9 +88,18 @@ class UserInOtherAccount(DomainError):
 class RateLimited(DomainError):
     code = "rate_limited"
 
-    def __init__(self, retry_after_s: int) -> None:
-        super().__init__(f"too many changes in a minute; retry in {retry_after_s} s")
+    def __init__(self, retry_after_s: int, what: str = "too many changes in a minute") -> None:
+        super().__init__(f"{what}; retry in {retry_after_s} s")
         self.retry_after_s = retry_after_s
+
+
+class LastOwner(DomainError):
+    """The change would leave the account without an active owner."""
+
+    code = "last_owner"
+
+    def __init__(self) -> None:
+        super().__init__("this is the account's last active owner; make another user an owner first")
 
 
 class UnsafeTarget(DomainError):

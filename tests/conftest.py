@@ -129,6 +129,7 @@ def settings_for(pg_url: str, sqlite_url: str) -> dict[str, Settings]:
         "stream_maxlen": STREAM_MAXLEN,
         # The suite makes far more changes per user than a person could; the limit has tests of its own.
         "rate_limit_per_min": 1_000_000,
+        "escalations_per_hour": 1_000_000,
         "outbound_allow": OUTBOUND_ALLOW,
     }
     return {

@@ -16,7 +16,7 @@ from services.assessor.providers.factory import build_provider
 from services.assessor.service import AssessHandoff
 from shared.bootstrap import Runtime
 from shared.config import ConfigError, Settings
-from shared.jobs.arq import JOB_COMPLETION_WAIT_S, serve
+from shared.jobs.arq import JOB_COMPLETION_WAIT_S, arq_worker, serve
 from shared.jobs.base import JOB_QUEUES
 from shared.jobs.memory import InProcessJobQueue
 from shared.jobs.sweeper import Sweeper
@@ -73,7 +73,7 @@ async def run_worker(settings: Settings) -> None:
             raise Retry(defer=min(60, 5 * ctx["job_try"])) from exc
 
     def worker(pool: ArqRedis) -> Worker:
-        return Worker(
+        return arq_worker(
             functions=[func(observed("assess", assess, max_tries=max_tries), name="assess")],
             queue_name=JOB_QUEUES["assess"],
             redis_pool=pool,

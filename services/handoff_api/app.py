@@ -22,7 +22,7 @@ from services.handoff_api.controllers.directory import DirectoryController
 from services.handoff_api.controllers.escalations import EscalationPolicyController
 from services.handoff_api.controllers.handoffs import EscalationQueueController, HandoffController
 from services.handoff_api.controllers.health import HealthController, MetricsController
-from services.handoff_api.controllers.integrations import PSAController
+from services.handoff_api.controllers.integrations import OutboundAllowController, PSAController
 from services.handoff_api.controllers.sessions import SessionController
 from services.handoff_api.dependencies import CONTEXT_KEY, DEPENDENCIES, ApiContext
 from services.handoff_api.edge import Edge
@@ -98,6 +98,7 @@ def create_app(
             EscalationQueueController,
             HandoffController,
             PSAController,
+            OutboundAllowController,
             EscalationPolicyController,
             escalation_stream,
             dashboard_router(),

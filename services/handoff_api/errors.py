@@ -22,6 +22,7 @@ from shared.errors import (
     HandoffAlreadyClaimed,
     HandoffNotClaimable,
     InvalidInput,
+    LastOwner,
     NotFound,
     RateLimited,
     SessionMessageLimit,
@@ -41,6 +42,7 @@ DOMAIN_STATUS: dict[type[DomainError], int] = {
     CannotClaimOwnHandoff: 403,
     HandoffActionNotAllowed: 409,
     UserInOtherAccount: 409,
+    LastOwner: 409,
     RateLimited: 429,
     UnsafeTarget: 400,
 }

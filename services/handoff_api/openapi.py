@@ -60,7 +60,9 @@ DESCRIPTIONS = {
     503: "`unavailable`: a dependency cannot be reached; retry shortly",
 }
 CONFLICTS = {
-    "putUser": '`user_in_other_account`: the user id lives in another account (send `"move": true`)',
+    "putUser": '`user_in_other_account`: the user id lives in another account (send `"move": true`), or '
+    "`last_owner`: the change would leave the account without an active owner",
+    "deleteUser": "`last_owner`: the user is the account's last active owner",
     "addMessage": "`session_not_active`, or `session_message_limit` at 2,000 messages",
     "createHandoff": "`session_not_active`: the session is parked or escalated already",
     "claimHandoff": "`handoff_already_claimed` with `claimed_by` and `claimed_at` of the winner, or "
@@ -75,7 +77,7 @@ WRITE = (400, 401, 403, 404, 409, 413, 429)
 # 400 everywhere: any parameter or header may be malformed, and it must never be Litestar's own 400 body.
 ERRORS: dict[str, tuple[int, ...]] = {
     "putUser": (400, 401, 403, 404, 409, 413, 429),
-    "deleteUser": (400, 401, 403, 404, 429),
+    "deleteUser": (400, 401, 403, 404, 409, 429),
     "createSession": (400, 401, 403, 413, 429),
     "listMySessions": (400, 401, 403),
     "getSession": (400, 401, 403, 404),
@@ -89,6 +91,8 @@ ERRORS: dict[str, tuple[int, ...]] = {
     "listDeliveries": (400, 401, 403, 404),
     "putPSAConnection": (400, 401, 403, 404, 413, 429),
     "getPSAConnection": (400, 401, 403, 404),
+    "putOutboundAllow": (400, 401, 403, 413, 429),
+    "getOutboundAllow": (400, 401, 403, 404),
 }
 
 

@@ -41,6 +41,12 @@ class HandoffServer(uvicorn.Server):
         self._loop = asyncio.get_running_loop()
         await super().serve(sockets)
 
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        # uvicorn names its address only for sockets it bound itself; `handoff` binds its own before start-up.
+        if sockets and self.started:
+            self._log_started_message(sockets)
+
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         hub = self.app.state.sse_hub
         self._loop.call_soon_threadsafe(lambda: asyncio.ensure_future(hub.stop()))

@@ -13,6 +13,7 @@ from typing import Protocol
 
 import aiosmtplib
 
+from services.notifier.mail_format import Unwritable, flatten
 from shared.config import Settings
 
 log = logging.getLogger("handoff.notifier")
@@ -46,6 +47,14 @@ def _addr_spec(address: Address) -> str:
     return f"{address.username}@{address.domain}"
 
 
+def wire_bytes(message: EmailMessage) -> bytes:
+    """The message as sent, checked to read back as written; one that cannot be is a failure for good."""
+    try:
+        return flatten(message)
+    except Unwritable as exc:
+        raise SendFailed(str(exc), transient=False) from None
+
+
 class SMTPMailer:
     """Sends through HANDOFF_SMTP_HOST: STARTTLS by default, or TLS from the first byte (port 465)."""
 
@@ -60,9 +69,10 @@ class SMTPMailer:
     async def send(self, message: EmailMessage) -> None:
         s = self.settings
         sender, recipients = envelope(message)
+        data = wire_bytes(message)
         try:
             await aiosmtplib.send(
-                message,
+                data,
                 sender=sender,
                 recipients=recipients,
                 hostname=s.smtp_host,
@@ -98,7 +108,7 @@ class MailDropMailer:
         _, [recipient] = envelope(message)
         to = re.sub(r"[^A-Za-z0-9@._-]+", "_", recipient)
         path = self.directory / handoff_id / f"{to}.eml"
-        await asyncio.to_thread(self._write, path, message.as_bytes())
+        await asyncio.to_thread(self._write, path, wire_bytes(message))
         log.info("email for %s written to %s (no HANDOFF_SMTP_HOST set)", recipient, path)
 
     @staticmethod

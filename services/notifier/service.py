@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -37,7 +36,9 @@ from shared.deliveries.service import (
 from shared.escalations.timers import STALE_CLAIM_ROUND
 from shared.handoffs.events import handoff_event
 from shared.handoffs.schemas import AssessmentStatus, HandoffStatus, Intent
+from shared.integrations.allow_list import allow_list_of
 from shared.integrations.crypto import SecretBox
+from shared.integrations.outbound import OutboundClients
 from shared.integrations.service import load_connection
 
 log = logging.getLogger("handoff.notifier")
@@ -171,6 +172,14 @@ class NotifyHandoff:
             async with unit_of_work(self.sessionmaker) as db:
                 await record_outcome(db, row.id, retry_or_fail(exc.transient), error=str(exc))
             return RETRY if exc.transient else DONE
+        except Exception as exc:
+            # Not a verdict the mailer knows: end the row with its reason rather than cycle it through retries.
+            log.exception("email to %s for %s could not be sent", row.recipient, handoff.id)
+            async with unit_of_work(self.sessionmaker) as db:
+                await record_outcome(
+                    db, row.id, DeliveryState.FAILED, error=f"the email could not be sent ({type(exc).__name__})"
+                )
+            return DONE
         async with unit_of_work(self.sessionmaker) as db:
             await record_outcome(db, row.id, DeliveryState.SENT)
         return DONE
@@ -193,14 +202,14 @@ class PushToPSA:
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
         box: SecretBox,
-        http: httpx.AsyncClient,
+        outbound: OutboundClients,
         *,
         public_url: str,
         lease_s: float = 120.0,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.box = box
-        self.http = http
+        self.outbound = outbound
         self.public_url = public_url
         self.lease_s = lease_s
 
@@ -215,6 +224,7 @@ class PushToPSA:
             if found is None:
                 return await self._skip(db, handoff, "psa", "psa", "no PSA connection is set up for the account")
             connection_row, credentials = found
+            allow = await allow_list_of(db, handoff.account_id)  # the dial-time check must know the account
             provider = connection_row.provider
             channel = "webhook" if provider == "webhook" else "psa"
             # The target's host only: never the userinfo, path or query a URL may carry (API.md, deliveries).
@@ -249,7 +259,8 @@ class PushToPSA:
                     )
                     return "skipped"
             try:
-                result = await adapter_for(provider).post_note(self.http, connection, note)
+                async with self.outbound.for_account(allow.hosts, allow.cidrs) as http:
+                    result = await adapter_for(provider).post_note(http, connection, note)
             except PSAError as exc:
                 log.warning("%s push for %s failed: %s", provider, handoff.id, exc)
                 async with unit_of_work(self.sessionmaker) as db:

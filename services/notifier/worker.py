@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import httpx
 from arq.connections import ArqRedis, RedisSettings
 from arq.worker import Retry, Worker, func
 
@@ -19,8 +18,8 @@ from shared.bootstrap import Runtime
 from shared.config import ConfigError, Settings
 from shared.escalations.runner import TimerRunner
 from shared.integrations.crypto import SecretBox
-from shared.integrations.outbound import OutboundPolicy, outbound_client
-from shared.jobs.arq import JOB_COMPLETION_WAIT_S, serve
+from shared.integrations.outbound import OutboundClients, OutboundPolicy
+from shared.jobs.arq import JOB_COMPLETION_WAIT_S, arq_worker, serve
 from shared.jobs.base import JOB_QUEUES, JobHandler
 from shared.jobs.memory import InProcessJobQueue
 from shared.jobs.sweeper import Sweeper
@@ -30,7 +29,7 @@ log = logging.getLogger("handoff.notifier")
 MAX_RETRY_DELAY_S = 300
 
 
-def build_jobs(runtime: Runtime, http: httpx.AsyncClient) -> dict[str, JobHandler]:
+def build_jobs(runtime: Runtime, outbound: OutboundClients) -> dict[str, JobHandler]:
     settings = runtime.settings
     # A claimed row is taken over once its lease runs out: no send outlives a job's timeout.
     lease_s = settings.job_timeout_s
@@ -42,7 +41,7 @@ def build_jobs(runtime: Runtime, http: httpx.AsyncClient) -> dict[str, JobHandle
         lease_s=lease_s,
     )
     push = PushToPSA(
-        runtime.sessionmaker, SecretBox(settings.secret_key), http, public_url=settings.public_url, lease_s=lease_s
+        runtime.sessionmaker, SecretBox(settings.secret_key), outbound, public_url=settings.public_url, lease_s=lease_s
     )
     return {"notify": notify, "psa_push": push}
 
@@ -73,9 +72,9 @@ async def attach_in_process(runtime: Runtime) -> None:
     runtime.closers.append(timers.stop)
 
 
-def _outbound_http(settings: Settings) -> httpx.AsyncClient:
-    """The only client PSA and webhook pushes use: every target checked and pinned (API.md, Outbound safety)."""
-    return outbound_client(OutboundPolicy.from_allow_list(settings.outbound_allow), timeout=15)
+def _outbound_http(settings: Settings) -> OutboundClients:
+    """The only clients PSA and webhook pushes use: every target checked and pinned (API.md, Outbound safety)."""
+    return OutboundClients(OutboundPolicy.from_allow_list(settings.outbound_allow), timeout=15)
 
 
 def retrying(name: str, job: JobHandler, max_tries: int) -> Any:
@@ -117,7 +116,7 @@ async def run_worker(settings: Settings) -> None:
     sweeper = build_sweeper(runtime)
 
     def worker(pool: ArqRedis) -> Worker:
-        return Worker(
+        return arq_worker(
             functions=functions,
             queue_name=JOB_QUEUES["notify"],
             redis_pool=pool,

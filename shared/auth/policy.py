@@ -36,6 +36,12 @@ def require_account_manager(principal: Principal, account_id: uuid.UUID | None =
         raise NotFound("account")
 
 
+def require_service(principal: Principal) -> None:
+    """The main application only: what widens an account's reach beyond what its own admins may decide."""
+    if not principal.is_service:
+        raise Forbidden("only the main application may do this")
+
+
 def require_session_engineer(principal: Principal, engineer_id: uuid.UUID) -> None:
     """Only the session's current engineer writes to it."""
     if engineer_id != principal.user_id:

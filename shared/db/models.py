@@ -218,6 +218,17 @@ class PSAConnectionRow(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class OutboundAllowRow(Base):
+    """The hosts and CIDRs an account's own PSA or webhook may be although private; set by `service` only."""
+
+    __tablename__ = "outbound_allow_lists"
+
+    account_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    hosts: Mapped[list[str]] = mapped_column(JSONDocument)
+    cidrs: Mapped[list[str]] = mapped_column(JSONDocument)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 class EscalationPolicyRow(Base):
     """An account's reminder and stale-claim timings; an account without a row has the defaults."""
 

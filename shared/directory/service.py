@@ -15,6 +15,7 @@ from shared.auth.principal import ROLES, SENIOR_ROLES, Principal
 from shared.clock import utcnow
 from shared.db.models import Account, User
 from shared.db.upsert import insert_missing
+from shared.directory.owners import check_owner_change, lock_active_owners
 from shared.directory.schemas import DirectoryNotice, UserOut, UserPut
 from shared.directory.views import user_out
 from shared.errors import NotFound, UserInOtherAccount
@@ -37,14 +38,17 @@ async def put_user(
     """Create or replace a directory user; a PUT after a DELETE restores the user.
 
     Only the main application creates users or moves one between accounts; an owner or admin edits
-    the users their own account already has.
+    the users their own account already has, and only an owner edits an owner (see owners.py).
     """
     require_account_manager(principal, account_id)
-    user = await db.get(User, user_id, with_for_update=True)
+    owners = set() if principal.is_service else await lock_active_owners(db, account_id)
+    user = await db.get(User, user_id, with_for_update=True, populate_existing=True)
     if not principal.is_service and (user is None or user.account_id != account_id):
         raise NotFound("user")
     if user is not None and user.account_id != account_id and not body.move:
         raise UserInOtherAccount()
+    stays = body.role == "owner" and body.active
+    check_owner_change(principal, user, owners, stays_active_owner=stays, to_owner=body.role == "owner")
     await ensure_account(db, account_id)
     if user is None:
         user = User(id=user_id, account_id=account_id)
@@ -66,9 +70,11 @@ async def put_user(
 async def delete_user(db: AsyncSession, principal: Principal, account_id: uuid.UUID, user_id: uuid.UUID) -> UserOut:
     """Soft-delete: the row stays (for history) but the user can no longer sign in."""
     require_account_manager(principal, account_id)
-    user = await db.get(User, user_id, with_for_update=True)
+    owners = set() if principal.is_service else await lock_active_owners(db, account_id)
+    user = await db.get(User, user_id, with_for_update=True, populate_existing=True)
     if user is None or user.account_id != account_id:
         raise NotFound("user")
+    check_owner_change(principal, user, owners, stays_active_owner=False, to_owner=False)
     if user.deleted_at is None:
         user.deleted_at = utcnow()
     await db.flush()

@@ -11,7 +11,7 @@ from shared.auth.policy import require_senior
 from shared.auth.principal import Principal
 from shared.clock import utcnow
 from shared.db.models import AssessmentFeedbackRow
-from shared.errors import InvalidInput
+from shared.errors import Forbidden, InvalidInput
 from shared.escalations.schemas import FeedbackPut
 from shared.handoffs.schemas import Handoff
 from shared.handoffs.service import handoff_with_feedback, load_handoff
@@ -20,9 +20,15 @@ PROVEN_STEPS_LIMIT = 200
 
 
 async def put_feedback(db: AsyncSession, principal: Principal, handoff_id: uuid.UUID, body: FeedbackPut) -> Handoff:
-    """One verdict per user and handoff; a second one replaces the first."""
+    """One verdict per user and handoff; a second one replaces the first.
+
+    Only the handoff's claimer gives it: the verdict steers the account's next assessments, so it
+    comes from the one who worked the problem.
+    """
     require_senior(principal)
     handoff = await load_handoff(db, principal, handoff_id)
+    if handoff.claimed_by_id != principal.user_id:
+        raise Forbidden("only the engineer who claimed the handoff may rate its assessment")
     steps = (handoff.ai_assessment_data or {}).get("suggested_steps") or []
     step_text = None
     if body.resolved_by_step is not None:

@@ -35,6 +35,10 @@ class AssessmentStatus(StrEnum):
 
 
 QueueStatus = Literal["open", "claimed", "all"]
+# `card`: what a queue card shows, without the snapshot's messages, steps and context.
+HandoffFields = Literal["card"]
+CARD_SNAPSHOT_FIELDS = ("title", "ticket_ref", "steps_tried_count", "message_count")
+FULL_SNAPSHOT_FIELDS = (*CARD_SNAPSHOT_FIELDS, "context", "messages", "steps_tried")
 
 
 class HandoffCreate(msgspec.Struct, kw_only=True):
@@ -58,6 +62,31 @@ class AssessmentFeedback(msgspec.Struct, kw_only=True):
     at: str
 
 
+def _snapshot_schema() -> dict[str, Any]:
+    """The snapshot as the OpenAPI document describes it: a card (`fields=card`) omits the list-only keys."""
+    message = {"type": "object", "required": ["role", "content", "kind", "step_status", "at"]}
+    messages = {"type": "array", "items": message}
+    properties = {
+        "title": {"type": "string"},
+        "ticket_ref": {"oneOf": [{"type": "string"}, {"type": "null"}]},
+        "steps_tried_count": {"type": "integer"},
+        "message_count": {"type": "integer"},
+        "context": {"type": "object"},
+        "messages": messages,
+        "steps_tried": messages,
+    }
+    return {
+        "description": (
+            "The session as it was handed off. `context`, `messages` (the last 50) and `steps_tried` "
+            "(the last 50) are absent from the items of a list asked for with `fields=card`."
+        ),
+        "extra": {"properties": properties, "required": list(CARD_SNAPSHOT_FIELDS)},
+    }
+
+
+SNAPSHOT_SCHEMA = _snapshot_schema()
+
+
 class Handoff(msgspec.Struct, kw_only=True):
     id: uuid.UUID
     account_id: uuid.UUID
@@ -70,7 +99,7 @@ class Handoff(msgspec.Struct, kw_only=True):
     created_at: str
     claimed_by: Person | None
     claimed_at: str | None
-    snapshot: dict[str, Any]
+    snapshot: Annotated[dict[str, Any], msgspec.Meta(extra_json_schema=SNAPSHOT_SCHEMA)]
     assessment_status: AssessmentStatus
     ai_assessment_data: dict[str, Any] | None
     reminders_sent: int = 0

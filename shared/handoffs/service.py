@@ -16,6 +16,7 @@ from shared.db.models import AISession, AssessmentFeedbackRow, HandoffRow, Sessi
 from shared.errors import HandoffActionNotAllowed, HandoffAlreadyClaimed, NotFound, SessionNotActive
 from shared.escalations.policy import policy_of
 from shared.escalations.timers import CLAIM_STALE, REMINDER, cancel_timers, schedule_first_reminder
+from shared.handoffs.escalation_limit import check_escalation_limit
 from shared.handoffs.events import announce
 from shared.handoffs.schemas import AssessmentStatus, Handoff, HandoffCreate, HandoffStatus, Intent
 from shared.handoffs.views import escalation_package, handoff_out
@@ -77,8 +78,19 @@ def _builtin_message(row: Any) -> dict[str, Any]:
     }
 
 
-async def create_handoff(db: AsyncSession, principal: Principal, session_id: uuid.UUID, body: HandoffCreate) -> Handoff:
-    """Escalate or park an active session, in one transaction with its outbox rows."""
+async def create_handoff(
+    db: AsyncSession,
+    principal: Principal,
+    session_id: uuid.UUID,
+    body: HandoffCreate,
+    *,
+    escalations_per_hour: int | None = None,
+) -> Handoff:
+    """Escalate or park an active session, in one transaction with its outbox rows.
+
+    With `escalations_per_hour` an escalation beyond that many of the caller's in the rolling hour is
+    refused (RateLimited); parks are not counted.
+    """
     session = await load_session(db, principal, session_id, for_update=True)
     require_may_hand_off(principal, session.engineer_id, park=body.intent == Intent.PARK)
     if session.status != SessionStatus.ACTIVE:
@@ -86,6 +98,8 @@ async def create_handoff(db: AsyncSession, principal: Principal, session_id: uui
 
     now = utcnow()
     escalating = body.intent == Intent.ESCALATE
+    if escalating and escalations_per_hour is not None:
+        await check_escalation_limit(db, session.account_id, principal.user_id, escalations_per_hour, now)
     handoff = HandoffRow(
         id=new_id(),  # assigned here so the package and the outbox rows can carry it before the flush
         account_id=session.account_id,

@@ -22,7 +22,10 @@ def feedback_out(row: AssessmentFeedbackRow) -> AssessmentFeedback:
     )
 
 
-def handoff_out(row: HandoffRow, feedback: Sequence[AssessmentFeedbackRow] = ()) -> Handoff:
+def handoff_out(
+    row: HandoffRow, feedback: Sequence[AssessmentFeedbackRow] = (), *, snapshot: dict[str, Any] | None = None
+) -> Handoff:
+    """The Handoff body; `snapshot` replaces the row's own (a queue card carries only its small fields)."""
     claimed_by = None
     if row.claimed_by_id is not None:
         claimed_by = Person(id=row.claimed_by_id, name=row.claimed_by_name or "")
@@ -38,7 +41,7 @@ def handoff_out(row: HandoffRow, feedback: Sequence[AssessmentFeedbackRow] = ())
         created_at=rfc3339(row.created_at),
         claimed_by=claimed_by,
         claimed_at=rfc3339(row.claimed_at) if row.claimed_at else None,
-        snapshot=row.snapshot,
+        snapshot=row.snapshot if snapshot is None else snapshot,
         assessment_status=row.assessment_status,
         ai_assessment_data=row.ai_assessment_data,
         reminders_sent=row.reminders_sent or 0,

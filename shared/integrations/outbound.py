@@ -2,10 +2,13 @@
 
 `OutboundPolicy.check_url` refuses a URL when it is saved; `outbound_client` builds the only HTTP client the
 notifier may use for such targets. That client resolves each host itself, refuses the connection unless every
-address is public (or allowed by `HANDOFF_OUTBOUND_ALLOW`), and dials exactly the address it checked, so a DNS
-answer that changes between the check and the connection (rebinding) cannot aim it elsewhere. TLS still
-verifies the certificate against the host name. Redirects are never followed, and no proxy from the
-environment is used.
+address is public (or the host is exempt), and dials exactly the address it checked, so a DNS answer that
+changes between the check and the connection (rebinding) cannot aim it elsewhere. TLS still verifies the
+certificate against the host name. Redirects are never followed, and no proxy from the environment is used.
+
+An allow-list (`HANDOFF_OUTBOUND_ALLOW`, widened per account) exempts a host written in a URL, never where a
+name resolves to: a CIDR exempts the literal addresses inside it, a host name exempts only itself. So a name
+that resolves into an allowed network is still refused, and `localhost` is not `127.0.0.1`.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ import ipaddress
 import re
 import socket
 import ssl
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpcore
@@ -25,6 +29,7 @@ from shared.config import ConfigError
 from shared.errors import UnsafeTarget
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
 
 
@@ -65,6 +70,9 @@ _REFUSED = _networks(
     ("fec0::/10", "link-local"),  # site-local, deprecated
     ("ff00::/8", "multicast"),
 )
+CLOUD_METADATA = tuple(network for network, reason in _REFUSED if reason == "cloud metadata")
+# IPv6 forms that carry an IPv4 address, which `refusal` judges by the address they carry.
+IPV4_CARRIERS = tuple(ipaddress.ip_network(cidr) for cidr in ("::ffff:0:0/96", "64:ff9b::/96", "2002::/16"))
 _GLOBAL_UNICAST_V6 = ipaddress.ip_network("2000::/3")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _LEGACY_IPV4 = re.compile(r"[0-9][0-9a-fA-FxX.]*")  # 2130706433, 0177.0.0.1, 0x7f.1: what inet_aton reads
@@ -110,35 +118,56 @@ async def system_resolver(host: str, port: int) -> Sequence[str]:
     return [str(info[4][0]) for info in infos]
 
 
+HOST_NAME = re.compile(
+    r"(?=.{1,253}\.?$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?", re.I
+)
+
+
 class OutboundPolicy:
     """Which targets the service may send to: public https hosts, and whatever the allow-list names."""
 
     def __init__(self, allow: Iterable[str] = (), *, resolver: Resolver = system_resolver) -> None:
         self.resolver = resolver
         self.allowed_hosts: set[str] = set()
-        self.allowed_networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+        self.allowed_networks: list[IPNetwork] = []
         for entry in (item.strip() for item in allow):
-            if not entry:
-                continue
-            try:
-                self.allowed_networks.append(ipaddress.ip_network(entry, strict=False))
-            except ValueError:
-                if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\.?", entry):
-                    raise ConfigError(
-                        f"HANDOFF_OUTBOUND_ALLOW holds {entry[:60]!r}, which is neither a host name nor a CIDR"
-                    ) from None
-                self.allowed_hosts.add(_normal(entry))
+            if entry and not self._allow(entry):
+                raise ConfigError(
+                    f"HANDOFF_OUTBOUND_ALLOW holds {entry[:60]!r}, which is neither a host name nor a CIDR"
+                )
 
     @classmethod
     def from_allow_list(cls, allow: str, *, resolver: Resolver = system_resolver) -> OutboundPolicy:
         """The policy for a comma-separated `HANDOFF_OUTBOUND_ALLOW` value."""
         return cls(allow.split(","), resolver=resolver)
 
+    def widened(self, hosts: Iterable[str] = (), cidrs: Iterable[str] = ()) -> OutboundPolicy:
+        """This policy plus an account's own exemptions (already validated); this policy is left as it is."""
+        policy = OutboundPolicy(resolver=self.resolver)
+        policy.allowed_hosts = set(self.allowed_hosts)
+        policy.allowed_networks = list(self.allowed_networks)
+        for entry in (*hosts, *cidrs):
+            if not policy._allow(entry):
+                raise ValueError(f"{entry[:60]!r} is neither a host name nor a CIDR")
+        return policy
+
+    def _allow(self, entry: str) -> bool:
+        try:
+            self.allowed_networks.append(ipaddress.ip_network(entry.strip("[]"), strict=False))
+        except ValueError:
+            if not HOST_NAME.fullmatch(entry):
+                return False
+            self.allowed_hosts.add(_normal(entry))
+        return True
+
     def exempt(self, host: str) -> bool:
-        """True when the allow-list names `host`, or it is a literal address inside an allowed CIDR."""
+        """True when the allow-list names `host` itself, or `host` is a literal address inside an allowed CIDR.
+
+        Never by what a name resolves to: a name that resolves into an allowed network is not exempt.
+        """
         address = literal_address(host)
         if address is not None:
-            return self._allowed_address(address)
+            return any(address.version == net.version and address in net for net in self.allowed_networks)
         return _normal(host) in self.allowed_hosts
 
     async def resolve(self, host: str, port: int) -> list[IPAddress]:
@@ -155,10 +184,10 @@ class OutboundPolicy:
 
     def refused(self, host: str, addresses: Sequence[IPAddress]) -> str | None:
         """Why dialling `host` on `addresses` is refused ("a loopback address"), or None when it may go ahead."""
-        if _normal(host) in self.allowed_hosts:
+        if self.exempt(host):
             return None
         for address in addresses:
-            reason = None if self._allowed_address(address) else refusal(address)
+            reason = refusal(address)
             if reason is not None:
                 return f"it is a {reason} address" if literal_address(host) else f"it resolves to a {reason} address"
         return None
@@ -184,9 +213,6 @@ class OutboundPolicy:
             # One answer whether a name is private or unknown, so PUT is no oracle of internal DNS names.
             reason = "its host does not resolve to public addresses only"
         raise UnsafeTarget(field, reason)
-
-    def _allowed_address(self, address: IPAddress) -> bool:
-        return any(address.version == net.version and address in net for net in self.allowed_networks)
 
 
 def _normal(host: str) -> str:
@@ -266,3 +292,38 @@ def outbound_client(
     return httpx.AsyncClient(
         transport=GuardedTransport(policy, verify=verify), follow_redirects=False, trust_env=False, timeout=timeout
     )
+
+
+class OutboundClients:
+    """The notifier's guarded clients: one shared under the global allow-list, one per push for an account's own.
+
+    An account with exemptions of its own gets a client (and connection pool) of its own for each push, so a
+    connection opened under one account's exemptions never carries another account's request.
+    """
+
+    def __init__(self, policy: OutboundPolicy, *, timeout: float = 15.0, verify: ssl.SSLContext | bool = True) -> None:
+        self.policy = policy
+        self.timeout = timeout
+        self.verify = verify
+        self.shared = outbound_client(policy, timeout=timeout, verify=verify)
+
+    @asynccontextmanager
+    async def for_account(
+        self, hosts: Sequence[str] = (), cidrs: Sequence[str] = ()
+    ) -> AsyncIterator[httpx.AsyncClient]:
+        """The client for an account whose own allow-list holds `hosts` and `cidrs`."""
+        if not hosts and not cidrs:
+            yield self.shared
+            return
+        policy = self.policy.widened(hosts, cidrs)
+        async with outbound_client(policy, timeout=self.timeout, verify=self.verify) as client:
+            yield client
+
+    async def aclose(self) -> None:
+        await self.shared.aclose()
+
+    async def __aenter__(self) -> OutboundClients:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.aclose()

@@ -40,3 +40,14 @@ class PSAConnectionOut(msgspec.Struct, kw_only=True):
     base_url: str
     enabled: bool
     credentials_set: bool
+
+
+MAX_ALLOW_ENTRIES = 20
+AllowEntry = Annotated[str, msgspec.Meta(min_length=1, max_length=253)]
+
+
+class OutboundAllowList(msgspec.Struct, kw_only=True):
+    """Hosts and CIDRs exempt from the outbound guard for one account alone (API.md, Outbound safety)."""
+
+    hosts: Annotated[list[AllowEntry], msgspec.Meta(max_length=MAX_ALLOW_ENTRIES)] = []
+    cidrs: Annotated[list[AllowEntry], msgspec.Meta(max_length=MAX_ALLOW_ENTRIES)] = []

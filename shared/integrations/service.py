@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,15 +14,24 @@ from shared.auth.principal import Principal
 from shared.config import ConfigError
 from shared.db.models import PSAConnectionRow
 from shared.errors import InvalidInput, NotFound
+from shared.integrations.allow_list import account_policy
 from shared.integrations.crypto import SecretBox
 from shared.integrations.outbound import OutboundPolicy
 from shared.integrations.schemas import REQUIRED_CREDENTIALS, PSAConnectionOut, PSAConnectionPut
 
 
+def masked_url(url: str) -> str:
+    """`url` with its userinfo and query (and fragment) shown as `***`: they often carry a token or password."""
+    parts = urlsplit(url)
+    _, at, hostport = parts.netloc.rpartition("@")
+    netloc = f"***@{hostport}" if at else hostport
+    return urlunsplit((parts.scheme, netloc, parts.path, "***" if parts.query else "", "***" if parts.fragment else ""))
+
+
 def _out(row: PSAConnectionRow) -> PSAConnectionOut:
     return PSAConnectionOut(
         provider=row.provider,
-        base_url=row.base_url,
+        base_url=masked_url(row.base_url),
         enabled=row.enabled,
         credentials_set=bool(row.credentials_encrypted),
     )
@@ -60,6 +70,7 @@ async def put_psa_connection(
     """Store the account's connection; a target that is not a public https host is an UnsafeTarget."""
     require_account_manager(principal, account_id)
     _check_credentials(body)
+    outbound = await account_policy(db, outbound, account_id)
     await outbound.check_url(body.base_url, field="base_url")
     if body.provider == "halopsa":
         await outbound.check_url(str(body.credentials["auth_url"]), field="auth_url")

@@ -15,13 +15,14 @@ from typing import Any
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix, retry_key_prefix
-from arq.jobs import serialize_job
+from arq.jobs import SerializationError, serialize_job
 from arq.utils import timestamp_ms
 from arq.worker import Worker
 from redis.asyncio import BlockingConnectionPool
 from redis.exceptions import RedisError
 
 from shared.jobs.base import JOB_QUEUES, JobQueueUnavailable
+from shared.jobs.codec import JOB_CODEC, UnwritableJob, deserialize_job_data
 
 log = logging.getLogger("handoff.jobs")
 # On SIGTERM a worker finishes the jobs it is running for up to this long (compose allows 30 s).
@@ -39,15 +40,28 @@ return 1
 """
 
 
+def arq_client(pool: BlockingConnectionPool) -> ArqRedis:
+    """arq's Redis client on `pool`, reading and writing jobs in our JSON format."""
+    return ArqRedis(connection_pool=pool, **JOB_CODEC)
+
+
+def arq_worker(**options: Any) -> Worker:
+    """arq's Worker with `options`, reading and writing jobs in our JSON format."""
+    return Worker(**options, **JOB_CODEC)
+
+
 class ArqJobQueue:
     def __init__(self, pool: BlockingConnectionPool) -> None:
-        self.redis = ArqRedis(connection_pool=pool)
+        self.redis = arq_client(pool)
         self._enqueue = self.redis.register_script(_ENQUEUE)
 
     async def enqueue(self, name: str, job_id: str, payload: dict[str, Any]) -> bool:
         """Queue a job for arq's workers in one round trip; False when arq already holds that id."""
         now_ms = timestamp_ms()
-        job = serialize_job(name, (payload,), {}, None, now_ms, serializer=self.redis.job_serializer)
+        try:
+            job = serialize_job(name, (payload,), {}, None, now_ms, serializer=self.redis.job_serializer)
+        except SerializationError as exc:
+            raise UnwritableJob(f"a job's arguments must be JSON: {exc.__cause__}") from exc
         keys = [job_key_prefix + job_id, result_key_prefix + job_id, JOB_QUEUES[name]]
         try:
             queued = await self._enqueue(keys=keys, args=[self.redis.expires_extra_ms, job, now_ms, job_id])
@@ -89,8 +103,8 @@ WorkerFactory = Callable[[ArqRedis], Worker]
 async def serve(build: WorkerFactory, redis_settings: RedisSettings, *, role: str) -> None:
     """Run `build(pool)` workers until SIGTERM or SIGINT, through any number of Redis outages.
 
-    `build` must make its Worker with `handle_signals=True` and `job_completion_wait`, so a signal
-    lets running jobs finish first.
+    `build` must make its Worker with `arq_worker`, `handle_signals=True` and `job_completion_wait`, so
+    it reads our job format and a signal lets running jobs finish first.
     """
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -102,10 +116,12 @@ async def serve(build: WorkerFactory, redis_settings: RedisSettings, *, role: st
         pool: ArqRedis | None = None
         worker: Worker | None = None
         try:
-            pool = await create_pool(redis_settings)
+            pool = await create_pool(redis_settings, **JOB_CODEC)
             if stopping.is_set():
                 continue
             worker = build(pool)
+            if worker.job_deserializer is not deserialize_job_data:
+                raise TypeError(f"{role}: build the Worker with arq_worker, or it reads jobs as pickles")
             worker.on_stop = lambda _signal: stopping.set()
             if delay:
                 log.info("%s: Redis is back; taking jobs again", role)

@@ -8,6 +8,7 @@ from collections import OrderedDict
 from typing import Any
 
 from shared.jobs.base import JobHandler
+from shared.jobs.codec import json_round_trip
 from shared.observability.jobs import job_run
 
 log = logging.getLogger("handoff.jobs")
@@ -38,6 +39,8 @@ class InProcessJobQueue:
         return self._queues.setdefault(name, asyncio.Queue())
 
     def _put(self, name: str, job_id: str, payload: dict[str, Any]) -> None:
+        # Through JSON as on Redis: a job that runs here runs the same under arq's workers.
+        payload = json_round_trip(payload)
         self._seen[job_id] = None
         self._seen.move_to_end(job_id)
         while len(self._seen) > REMEMBERED_IDS:

@@ -26,6 +26,9 @@ _RECORD_ATTRIBUTES = set(vars(logging.makeLogRecord({}))) | {"message", "asctime
 ACCESS_LOGGER = "uvicorn.access"
 # Loggers that log request URLs or wire traffic: only their warnings, whatever the level.
 _QUIET = ("httpx", "httpcore", "asyncio", "aiosqlite", "hpack")
+# Book-keeping a person at a terminal does not need (each migration step, each event relayed); the JSON
+# lines for a log collector keep them, and HANDOFF_LOG_LEVEL=DEBUG shows them at the console too.
+_QUIET_AT_CONSOLE = ("alembic", "handoff.outbox")
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
@@ -97,6 +100,7 @@ def logging_config(level: LogLevel = "INFO", fmt: LogFormat = "json") -> dict[st
     """The `logging.config.dictConfig` of every process; uvicorn is handed the same one."""
     formatter = JsonFormatter if fmt == "json" else ConsoleFormatter
     quiet_level = level if level in ("WARNING", "ERROR") else "WARNING"
+    quiet = _QUIET + (_QUIET_AT_CONSOLE if fmt == "console" and level != "DEBUG" else ())
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -112,7 +116,7 @@ def logging_config(level: LogLevel = "INFO", fmt: LogFormat = "json") -> dict[st
             "uvicorn.access": {"handlers": [], "level": level, "propagate": True},
             "litestar": {"handlers": [], "level": level, "propagate": True},
             "arq": {"handlers": [], "level": level, "propagate": True},
-            **{name: {"handlers": [], "level": quiet_level, "propagate": True} for name in _QUIET},
+            **{name: {"handlers": [], "level": quiet_level, "propagate": True} for name in quiet},
         },
     }
 

@@ -22,7 +22,8 @@ class SessionStatus(StrEnum):
     ESCALATED = "escalated"
 
 
-SessionFilter = Literal["active", "parked", "escalated", "all"]
+# `handed_off` is not a session status: the caller's escalations that another engineer now holds.
+SessionFilter = Literal["active", "parked", "escalated", "handed_off", "all"]
 
 
 MAX_CONTEXT_BYTES = 64 * 1024

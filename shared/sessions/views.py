@@ -36,17 +36,25 @@ def session_out(row: AISession, messages: Sequence[SessionMessage]) -> Session:
     )
 
 
-PACKAGE_SUMMARY_FIELDS = ("handoff_id", "intent", "status", "urgency", "created_at", "claimed_by", "assessment_status")
+PACKAGE_SUMMARY_FIELDS = (
+    "handoff_id",
+    "intent",
+    "status",
+    "urgency",
+    "created_at",
+    "claimed_by",
+    "claimed_at",
+    "assessment_status",
+)
 
 
-def _package_summary(package: dict[str, Any] | None) -> dict[str, Any] | None:
-    """A list shows what the latest handoff is, not its whole snapshot."""
-    if package is None:
-        return None
-    return {key: package.get(key) for key in PACKAGE_SUMMARY_FIELDS}
+def package_summary(values: Sequence[Any]) -> dict[str, Any] | None:
+    """A list shows what the latest handoff is, not its whole snapshot: `values` in PACKAGE_SUMMARY_FIELDS order."""
+    summary = dict(zip(PACKAGE_SUMMARY_FIELDS, values, strict=True))
+    return None if summary["handoff_id"] is None else summary
 
 
-def session_summary_out(row: AISession, message_count: int) -> SessionSummary:
+def session_summary_out(row: AISession, message_count: int, package: dict[str, Any] | None) -> SessionSummary:
     return SessionSummary(
         id=row.id,
         account_id=row.account_id,
@@ -55,7 +63,7 @@ def session_summary_out(row: AISession, message_count: int) -> SessionSummary:
         status=row.status,
         engineer_id=row.engineer_id,
         message_count=message_count,
-        escalation_package=_package_summary(row.escalation_package),
+        escalation_package=package,
         created_at=rfc3339(row.created_at),
         updated_at=rfc3339(row.updated_at),
     )

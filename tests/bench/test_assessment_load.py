@@ -65,8 +65,8 @@ def test_healthz_keeps_answering_while_a_1000_step_session_is_assessed(tmp_path:
     base = f"http://127.0.0.1:{port}"
     # One engineer writes 1,000 messages here; the per-user rate limit is not what this measures.
     env = {"HANDOFF_RATE_LIMIT_PER_MIN": "1000000"}
-    with running(["dev"], cwd=tmp_path, port=port, env=env) as (_, log_path):
-        tokens = dict(re.findall(r"export ([A-Z]+)=(\S+)", log_path.read_text()))
+    with running(["dev"], cwd=tmp_path, port=port, env=env):
+        tokens = dict(re.findall(r"export ([A-Z]+)=(\S+)", (tmp_path / "var" / "demo.env").read_text()))
         jamie = {"Authorization": f"Bearer {tokens['JAMIE']}"}
         sam = {"Authorization": f"Bearer {tokens['SAM']}"}
         with httpx.Client(base_url=base, timeout=30) as http:

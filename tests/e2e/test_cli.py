@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import uuid
+from importlib.metadata import version
 from pathlib import Path
 
-from tests.support.processes import HANDOFF, clean_env
+from tests.support.processes import HANDOFF, clean_env, spare_port
 
 USER = str(uuid.uuid4())
 
@@ -69,3 +71,41 @@ def test_check_without_redis_says_what_it_needs(tmp_path: Path) -> None:
     result = handoff("notifier", "--check", cwd=tmp_path)
     assert result.returncode == 1
     assert "HANDOFF_REDIS_URL" in result.stderr
+
+
+def test_version_prints_the_installed_version(tmp_path: Path) -> None:
+    result = handoff("--version", cwd=tmp_path)
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"handoff {version('handoff')}"
+
+
+def test_a_busy_port_fails_at_once_in_one_sentence_before_any_token(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        expected = (
+            f"handoff: port {port} on 127.0.0.1 is already in use: "
+            f"pick another with --port {port + 1} (make run PORT={port + 1})"
+        )
+        for args, env in (
+            (["dev", "--port", str(port)], {}),
+            (["dev"], {"PORT": str(port)}),
+            (["dev", "--port", str(port)], {"PORT": str(spare_port())}),  # the flag wins over the variable
+            (["api", "--port", str(port)], {"HANDOFF_JWT_SECRET": "s" * 40, "HANDOFF_SECRET_KEY": "k" * 43 + "="}),
+        ):
+            result = handoff(*args, cwd=tmp_path, env=env)
+            assert result.returncode == 1, args
+            assert result.stderr.strip().splitlines() == [expected], args
+            assert result.stdout == "", args  # no tokens, no "Open http://..."
+    assert not (tmp_path / "var" / "demo.env").exists()
+    assert not (tmp_path / "var" / "handoff.db").exists()  # failed before migrating
+
+
+def test_a_port_variable_that_is_not_a_port_is_named(tmp_path: Path) -> None:
+    result = handoff("dev", cwd=tmp_path, env={"PORT": "eighty"})
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == ["handoff: PORT='eighty' is not a port number (1-65535)"]
+    flag = handoff("dev", "--port", "70000", cwd=tmp_path)
+    assert flag.returncode == 2
+    assert "argument --port: not a port number (1-65535): '70000'" in flag.stderr

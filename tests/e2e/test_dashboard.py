@@ -15,6 +15,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, Route, expect
 
+from services.demo import DEMO_ACCOUNT, DEMO_USERS
 from tests.support.ai_servers import FakeAIServer, fake_ai_server, slow_answer
 from tests.support.browser import chromium, screenshot, signed_in
 from tests.support.processes import HANDOFF, clean_env, spare_port, wait_healthy
@@ -267,12 +268,13 @@ async def test_seen_ids_are_capped_at_200(dev: DevServer, browser: Browser) -> N
     handoff = await dev.escalate("One more to read")
     _, riley = await signed_in(browser, dev.url, "Riley Lead")
     old = [f"00000000-0000-4000-8000-{n:012d}" for n in range(250)]
-    await riley.evaluate("ids => localStorage.setItem('rf-escalation-seen', JSON.stringify(ids))", old)
+    key = f"rf-escalation-seen:{DEMO_ACCOUNT}:{next(u.id for u in DEMO_USERS if u.name == 'Riley Lead')}"
+    await riley.evaluate("([key, ids]) => localStorage.setItem(key, JSON.stringify(ids))", [key, old])
     await riley.reload()
     await on_queue(riley)
     await riley.locator(card(handoff["id"])).click()
     await expect(riley.locator("[data-testid=handoff-screen]")).to_be_visible()
-    seen = await riley.evaluate("JSON.parse(localStorage.getItem('rf-escalation-seen'))")
+    seen = await riley.evaluate("key => JSON.parse(localStorage.getItem(key))", key)
     assert len(seen) <= 200
     assert handoff["id"] in seen
 

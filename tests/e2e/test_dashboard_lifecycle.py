@@ -34,6 +34,7 @@ async def test_a_lead_sets_a_10_s_reminder_and_sams_card_says_reminder_1(dev: De
     form = lead.locator("[data-testid=policy-form]")
     for field in ("low", "normal", "high"):
         await form.locator(f"[data-testid=policy-{field}]").fill("10")
+        await form.locator(f"[data-testid=policy-{field}-unit]").select_option(label="seconds")
     await form.locator("[data-testid=policy-max_reminders]").fill("3")
     await form.locator("[data-testid=policy-save]").click()
     await expect(lead.locator("[data-testid=toast]")).to_contain_text("Escalation policy saved")
@@ -42,7 +43,7 @@ async def test_a_lead_sets_a_10_s_reminder_and_sams_card_says_reminder_1(dev: De
     bad = lead.locator("[data-testid=policy-form]")
     await bad.locator("[data-testid=policy-high]").fill("3")
     await bad.locator("[data-testid=policy-save]").click()
-    await expect(lead.locator("[data-testid=policy-error]")).to_contain_text("between 5 and 86400")
+    await expect(lead.locator("[data-testid=policy-error]")).to_contain_text("between 5 seconds and 24 hours")
     await bad.locator("[data-testid=policy-high]").fill("10")
     await bad.locator("[data-testid=policy-save]").click()
     await expect(lead.locator("[data-testid=policy-error]")).to_have_text("")

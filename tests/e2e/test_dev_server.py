@@ -2,22 +2,39 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import signal
+import stat
 import subprocess
 import time
 from pathlib import Path
 
 import httpx
 
-from tests.support.processes import HANDOFF, clean_env, running, spare_port
+from tests.support.processes import HANDOFF, clean_env, running, spare_port, wait_healthy
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_dev_server_serves_the_readme_flow(tmp_path: Path) -> None:
     port = spare_port()
     base = f"http://127.0.0.1:{port}"
     with running(["dev"], cwd=tmp_path, port=port) as (_, log_path):
-        tokens = dict(re.findall(r"export ([A-Z]+)=(\S+)", log_path.read_text()))
+        output = log_path.read_text()
+        # The tokens go to a file for `source`, readable by this user only, not onto the screen.
+        demo_env = tmp_path / "var" / "demo.env"
+        assert "source var/demo.env" in output
+        assert "eyJ" not in output
+        assert stat.S_IMODE(demo_env.stat().st_mode) == 0o600
+        tokens = dict(re.findall(r"^export ([A-Z]+)=(\S+)$", demo_env.read_text(), re.MULTILINE))
         assert {"JAMIE", "SAM", "RILEY", "OLIVIA", "VAL"} <= tokens.keys()
+        sourced = subprocess.run(
+            ["bash", "-c", "source var/demo.env && echo $SAM"], cwd=tmp_path, capture_output=True, text=True
+        )
+        assert sourced.stdout.strip() == tokens["SAM"]
+        assert f"Open http://127.0.0.1:{port}" in output
         jamie = {"Authorization": f"Bearer {tokens['JAMIE']}"}
         sam = {"Authorization": f"Bearer {tokens['SAM']}"}
         riley = {"Authorization": f"Bearer {tokens['RILEY']}"}
@@ -53,6 +70,11 @@ def test_dev_server_serves_the_readme_flow(tmp_path: Path) -> None:
             assert lost.json()["claimed_by"]["name"] == "Sam Senior"
             assert http.get("/readyz").json() == {"status": "ok"}
             assert http.get("/schema/openapi.json").status_code == 200
+        # A newcomer's terminal shows requests, not migration steps or the events relayed for them.
+        output = log_path.read_text()
+        assert "POST /api/v1/ai-sessions" in output
+        assert "alembic" not in output
+        assert "outbox" not in output
 
         # The embedded default is one process: a second `handoff dev` in the same place refuses to start.
         second = subprocess.run(
@@ -135,3 +157,61 @@ def test_token_command_prints_a_token_the_api_accepts(tmp_path: Path) -> None:
             json={"title": "t"},
         )
         assert response.status_code == 201
+
+
+def _serve_dev(cwd: Path, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [HANDOFF, "dev", *args],
+        cwd=cwd,
+        env=clean_env(env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    process.terminate()
+    process.wait(timeout=15)
+
+
+def test_port_and_host_variables_choose_the_address(tmp_path: Path) -> None:
+    port = spare_port()
+    process = _serve_dev(tmp_path, {"PORT": str(port), "HOST": "127.0.0.1"})
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", process)
+    finally:
+        _stop(process)
+
+
+def test_make_run_serves_without_installing_the_dev_tools(tmp_path: Path) -> None:
+    """`make run` in a fresh checkout: a venv with the service's dependencies only, on the port PORT names."""
+    uv = REPO / ".tools" / "bin" / "uv"
+    assert uv.exists(), "make env first: the test reuses the checkout's pinned uv"
+    checkout = tmp_path / "checkout"
+    shutil.copytree(
+        REPO,
+        checkout,
+        ignore=shutil.ignore_patterns(".git", ".venv", ".tools", "var", "test-artifacts", "*_cache", "__pycache__"),
+    )
+    (checkout / ".tools").symlink_to(REPO / ".tools")
+    port = spare_port()
+    env = {key: value for key, value in clean_env().items() if key not in {"VIRTUAL_ENV", "MAKEFLAGS", "MAKELEVEL"}}
+    process = subprocess.Popen(
+        ["make", "run", f"PORT={port}"],
+        cwd=checkout,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", process, timeout=120)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        output, _ = process.communicate(timeout=15)
+    assert (checkout / ".venv" / "bin" / "handoff").exists()
+    for tool in ("pytest", "ruff", "mypy", "playwright", "schemathesis"):
+        assert not (checkout / ".venv" / "bin" / tool).exists(), f"make run installed {tool}"
+    assert "source var/demo.env" in output

@@ -8,7 +8,6 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
 
-import httpx
 import msgspec
 import pytest
 from sqlalchemy import select, update
@@ -21,6 +20,7 @@ from shared.db.models import AISession, Delivery, User
 from shared.db.uow import unit_of_work
 from shared.deliveries.service import eligible_recipients, ensure_deliveries
 from shared.integrations.crypto import SecretBox
+from shared.integrations.outbound import OutboundClients, OutboundPolicy
 from tests.support.psa_servers import FakeConnectWise
 from tests.support.smtp import SMTPServer
 from tests.support.tenants import Actor, Tenant, TenantFactory
@@ -172,7 +172,7 @@ async def test_a_psa_push_skips_a_withdrawn_escalation(tenants: TenantFactory, r
         junior = tenant["junior"]
         handoff = await junior.escalate((await junior.new_session("VPN drops", ticket_ref="8812"))["id"])
         assert (await junior.post(f"/api/v1/handoffs/{handoff['id']}/withdraw")).status_code == 200
-        async with httpx.AsyncClient(timeout=5) as http:
+        async with OutboundClients(OutboundPolicy(), timeout=5) as http:
             push = PushToPSA(runtime.sessionmaker, SecretBox(runtime.settings.secret_key), http, public_url=PUBLIC_URL)
             assert await push({"handoff_id": handoff["id"]}) == "skipped"
         assert vendor.stored() == []

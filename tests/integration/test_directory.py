@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
-from tests.support.tenants import TenantFactory
+from sqlalchemy import select
+
+from shared.bootstrap import Runtime
+from shared.db.models import User
+from tests.support.tenants import Actor, Tenant, TenantFactory
 
 
 async def test_put_is_idempotent_and_delete_is_soft(tenants: TenantFactory) -> None:
@@ -78,3 +83,98 @@ async def test_bad_directory_bodies_are_400(tenants: TenantFactory) -> None:
         response = await tenant.service.request("PUT", path, json=body)
         assert response.status_code == 400, body
         assert response.json()["code"] == "validation_error"
+
+
+def user_body(actor: Actor, role: str, *, active: bool = True) -> dict[str, object]:
+    return {"email": f"{str(actor.id)[:8]}@msp.test", "name": actor.name, "role": role, "active": active}
+
+
+def user_path(tenant: Tenant, actor: Actor) -> str:
+    return f"/api/v1/accounts/{tenant.account_id}/users/{actor.id}"
+
+
+async def test_an_admin_can_neither_change_an_owner_nor_make_one(tenants: TenantFactory) -> None:
+    tenant = await tenants.create(owner="owner", lead="admin", junior="engineer")
+    owner, lead, junior = tenant["owner"], tenant["lead"], tenant["junior"]
+
+    for body in (user_body(owner, "admin"), user_body(owner, "owner", active=False), user_body(owner, "engineer")):
+        refused = await lead.request("PUT", user_path(tenant, owner), json=body)
+        assert refused.status_code == 403, body
+        assert refused.json()["code"] == "forbidden"
+    assert (await lead.request("DELETE", user_path(tenant, owner))).json()["code"] == "forbidden"
+    for promoted in (lead, junior):  # not themselves, and no one else either
+        refused = await lead.request("PUT", user_path(tenant, promoted), json=user_body(promoted, "owner"))
+        assert refused.status_code == 403
+        assert refused.json()["code"] == "forbidden"
+
+    # The owner still is one, and acts as one: the admin's own row is theirs to change.
+    demoted = await owner.request("PUT", user_path(tenant, lead), json=user_body(lead, "engineer"))
+    assert demoted.status_code == 200
+    assert demoted.json()["role"] == "engineer"
+    # An admin still manages everyone below an owner.
+    second = await tenants.add_user(tenant, "second", "admin")
+    assert (await second.request("PUT", user_path(tenant, junior), json=user_body(junior, "viewer"))).status_code == 200
+
+
+async def test_the_last_active_owner_stays_unless_the_main_application_says_otherwise(tenants: TenantFactory) -> None:
+    tenant = await tenants.create(owner="owner", partner="owner", junior="engineer")
+    owner, partner = tenant["owner"], tenant["partner"]
+
+    # With two owners, one may step down.
+    stepped_down = await partner.request("PUT", user_path(tenant, partner), json=user_body(partner, "admin"))
+    assert stepped_down.status_code == 200
+    partner = tenants.actor(partner.id, tenant.account_id, "admin", partner.name)
+
+    for method, body in (
+        ("PUT", user_body(owner, "admin")),
+        ("PUT", user_body(owner, "viewer")),
+        ("PUT", user_body(owner, "owner", active=False)),
+        ("DELETE", None),
+    ):
+        refused = await owner.request(method, user_path(tenant, owner), json=body)
+        assert refused.status_code == 409, (method, body)
+        assert refused.json() == {
+            "status_code": 409,
+            "code": "last_owner",
+            "detail": "this is the account's last active owner; make another user an owner first",
+        }
+    # Editing the last owner in ways that keep them an active owner is fine.
+    renamed = {**user_body(owner, "owner"), "name": "Owner Renamed"}
+    assert (await owner.request("PUT", user_path(tenant, owner), json=renamed)).status_code == 200
+
+    # An inactive owner does not count as the account's owner.
+    ghost = await tenants.add_user(tenant, "ghost", "owner", active=False)
+    assert ghost.role == "owner"
+    assert (await owner.request("DELETE", user_path(tenant, owner))).json()["code"] == "last_owner"
+
+    # The main application may do what it must: it is the source of the directory.
+    demoted = await tenant.service.request("PUT", user_path(tenant, owner), json=user_body(owner, "admin"))
+    assert demoted.status_code == 200
+    assert demoted.json()["role"] == "admin"
+
+
+async def test_two_owners_demoting_each_other_at_once_leave_one_owner(tenants: TenantFactory, runtime: Runtime) -> None:
+    pairs = [await tenants.create(first="owner", second="owner") for _ in range(4)]
+
+    async def demote(tenant: Tenant, actor: Actor, target: Actor) -> int:
+        response = await actor.request("PUT", user_path(tenant, target), json=user_body(target, "engineer"))
+        return response.status_code
+
+    outcomes = await asyncio.gather(
+        *(
+            asyncio.gather(
+                demote(tenant, tenant["first"], tenant["second"]), demote(tenant, tenant["second"], tenant["first"])
+            )
+            for tenant in pairs
+        )
+    )
+    for outcome in outcomes:
+        # One wins; the other finds themselves demoted (403) or their partner the last owner (409).
+        assert sorted(outcome)[0] == 200
+        assert sorted(outcome)[1] in (403, 409)
+    async with runtime.sessionmaker() as db:
+        for tenant in pairs:
+            owners = await db.scalars(
+                select(User.id).where(User.account_id == tenant.account_id, User.role == "owner", User.active)
+            )
+            assert len(owners.all()) == 1

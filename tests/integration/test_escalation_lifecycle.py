@@ -249,7 +249,7 @@ async def assessed(runtime: Runtime, handoff: dict[str, Any], reader: Actor) -> 
     return dict(got)
 
 
-async def test_feedback_is_one_per_user_and_moves_the_step_that_fixed_it_up_next_time(
+async def test_feedback_is_the_claimers_one_and_moves_the_step_that_fixed_it_up_next_time(
     tenants: TenantFactory, runtime: Runtime
 ) -> None:
     tenant = await tenants.create(junior="engineer", sam="engineer", alex="engineer", viewer="viewer")
@@ -260,15 +260,20 @@ async def test_feedback_is_one_per_user_and_moves_the_step_that_fixed_it_up_next
     fixer = len(steps) - 1  # the step ranked last is the one that fixed it
     path = f"/api/v1/handoffs/{before['id']}/assessment-feedback"
 
+    # Only the claimer rates the assessment: it steers the next ones.
+    assert (await sam.request("PUT", path, json={"helpful": True})).json()["code"] == "forbidden"
+    assert (await sam.post(f"/api/v1/handoffs/{before['id']}/claim")).status_code == 200
     first = await sam.request("PUT", path, json={"helpful": False, "resolved_by_step": None, "comment": "meh"})
     assert first.status_code == 200
     again = await sam.request("PUT", path, json={"helpful": True, "resolved_by_step": fixer, "comment": "this one"})
     assert again.status_code == 200
     mine = again.json()["assessment_feedback"]
     assert [(f["user"]["id"], f["helpful"], f["resolved_by_step"]) for f in mine] == [(str(sam.id), True, fixer)]
-    assert (await alex.request("PUT", path, json={"helpful": True, "resolved_by_step": fixer})).status_code == 200
+    refused = await alex.request("PUT", path, json={"helpful": False, "resolved_by_step": 0})
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "forbidden"
     shown = (await tenant["viewer"].get(f"/api/v1/handoffs/{before['id']}")).json()["assessment_feedback"]
-    assert sorted(f["user"]["name"] for f in shown) == sorted([sam.name, alex.name])
+    assert [f["user"]["name"] for f in shown] == [sam.name]
 
     too_far = await sam.request("PUT", path, json={"helpful": True, "resolved_by_step": len(steps)})
     assert too_far.status_code == 400

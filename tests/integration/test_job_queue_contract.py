@@ -1,16 +1,23 @@
-"""One contract, two job queues: arq on Redis and the in-process queue take a job id once."""
+"""One contract, two job queues: arq on Redis and the in-process queue take a job id once, as JSON."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import pytest
 from arq.connections import ArqRedis
+from arq.jobs import Job, JobResult
+from arq.worker import func
 from redis.asyncio import BlockingConnectionPool
 
-from shared.jobs.arq import ArqJobQueue
-from shared.jobs.base import JOB_QUEUES
+from shared.jobs.arq import ArqJobQueue, arq_client, arq_worker
+from shared.jobs.base import JOB_QUEUES, JobQueue
+from shared.jobs.codec import UnwritableJob
 from shared.jobs.memory import InProcessJobQueue
 from tests.conftest import REDIS_URL
 
@@ -22,9 +29,12 @@ async def test_arq_queue_takes_a_job_id_once() -> None:
     try:
         assert await jobs.enqueue("assess", job_id, {"handoff_id": "h"}) is True
         assert await jobs.enqueue("assess", job_id, {"handoff_id": "h"}) is False
-        queued = await ArqRedis(connection_pool=pool).queued_jobs(queue_name=JOB_QUEUES["assess"])
+        queued = await arq_client(pool).queued_jobs(queue_name=JOB_QUEUES["assess"])
         assert [j.job_id for j in queued].count(job_id) == 1
         assert [j.args for j in queued if j.job_id == job_id] == [({"handoff_id": "h"},)]
+        # What Redis holds is JSON, which no reader can be made to run as code (arq's default is pickle).
+        stored = await arq_client(pool).get(f"arq:job:{job_id}")
+        assert json.loads(stored)["a"] == [{"handoff_id": "h"}]
     finally:
         await jobs.close()
         await pool.aclose()
@@ -56,7 +66,7 @@ async def test_in_process_queue_runs_each_job_once_and_retries_failures() -> Non
 async def test_arq_requeue_takes_a_finished_or_lost_job_but_not_a_queued_one() -> None:
     pool = BlockingConnectionPool.from_url(REDIS_URL, max_connections=2)
     jobs = ArqJobQueue(pool)
-    arq = ArqRedis(connection_pool=pool)
+    arq = arq_client(pool)
     job_id = f"assess:{uuid.uuid4()}"
     try:
         assert await jobs.enqueue("assess", job_id, {"handoff_id": "h"}) is True
@@ -112,3 +122,94 @@ async def test_in_process_close_lets_a_running_job_finish() -> None:
     await asyncio.wait_for(started.wait(), 5)
     await jobs.close()
     assert finished.is_set()
+
+
+class Trap:
+    """Unpickling this creates `path`: proof that a worker ran what a pickle told it to."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (open, (str(self.path), "w"))
+
+
+async def result_of(pool: BlockingConnectionPool, job_id: str) -> JobResult:
+    client = arq_client(pool)
+    info = await Job(job_id, client, _deserializer=client.job_deserializer).result_info()
+    assert info is not None
+    return info
+
+
+async def test_a_worker_drops_a_pickled_job_unread_and_runs_the_next(tmp_path: Path) -> None:
+    pool = BlockingConnectionPool.from_url(REDIS_URL, max_connections=4)
+    queue = f"handoff:test:jobs:{uuid.uuid4()}"  # this test's own: no other test's jobs are taken
+    marker = tmp_path / "unpickled"
+    ran: list[dict[str, Any]] = []
+
+    async def assess(ctx: dict[str, Any], payload: dict[str, Any]) -> str:
+        ran.append(payload)
+        return "assessed"
+
+    # A job of the pickle format, as an older version (or anyone with access to Redis) left it.
+    legacy = await ArqRedis(connection_pool=pool).enqueue_job(
+        "assess", Trap(marker), _job_id=f"assess:{uuid.uuid4()}", _queue_name=queue
+    )
+    current = await arq_client(pool).enqueue_job(
+        "assess", {"handoff_id": "h2"}, _job_id=f"assess:{uuid.uuid4()}", _queue_name=queue
+    )
+    assert legacy is not None
+    assert current is not None
+    worker = arq_worker(
+        functions=[func(assess, name="assess")],
+        queue_name=queue,
+        redis_pool=arq_client(pool),
+        burst=True,
+        poll_delay=0.01,
+        handle_signals=False,
+        keep_result=60,
+    )
+    try:
+        await asyncio.wait_for(worker.main(), 10)
+        assert ran == [{"handoff_id": "h2"}]
+        assert not marker.exists()
+        dropped = await result_of(pool, legacy.job_id)
+        assert (dropped.success, dropped.function) == (False, "<unknown>")
+        assert "pickled job" in str(dropped.result)
+        done = await result_of(pool, current.job_id)
+        assert (done.success, done.result) == (True, "assessed")
+    finally:
+        await worker.close()
+        await pool.aclose()
+
+
+@pytest.mark.parametrize("kind", ["arq", "in-process"])
+async def test_a_job_whose_arguments_json_cannot_hold_is_refused(kind: str) -> None:
+    pool = BlockingConnectionPool.from_url(REDIS_URL, max_connections=2)
+    jobs: JobQueue = ArqJobQueue(pool) if kind == "arq" else InProcessJobQueue()
+    try:
+        with pytest.raises(UnwritableJob):
+            await jobs.enqueue("assess", f"assess:{uuid.uuid4()}", {"handoff_id": object()})
+        # Ids and times travel as the strings a worker reads back from Redis.
+        handoff_id, at = uuid.uuid4(), datetime(2026, 12, 5, 9, 30, tzinfo=UTC)
+        job_id = f"assess:{uuid.uuid4()}"
+        assert await jobs.enqueue("assess", job_id, {"handoff_id": handoff_id, "at": at}) is True
+        if isinstance(jobs, ArqJobQueue):
+            queued = await arq_client(pool).queued_jobs(queue_name=JOB_QUEUES["assess"])
+            payload = next(j.args[0] for j in queued if j.job_id == job_id)
+            await arq_client(pool).zrem(JOB_QUEUES["assess"], job_id)
+        else:
+            seen: list[dict[str, Any]] = []
+            done = asyncio.Event()
+
+            async def handler(payload: dict[str, Any]) -> None:
+                seen.append(payload)
+                done.set()
+
+            jobs.run("assess", handler, concurrency=1)
+            await asyncio.wait_for(done.wait(), 5)
+            payload = seen[0]
+        assert payload == {"handoff_id": str(handoff_id), "at": "2026-12-05T09:30:00Z"}
+    finally:
+        await jobs.close()
+        await pool.aclose()

@@ -19,7 +19,7 @@ from services.notifier.mailers import MailDropMailer, SMTPMailer
 from services.notifier.service import NotifyHandoff, PushToPSA, RetryLater
 from shared.bootstrap import Runtime
 from shared.integrations.crypto import SecretBox
-from shared.integrations.outbound import OutboundPolicy, outbound_client
+from shared.integrations.outbound import OutboundClients, OutboundPolicy
 from tests.support.psa_servers import FakeConnectWise, FakeWebhookReceiver
 from tests.support.smtp import MailCatcher, SMTPServer
 from tests.support.tenants import Actor, Tenant, TenantFactory
@@ -27,9 +27,9 @@ from tests.support.tenants import Actor, Tenant, TenantFactory
 PUBLIC_URL = "https://handoff.example.test"
 
 
-def outbound_http(runtime: Runtime) -> httpx.AsyncClient:
-    """The notifier's own guarded client, under the runtime's allow-list (loopback for the fake vendors)."""
-    return outbound_client(OutboundPolicy.from_allow_list(runtime.settings.outbound_allow), timeout=5)
+def outbound_http(runtime: Runtime) -> OutboundClients:
+    """The notifier's own guarded clients, under the runtime's allow-list (loopback for the fake vendors)."""
+    return OutboundClients(OutboundPolicy.from_allow_list(runtime.settings.outbound_allow), timeout=5)
 
 
 @pytest.fixture
@@ -120,6 +120,22 @@ async def test_smtp_down_then_up_sends_each_email_once(tenants: TenantFactory, r
     assert len({r.to for r in server.catcher.received}) == 3
     rows = await deliveries(tenant["sam"], handoff["id"])
     assert {(r["status"], r["attempts"], r["last_error"]) for r in rows} == {("sent", 2, None)}
+
+
+async def test_a_mailer_error_of_no_known_kind_ends_each_row_failed_not_in_endless_retries(
+    tenants: TenantFactory, runtime: Runtime
+) -> None:
+    tenant = await team(tenants)
+    junior = tenant["junior"]
+    handoff = await junior.escalate((await junior.new_session())["id"])
+    job = notifier(runtime, 70000)  # a port no socket can have: the mailer fails in a way it does not classify
+
+    assert await job({"handoff_id": handoff["id"]}) == "3 emails handled"
+    assert await job({"handoff_id": handoff["id"]}) == "0 emails handled"
+    rows = await deliveries(tenant["sam"], handoff["id"])
+    assert {(r["status"], r["attempts"], r["last_error"]) for r in rows} == {
+        ("failed", 1, "the email could not be sent (OverflowError)")
+    }
 
 
 async def test_a_permanent_refusal_fails_one_row_and_spares_the_rest(tenants: TenantFactory, runtime: Runtime) -> None:

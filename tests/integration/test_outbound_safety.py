@@ -16,7 +16,7 @@ from services.notifier.psa.webhook import WebhookAdapter
 from services.notifier.service import PushToPSA
 from shared.bootstrap import Runtime
 from shared.integrations.crypto import SecretBox
-from shared.integrations.outbound import OutboundPolicy, Resolver, outbound_client
+from shared.integrations.outbound import OutboundClients, OutboundPolicy, Resolver, outbound_client
 from tests.conftest import JWT_SECRET
 from tests.support.certs import self_signed
 from tests.support.psa_servers import FakeConnectWise, FakeHaloPSA, FakeWebhookReceiver
@@ -52,8 +52,9 @@ async def put_psa(tenant: Tenant, actor: str, body: dict[str, Any]) -> httpx.Res
 
 
 async def push(runtime: Runtime, handoff_id: str, policy: OutboundPolicy) -> str:
-    async with outbound_client(policy, timeout=3) as http:
-        job = PushToPSA(runtime.sessionmaker, SecretBox(runtime.settings.secret_key), http, public_url=PUBLIC_URL)
+    """The notifier's PSA push, with `policy` as its global allow-list."""
+    async with OutboundClients(policy, timeout=3) as outbound:
+        job = PushToPSA(runtime.sessionmaker, SecretBox(runtime.settings.secret_key), outbound, public_url=PUBLIC_URL)
         return await job({"handoff_id": handoff_id})
 
 
@@ -197,7 +198,8 @@ async def test_the_connection_goes_to_the_checked_address_with_tls_for_the_host_
         checked.append(host)
         return ["127.0.0.1"]
 
-    policy = OutboundPolicy(["127.0.0.1/32"], resolver=resolve)
+    # The name itself is allowed: an allowed network would not exempt a name that resolves into it.
+    policy = OutboundPolicy(["psa.pinned.example"], resolver=resolve)
     note = PSANote(ticket_ref="", text="Escalated", idempotency_key="handoff:pinned", payload={"type": "test"})
     try:
         async with outbound_client(policy, verify=certificate.client_context()) as http:
@@ -282,3 +284,187 @@ async def test_plain_http_is_refused_at_send_unless_allowed(runtime: Runtime) ->
         assert len(server.requests) == 1
     finally:
         await server.stop()
+
+
+def allow_path(tenant: Tenant) -> str:
+    return f"/api/v1/accounts/{tenant.account_id}/outbound-allow"
+
+
+async def set_allow(tenant: Tenant, hosts: list[str] | None = None, cidrs: list[str] | None = None) -> None:
+    body = {"hosts": hosts or [], "cidrs": cidrs or []}
+    answer = await tenant.service.request("PUT", allow_path(tenant), json=body)
+    assert answer.status_code == 200, answer.text
+
+
+async def test_one_tenants_allow_list_lets_its_own_psa_through_and_no_one_elses(
+    strict: TenantFactory, runtime: Runtime, connectwise: FakeConnectWise
+) -> None:
+    """An on-premises PSA on loopback: allowed for tenant A by the main application, still refused for tenant B."""
+    a = await strict.create(owner="owner", junior="engineer", senior="engineer")
+    b = await strict.create(owner="owner", junior="engineer", senior="engineer")
+    await set_allow(a, cidrs=["127.0.0.1/32"])
+    connection = connectwise.connection()  # http://127.0.0.1:<port>/...: plain http, to loopback
+    body = {"provider": "connectwise", "base_url": connection.base_url, "credentials": connection.credentials}
+
+    assert (await put_psa(a, "owner", body)).status_code == 200
+    refused = await put_psa(b, "owner", body)
+    assert refused.status_code == 400, refused.text
+    assert (refused.json()["code"], refused.json()["field"]) == ("unsafe_target", "base_url")
+    assert (await b["owner"].get(f"/api/v1/accounts/{b.account_id}/psa")).status_code == 404
+
+    # B's PSA saved while B's own list allowed it; the main application then takes the exemption back.
+    await set_allow(b, cidrs=["127.0.0.0/8"])
+    assert (await put_psa(b, "owner", body)).status_code == 200
+    await set_allow(b)
+    assert (await b["owner"].get(allow_path(b))).json() == {"hosts": [], "cidrs": []}
+
+    handoff_a = await a["junior"].escalate((await a["junior"].new_session("VPN", ticket_ref="8812"))["id"])
+    handoff_b = await b["junior"].escalate((await b["junior"].new_session("VPN", ticket_ref="8812"))["id"])
+    # One notifier, no global allow-list, both accounts: the check at send knows whose note it is.
+    async with OutboundClients(OutboundPolicy(), timeout=3) as outbound:
+        job = PushToPSA(runtime.sessionmaker, SecretBox(runtime.settings.secret_key), outbound, public_url=PUBLIC_URL)
+        assert await job({"handoff_id": handoff_a["id"]}) == "pushed"
+        assert await job({"handoff_id": handoff_b["id"]}) == "failed"  # A's exemption did not rub off on B
+
+    [note] = connectwise.stored()
+    assert "Escalated to the senior team" in note["text"]
+    assert [row["status"] for row in await deliveries(a, handoff_a["id"])] == ["sent"]
+    [row_b] = await deliveries(b, handoff_b["id"])
+    assert (row_b["status"], row_b["last_error"]) == ("failed", "connectwise: notes lookup refused: unsafe target")
+    assert len(connectwise.requests) == 2  # A's lookup and A's post; nothing of B's ever connected
+
+
+async def test_a_name_resolving_into_an_allowed_network_is_refused(
+    strict: TenantFactory, connectwise: FakeConnectWise
+) -> None:
+    tenant = await strict.create(owner="owner")
+    await set_allow(tenant, cidrs=["127.0.0.1/32"])
+    credentials = connectwise.credentials
+    for base_url in (
+        f"https://localhost:{connectwise.port}/auth",
+        f"http://localhost:{connectwise.port}/auth",
+        f"https://LOCALHOST.:{connectwise.port}/auth",
+    ):
+        answer = await put_psa(
+            tenant, "owner", {"provider": "connectwise", "base_url": base_url, "credentials": credentials}
+        )
+        assert answer.status_code == 400, (base_url, answer.text)
+        assert answer.json()["code"] == "unsafe_target"
+    halo = {
+        "provider": "halopsa",
+        "base_url": f"https://{PUBLIC_ADDRESS}/",
+        "credentials": {
+            "auth_url": f"https://localhost:{connectwise.port}/auth",
+            "client_id": "c",
+            "client_secret": "s",
+        },
+    }
+    answer = await put_psa(tenant, "owner", halo)
+    assert (answer.status_code, answer.json()["field"]) == (400, "auth_url")
+    assert connectwise.requests == []
+
+
+async def test_the_global_list_exempts_a_literal_address_only(runtime: Runtime, connectwise: FakeConnectWise) -> None:
+    async with strict_api(runtime, outbound=OutboundPolicy(["127.0.0.1/32"])) as http:
+        tenant = await TenantFactory(http, JWT_SECRET).create(owner="owner")
+        credentials = connectwise.credentials
+        by_name = f"https://localhost:{connectwise.port}/auth"
+        by_address = f"http://127.0.0.1:{connectwise.port}/auth"
+        answer = await put_psa(
+            tenant, "owner", {"provider": "connectwise", "base_url": by_name, "credentials": credentials}
+        )
+        assert (answer.status_code, answer.json()["code"]) == (400, "unsafe_target")
+        answer = await put_psa(
+            tenant, "owner", {"provider": "connectwise", "base_url": by_address, "credentials": credentials}
+        )
+        assert answer.status_code == 200, answer.text
+
+
+async def test_only_the_main_application_sets_an_accounts_allow_list(strict: TenantFactory) -> None:
+    tenant = await strict.create(owner="owner", admin="admin", senior="engineer", viewer="viewer")
+    other = await strict.create(owner="owner")
+    path = allow_path(tenant)
+    for reader in ("owner", "admin"):
+        answer = await tenant[reader].get(path)
+        assert (answer.status_code, answer.json()) == (200, {"hosts": [], "cidrs": []})
+    for role in ("senior", "viewer"):
+        assert (await tenant[role].get(path)).status_code == 403
+    answer = await other["owner"].get(path)
+    assert (answer.status_code, answer.json()["code"]) == (404, "not_found")
+
+    wanted = {"hosts": ["psa.corp.example"], "cidrs": ["10.20.0.0/16"]}
+    for role in ("owner", "admin", "senior", "viewer"):
+        answer = await tenant[role].request("PUT", path, json=wanted)
+        assert (answer.status_code, answer.json()["code"]) == (403, "forbidden"), role
+    assert (await other["owner"].request("PUT", path, json=wanted)).status_code == 403
+
+    body = {"hosts": ["PSA.Corp.Example.", "psa.corp.example", "[fd00:1::5]", "10.9.8.7"], "cidrs": ["10.20.3.4/16"]}
+    answer = await tenant.service.request("PUT", path, json=body)
+    expected = {"hosts": ["psa.corp.example", "fd00:1::5", "10.9.8.7"], "cidrs": ["10.20.0.0/16"]}
+    assert (answer.status_code, answer.json()) == (200, expected)
+    assert (await tenant["owner"].get(path)).json() == expected
+    assert (await tenant.service.get(path)).json() == expected
+    assert (await other["owner"].get(allow_path(other))).json() == {"hosts": [], "cidrs": []}
+
+
+BAD_ENTRIES = [
+    ({"hosts": [], "cidrs": ["10.0.0.0/8", "fd00:1::/64", "not-a-network"]}, "cidrs[2]"),
+    ({"cidrs": ["10.0.0.0/33"]}, "cidrs[0]"),
+    ({"hosts": ["https://psa.corp.example"]}, "hosts[0]"),
+    ({"hosts": ["psa.corp.example", "psa.corp.example:8443"]}, "hosts[1]"),
+    ({"hosts": ["psa.corp.example/api"]}, "hosts[0]"),
+    ({"hosts": ["*.corp.example"]}, "hosts[0]"),
+    ({"hosts": ["0x7f.1"]}, "hosts[0]"),
+    ({"hosts": ["169.254.169.254"]}, "hosts[0]"),
+    ({"cidrs": ["169.254.0.0/16"]}, "cidrs[0]"),
+    ({"cidrs": ["0.0.0.0/0"]}, "cidrs[0]"),
+    ({"cidrs": ["::ffff:0:0/96"]}, "cidrs[0]"),
+]
+BAD_SHAPES: list[Any] = [
+    {"hosts": [f"psa{n}.corp.example" for n in range(21)]},
+    {"cidrs": [f"10.{n}.0.0/16" for n in range(21)]},
+    {"hosts": "psa.corp.example"},
+    {"hosts": [7]},
+    {"hosts": [""]},
+    ["psa.corp.example"],
+]
+
+
+async def test_a_bad_allow_list_is_refused_naming_the_entry(strict: TenantFactory) -> None:
+    tenant = await strict.create(owner="owner")
+    for body, field in BAD_ENTRIES:
+        answer = await tenant.service.request("PUT", allow_path(tenant), json=body)
+        assert answer.status_code == 400, (body, answer.text)
+        assert answer.json()["code"] == "validation_error"
+        assert answer.json()["detail"].startswith(field), (body, answer.text)
+    for body in BAD_SHAPES:
+        answer = await tenant.service.request("PUT", allow_path(tenant), json=body)
+        assert (answer.status_code, answer.json()["code"]) == (400, "validation_error"), (body, answer.text)
+    assert (await tenant["owner"].get(allow_path(tenant))).json() == {"hosts": [], "cidrs": []}
+
+
+async def test_twenty_of_each_are_accepted(strict: TenantFactory) -> None:
+    tenant = await strict.create(owner="owner")
+    body = {"hosts": [f"psa{n}.corp.example" for n in range(20)], "cidrs": [f"10.{n}.0.0/16" for n in range(20)]}
+    answer = await tenant.service.request("PUT", allow_path(tenant), json=body)
+    assert (answer.status_code, answer.json()) == (200, body)
+
+
+async def test_the_saved_base_url_is_read_back_without_userinfo_or_query(tenants: TenantFactory) -> None:
+    tenant = await tenants.create(owner="owner")
+    url = "http://hookuser:hookpass@127.0.0.1:9/hooks/handoff?token=query-secret#frag-secret"
+    body = {"provider": "webhook", "base_url": url, "credentials": {"signing_secret": "s" * 32}}
+    saved = await put_psa(tenant, "owner", body)
+    read = await tenant["owner"].get(f"/api/v1/accounts/{tenant.account_id}/psa")
+    for answer in (saved, read):
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["base_url"] == "http://***@127.0.0.1:9/hooks/handoff?***#***"
+        for secret in ("hookuser", "hookpass", "query-secret", "frag-secret"):
+            assert secret not in answer.text
+
+
+async def test_the_api_document_lists_the_allow_list_with_its_errors(strict: TenantFactory) -> None:
+    document = (await strict.http.get("/schema/openapi.json")).json()
+    item = document["paths"]["/api/v1/accounts/{account_id}/outbound-allow"]
+    assert set(item["get"]["responses"]) >= {"200", "400", "401", "403", "404"}
+    assert set(item["put"]["responses"]) >= {"200", "400", "401", "403"}

@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from arq.connections import ArqRedis
-
 from shared.bootstrap import Runtime
+from shared.jobs.arq import arq_client
 from shared.jobs.base import JOB_QUEUES
 from shared.jobs.memory import InProcessJobQueue
 from tests.support.events import wait_for_events
@@ -17,7 +16,8 @@ from tests.support.tenants import TenantFactory
 async def queued_job_ids(runtime: Runtime) -> set[str]:
     if isinstance(runtime.jobs, InProcessJobQueue):
         return runtime.jobs.job_ids()
-    arq = ArqRedis(connection_pool=runtime.redis_pool)
+    assert runtime.redis_pool is not None
+    arq = arq_client(runtime.redis_pool)
     ids: set[str] = set()
     for queue in set(JOB_QUEUES.values()):
         ids |= {job.job_id for job in await arq.queued_jobs(queue_name=queue)}

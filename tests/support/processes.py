@@ -79,6 +79,7 @@ def api_env(database_url: str, redis_url: str, secret: str) -> dict[str, str]:
         "HANDOFF_SECRET_KEY": "k" * 43 + "=",
         "HANDOFF_LOG_LEVEL": "WARNING",
         "HANDOFF_RATE_LIMIT_PER_MIN": "1000000",
+        "HANDOFF_ESCALATIONS_PER_HOUR": "1000000",
     }
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from shared.config import ConfigError, Settings
@@ -94,3 +96,45 @@ def test_outbound_allow_list_and_implicit_tls_are_settings() -> None:
     assert settings.smtp_implicit_tls is True
     assert Settings.from_env({}).smtp_implicit_tls is False
     assert Settings.from_env({}).outbound_allow == ""
+
+
+def test_secrets_are_read_from_the_files_their_FILE_variables_name(tmp_path: Path) -> None:
+    values = {
+        "database_url": "postgresql+asyncpg://handoff:pg-Secret@postgres:5432/handoff",
+        "redis_url": "redis://:redis-Secret@redis:6379/0",
+        "jwt_secret": "j" * 48,
+        "secret_key": "k" * 43 + "=",
+        "smtp_password": "smtp pass with spaces",
+        "ai_api_key": "sk-test-123",
+    }
+    env = {}
+    for name, value in values.items():
+        path = tmp_path / name
+        path.write_text(value + "\n")  # as `echo ... > file` writes it
+        env[f"HANDOFF_{name.upper()}_FILE"] = str(path)
+    settings = Settings.from_env(env)
+    assert {name: getattr(settings, name) for name in values} == values
+    settings.require_secrets()
+    assert "j" * 48 not in repr(settings)
+
+
+def test_a_FILE_variable_and_its_plain_variable_together_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "jwt").write_text("j" * 48)
+    with pytest.raises(ConfigError) as both:
+        Settings.from_env({"HANDOFF_JWT_SECRET": "x" * 48, "HANDOFF_JWT_SECRET_FILE": str(tmp_path / "jwt")})
+    assert str(both.value) == "set HANDOFF_JWT_SECRET or HANDOFF_JWT_SECRET_FILE, not both"
+
+
+def test_a_missing_or_empty_secret_file_is_named_not_ignored(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as missing:
+        Settings.from_env({"HANDOFF_SECRET_KEY_FILE": str(tmp_path / "nothing-here")})
+    assert str(missing.value).startswith("HANDOFF_SECRET_KEY_FILE names a file that cannot be read: ")
+    (tmp_path / "empty").write_text("\n")
+    with pytest.raises(ConfigError) as empty:
+        Settings.from_env({"HANDOFF_JWT_SECRET_FILE": str(tmp_path / "empty")})
+    assert str(empty.value) == f"HANDOFF_JWT_SECRET_FILE names an empty file: {tmp_path / 'empty'}"
+
+
+def test_settings_that_are_not_secrets_have_no_FILE_variable(tmp_path: Path) -> None:
+    (tmp_path / "port").write_text("2525")
+    assert Settings.from_env({"HANDOFF_SMTP_PORT_FILE": str(tmp_path / "port")}).smtp_port == 587

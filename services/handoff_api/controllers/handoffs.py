@@ -19,7 +19,9 @@ from shared.escalations.feedback import put_feedback
 from shared.escalations.schemas import FeedbackPut, TimelineEntry
 from shared.escalations.timeline import handoff_timeline
 from shared.handoffs import claims, queue, service
-from shared.handoffs.schemas import Handoff, HandoffCreate, HandoffPage, QueueStatus
+from shared.handoffs.schemas import Handoff, HandoffCreate, HandoffFields, HandoffPage, QueueStatus
+
+FIELDS_DESCRIPTION = "`card`: items without `snapshot.messages`, `snapshot.steps_tried` and `snapshot.context`."
 
 
 class EscalationQueueController(Controller):
@@ -36,9 +38,18 @@ class EscalationQueueController(Controller):
         status: FromQuery[QueueStatus] = "open",
         limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
         cursor: Annotated[str | None, Parameter(max_length=512)] = None,
+        fields: Annotated[HandoffFields | None, Parameter(description=FIELDS_DESCRIPTION)] = None,
     ) -> HandoffPage:
-        key = api_context.cursor_key
-        return await queue.list_escalations(db, principal, cursor_key=key, status=status, limit=limit, cursor=cursor)
+        return await queue.list_escalations(
+            db,
+            principal,
+            cursor_key=api_context.cursor_key,
+            max_bytes=api_context.settings.list_max_bytes,
+            status=status,
+            fields=fields,
+            limit=limit,
+            cursor=cursor,
+        )
 
 
 class HandoffController(Controller):
@@ -51,10 +62,12 @@ class HandoffController(Controller):
         self,
         principal: NamedDependency[Principal],
         db: NamedDependency[AsyncSession],
+        api_context: NamedDependency[ApiContext],
         session_id: FromPath[uuid.UUID],
         data: JSONBody[HandoffCreate],
     ) -> Handoff:
-        return await service.create_handoff(db, principal, session_id, data)
+        limit = api_context.settings.escalations_per_hour
+        return await service.create_handoff(db, principal, session_id, data, escalations_per_hour=limit)
 
     @get("/handoffs/{handoff_id:uuid}", operation_id="getHandoff")
     async def get_handoff(

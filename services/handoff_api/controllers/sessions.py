@@ -38,9 +38,17 @@ class SessionController(Controller):
         limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
         cursor: Annotated[str | None, Parameter(max_length=512)] = None,
     ) -> SessionPage:
-        """The caller's own sessions, newest first (an addition to the contract, for the dashboard)."""
-        key = api_context.cursor_key
-        return await service.list_my_sessions(db, principal, cursor_key=key, status=status, limit=limit, cursor=cursor)
+        """The caller's own sessions, newest first; `handed_off`: those the caller escalated that another
+        engineer now holds, newest hand-off first."""
+        return await service.list_my_sessions(
+            db,
+            principal,
+            cursor_key=api_context.cursor_key,
+            max_bytes=api_context.settings.list_max_bytes,
+            status=status,
+            limit=limit,
+            cursor=cursor,
+        )
 
     @get("/{session_id:uuid}", operation_id="getSession")
     async def get_session(

@@ -57,6 +57,23 @@ export const api = {
   put: (path, body) => request('PUT', path, body),
 };
 
+// Every item of a paged list: follows `next_cursor` until the service says there is no more.
+export async function allPages(path, params) {
+  const items = [];
+  const seen = new Set();
+  let cursor = null;
+  for (;;) {
+    const query = new URLSearchParams(params);
+    if (cursor) query.set('cursor', cursor);
+    const page = await request('GET', `${path}?${query}`);
+    items.push(...(page?.items || []));
+    cursor = page?.next_cursor || null;
+    // A cursor seen before would loop forever: treat it as the end.
+    if (!cursor || seen.has(cursor)) return items;
+    seen.add(cursor);
+  }
+}
+
 // Path segments come from the URL hash or the API: encode them so they cannot change the path.
 export const seg = (value) => encodeURIComponent(String(value));
 

@@ -2,25 +2,28 @@
 
 import { setUnauthorizedHandler } from './api.js';
 import { initials } from './badges.js';
+import { h, replace } from './dom.js';
 import { EscalationQueue } from './escalations.js';
 import { mountHandoff } from './handoff.js';
 import { announce, flashTitle, setPageTitle, stopFlashing, toast } from './notify.js';
 import { mountQueue } from './queue.js';
-import { mountSessions } from './sessions.js';
-import { mountSignin } from './signin.js';
+import { hasSessionsInFlight, mountSessions } from './sessions.js';
+import { confirmSwitch, mountSignin } from './signin.js';
 import { mountTeam } from './team.js';
-import { tokenStore } from './storage.js';
+import { forgetSharedLists, setStorageOwner, tokenStore } from './storage.js';
 import { EscalationStream } from './stream.js';
-import { readToken, takeTokenFromFragment } from './token.js';
+import { readToken, sameUser, takeTokenFromFragment } from './token.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
 const userBox = document.getElementById('user');
 const connection = document.querySelector('[data-testid=connection]');
 const CONNECTION_TEXT = { connecting: 'connecting', live: 'live', reconnecting: 'reconnecting' };
+const ROUTE = /^#\/(queue|sessions|team|handoffs\/)/;
 
 let ctx = null; // everything that lives only while someone is signed in
 let unmountView = null;
+let lastRoute = ''; // the screen shown, put back when a sign-in link is wiped from the address
 
 function setConnection(state) {
   if (!CONNECTION_TEXT[state]) return;
@@ -58,6 +61,7 @@ function signIn(token) {
     ctx.queue.detach();
   }
   tokenStore.set(token);
+  setStorageOwner(me);
   const stream = new EscalationStream();
   const queue = new EscalationQueue(stream, me);
   ctx = { me, stream, queue, navigate };
@@ -90,8 +94,48 @@ function signIn(token) {
   showHeader(me);
   setConnection('connecting');
   if (me.isSenior) stream.start();
-  if (!/^#\/(queue|sessions|team|handoffs\/)/.test(location.hash)) history.replaceState(null, '', '#/queue');
+  land(ctx);
+}
+
+// Without a screen in the address, people with work of their own land on it; everyone else on the queue.
+async function land(signedIn) {
+  if (ROUTE.test(location.hash)) {
+    route();
+    return;
+  }
+  unmountView?.();
+  unmountView = null;
+  replace(main, h('p', { class: 'page muted', role: 'status' }, 'Loading…'));
+  const target = signedIn.me.isSenior && await hasSessionsInFlight() ? '#/sessions' : '#/queue';
+  // The user may have moved on (or signed out) while we asked.
+  if (ctx !== signedIn || ROUTE.test(location.hash)) return;
+  history.replaceState(null, '', target);
   route();
+}
+
+// A `#token=` link: signs in a signed-out tab, refreshes the same user's token, and asks before switching users.
+async function acceptLinkToken() {
+  const current = ctx;
+  const token = takeTokenFromFragment(current && ROUTE.test(lastRoute) ? lastRoute : '');
+  if (token === undefined) return;
+  const next = token ? readToken(token) : null;
+  if (!current) {
+    if (next) signIn(token);
+    else showSignin('That sign-in link has expired or cannot be read. Sign in again.');
+    return;
+  }
+  if (!next) {
+    toast(`That sign-in link has expired or cannot be read; you are still signed in as ${current.me.name}.`, 'error');
+  } else if (sameUser(current.me, next)) {
+    tokenStore.set(token);
+    // A changed role or name changes the screens: start over as the refreshed user.
+    if (next.role !== current.me.role || next.name !== current.me.name) signIn(token);
+  } else if (await confirmSwitch(current.me, next) && ctx === current) {
+    // The other user starts on their own landing screen, not on whatever this one had open.
+    history.replaceState(null, '', location.pathname + location.search);
+    signIn(token);
+    announce(`Signed in as ${next.name}`);
+  }
 }
 
 function signOut(message) {
@@ -100,6 +144,8 @@ function signOut(message) {
     ctx.queue.detach();
   }
   ctx = null;
+  lastRoute = '';
+  setStorageOwner(null);
   unmountView?.();
   unmountView = null;
   tokenStore.clear();
@@ -116,17 +162,14 @@ function showSignin(message) {
 
 function route() {
   if (location.hash.startsWith('#token=')) {
-    // A fresh sign-in link while signed in replaces the current user.
-    signOut();
-    takeTokenFromFragment();
-    const token = tokenStore.get();
-    if (token) signIn(token);
+    acceptLinkToken();
     return;
   }
   if (!ctx) return;
   unmountView?.();
   unmountView = null;
   const hash = location.hash;
+  lastRoute = hash;
   const handoff = /^#\/handoffs\/([A-Za-z0-9-]{1,64})$/.exec(hash);
   if (hash === '#/queue') {
     setPageTitle('Escalation queue');
@@ -155,7 +198,7 @@ function route() {
 }
 
 function boot() {
-  takeTokenFromFragment();
+  forgetSharedLists();
   setUnauthorizedHandler(() => {
     if (ctx) signOut('Your sign-in was not accepted or has expired. Sign in again.');
   });
@@ -166,9 +209,11 @@ function boot() {
     main.focus();
   });
   window.addEventListener('hashchange', route);
+  const link = location.hash.startsWith('#token=');
   const token = tokenStore.get();
   if (token) signIn(token);
-  else showSignin();
+  if (link) acceptLinkToken();
+  else if (!token) showSignin();
 }
 
 boot();

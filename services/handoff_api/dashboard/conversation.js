@@ -2,11 +2,18 @@
 
 import { api, seg } from './api.js';
 import { h, replace } from './dom.js';
+import { withCode } from './inline.js';
 import { messageItem } from './messages.js';
 import { toast } from './notify.js';
 import { hiddenChips } from './storage.js';
 
-export function mountConversation(handoff) {
+// Who wrote the n-th message of the session: the escalator up to the hand-off, the claimer after it.
+function authorAt(index, handoff) {
+  const before = Number(handoff.snapshot?.message_count) || 0;
+  return index < before ? handoff.created_by : handoff.claimed_by;
+}
+
+export function mountConversation(handoff, me) {
   const list = h('ol', { class: 'msgs', testid: 'session-messages', 'aria-label': 'Session conversation' },
     h('li', { class: 'muted' }, 'Loading the conversation…'));
   const composer = h('textarea', {
@@ -39,15 +46,16 @@ export function mountConversation(handoff) {
     const steps = current.ai_assessment_data?.suggested_steps || [];
     if (chipsShown || hiddenChips.has(current.id) || current.assessment_status !== 'ready' || !steps.length) return;
     chipsShown = true;
+    // Each chip shows its whole step, wrapped: steps often share their first words and differ at the end.
     const chips = steps.map((step) => h('button', {
-      type: 'button', class: 'chip', testid: 'step-chip', title: step,
+      type: 'button', class: 'chip', testid: 'step-chip',
       onclick: () => {
         // A chip only drafts the message: the engineer still reads and edits it before sending.
         composer.value = step;
         composer.focus();
         composer.setSelectionRange(step.length, step.length);
       },
-    }, step));
+    }, withCode(step)));
     replace(chipSlot, h('div', { class: 'chips', testid: 'step-chips', role: 'group', 'aria-label': 'Suggested next steps' },
       h('div', { class: 'chips__head' },
         h('span', { class: 'chips__label' }, 'Suggested next steps'),
@@ -59,7 +67,7 @@ export function mountConversation(handoff) {
     try {
       const session = await api.get(`/api/v1/ai-sessions/${seg(current.session_id)}`);
       const messages = session?.messages || [];
-      replace(list, messages.length ? messages.map((m) => messageItem(m, 'session-message'))
+      replace(list, messages.length ? messages.map((m, index) => messageItem(m, 'session-message', { author: authorAt(index, current), me }))
         : h('li', { class: 'muted' }, 'No messages yet.'));
     } catch (error) {
       replace(list, h('li', { class: 'muted', role: 'alert' }, `The conversation could not be loaded: ${error.detail}`));
@@ -75,7 +83,7 @@ export function mountConversation(handoff) {
     try {
       const message = await api.post(`/api/v1/ai-sessions/${seg(current.session_id)}/messages`, { role: 'engineer', content });
       list.querySelector('li.muted')?.remove();
-      const item = messageItem(message, 'session-message');
+      const item = messageItem(message, 'session-message', { author: { id: me.id, name: me.name }, me });
       list.append(item);
       composer.value = '';
       if (chipsShown) hideChips();

@@ -1,10 +1,9 @@
 // The open escalations of the account, kept current from the live stream; views render from here.
 
-import { api } from './api.js';
+import { allPages } from './api.js';
 import { EVENT_TYPES } from './stream.js';
 
 const PAGE_SIZE = 200;
-const MAX_PAGES = 5;
 const SETTLED = new Set(['ready', 'failed']);
 
 function fromHandoff(handoff, createdAt) {
@@ -99,17 +98,10 @@ export class EscalationQueue extends EventTarget {
   async fetchAll() {
     const since = this.version;
     if (this.status !== 'ready') { this.status = 'loading'; this.changed(); }
-    const fetched = [];
+    let fetched;
     try {
-      let cursor = null;
-      for (let page = 0; page < MAX_PAGES; page += 1) {
-        const query = new URLSearchParams({ status: 'open', limit: String(PAGE_SIZE) });
-        if (cursor) query.set('cursor', cursor);
-        const body = await api.get(`/api/v1/ai-sessions/escalations?${query}`);
-        fetched.push(...(body?.items || []));
-        cursor = body?.next_cursor;
-        if (!cursor) break;
-      }
+      // Cards only: the handoff screen fetches the full Handoff (snapshot, messages) when it opens.
+      fetched = await allPages('/api/v1/ai-sessions/escalations', { status: 'open', fields: 'card', limit: String(PAGE_SIZE) });
     } catch (error) {
       this.status = error.status === 403 ? 'forbidden' : (this.status === 'loading' ? 'error' : this.status);
       this.error = error;

@@ -4,11 +4,14 @@ import { api, seg } from './api.js';
 import { urgencyPill } from './badges.js';
 import { pickUp } from './claim.js';
 import { mountConversation } from './conversation.js';
+import { contextList } from './context.js';
 import { h, replace } from './dom.js';
+import { withCode } from './inline.js';
 import { messageItem, OUTCOME_LABELS } from './messages.js';
 import { announce, setPageTitle, toast } from './notify.js';
 import { seenEscalations } from './storage.js';
 import { formatTime, timeAgo } from './time.js';
+import { timelineBlock } from './timeline.js';
 
 // Without a live stream (viewers, or while reconnecting) a pending assessment is polled instead.
 const PENDING_POLL_MS = 5000;
@@ -19,51 +22,14 @@ function section(title, ...body) {
   return h('section', { class: 'panel', 'aria-labelledby': id }, h('h2', { id }, title), ...body);
 }
 
-// "os" reads better as "OS" and "client_site" as "Client site".
-function keyLabel(key) {
-  const words = String(key).replace(/[_-]+/g, ' ').trim();
-  if (words.length <= 3) return words.toUpperCase();
-  return words.charAt(0).toUpperCase() + words.slice(1);
-}
-
-function contextList(context) {
-  const entries = Object.entries(context || {});
-  if (!entries.length) return h('p', { class: 'muted', testid: 'context' }, 'No context was attached.');
-  return h('dl', { class: 'kv', testid: 'context' }, entries.map(([key, value]) => [
-    h('dt', {}, keyLabel(key)),
-    h('dd', {}, typeof value === 'string' ? value : JSON.stringify(value)),
-  ]));
-}
-
 function stepsTried(steps) {
   if (!steps?.length) return h('p', { class: 'muted', testid: 'steps-tried' }, 'No steps were recorded.');
   return h('ol', { class: 'steps', testid: 'steps-tried' }, steps.map((step) => {
     const outcome = step.step_status || 'none';
     return h('li', { class: `step step--${outcome}`, testid: 'step-tried', 'data-outcome': outcome },
       h('span', { class: `outcome outcome--${outcome}` }, OUTCOME_LABELS[outcome] || 'No outcome'),
-      h('span', { class: 'step__text' }, step.content));
+      h('span', { class: 'step__text' }, withCode(step.content)));
   }));
-}
-
-const TIMELINE_TEXT = {
-  created: (e) => `${e.actor?.name || 'Someone'} ${e.detail?.intent === 'park' ? 'parked' : 'escalated'} it`,
-  assessment_ready: () => 'AI assessment ready',
-  assessment_failed: () => 'AI assessment failed; the rules engine answered',
-  notified: (e) => `${e.detail.round ? (e.detail.round >= 100 ? 'Nudge' : `Reminder ${e.detail.round}`) : 'Notice'} by ${e.detail.channel}: ${e.detail.sent} sent${e.detail.failed ? `, ${e.detail.failed} failed` : ''}`,
-  reminder: (e) => `Reminder ${e.detail.round}: still unclaimed`,
-  claimed: (e) => `Picked up by ${e.actor?.name || 'a senior'}`,
-  claim_stale: (e) => `${e.actor?.name || 'The claimer'} was nudged: no new message for a while`,
-  resumed: () => 'Resumed by its engineer',
-  withdrawn: () => 'Withdrawn by the escalator',
-  feedback: (e) => `${e.actor?.name || 'A senior'} rated the assessment ${e.detail.helpful ? 'helpful' : 'not helpful'}${e.detail.resolved_by_step !== null ? ` (step ${e.detail.resolved_by_step + 1} fixed it)` : ''}`,
-};
-
-function timelineBlock(entries) {
-  return h('section', { class: 'panel', testid: 'timeline', 'aria-labelledby': 'timeline-heading' },
-    h('h2', { id: 'timeline-heading' }, 'Timeline'),
-    h('ol', { class: 'timeline' }, entries.map((entry) => h('li', { class: `timeline__item timeline__item--${entry.type}`, testid: 'timeline-entry', 'data-type': entry.type },
-      h('time', { datetime: entry.at, title: formatTime(entry.at) }, formatTime(entry.at)),
-      h('span', {}, (TIMELINE_TEXT[entry.type] || (() => entry.type))(entry))))));
 }
 
 function feedbackBlock(handoff, me, save) {
@@ -98,25 +64,25 @@ function assessmentBlock(handoff, fixedIt = null) {
   }
   const risk = RISK_LABELS[data.risk] ? data.risk : 'medium';
   block.append(
-    h('p', { class: 'assessment__summary', testid: 'assessment-summary' }, data.summary || ''),
+    h('p', { class: 'assessment__summary', testid: 'assessment-summary' }, withCode(data.summary || '')),
     h('h3', {}, 'Likely causes'),
     h('ol', { class: 'causes' }, (data.likely_causes || []).map((item) => {
       const pct = Math.round(Math.min(1, Math.max(0, Number(item.confidence) || 0)) * 100);
       const bar = h('span', { class: 'cause__bar', 'aria-hidden': 'true' }, h('span', { class: 'cause__fill' }));
       bar.firstChild.style.width = `${pct}%`;
       return h('li', { class: 'cause', testid: 'likely-cause', 'data-confidence': String(pct) },
-        h('span', { class: 'cause__text' }, item.cause),
+        h('span', { class: 'cause__text' }, withCode(item.cause)),
         h('span', { class: 'cause__pct', title: 'Confidence' }, `${pct}%`), bar);
     })),
     h('h3', {}, 'Suggested steps'),
-    h('ol', { class: 'suggested', testid: 'suggested-steps' }, (data.suggested_steps || []).map((step, index) => h('li', {}, step,
+    h('ol', { class: 'suggested', testid: 'suggested-steps' }, (data.suggested_steps || []).map((step, index) => h('li', { testid: 'suggested-step' }, h('span', { class: 'suggested__text' }, withCode(step)),
       fixedIt ? h('button', {
         type: 'button', class: `btn btn--ghost btn--small fixed-it${fixedIt.chosen === index ? ' btn--chosen' : ''}`, testid: 'step-fixed-it',
         'aria-pressed': fixedIt.chosen === index ? 'true' : 'false', onclick: () => fixedIt.save(index),
       }, fixedIt.chosen === index ? 'Fixed it ✓' : 'This step fixed it') : null))),
     h('h3', {}, 'Missing information'),
     h('ul', { class: 'missing', testid: 'missing-info' }, (data.missing_info || []).length
-      ? data.missing_info.map((item) => h('li', {}, item)) : h('li', { class: 'muted' }, 'Nothing flagged.')),
+      ? data.missing_info.map((item) => h('li', {}, withCode(item))) : h('li', { class: 'muted' }, 'Nothing flagged.')),
     h('dl', { class: 'kv kv--inline' },
       h('dt', {}, 'Risk'), h('dd', {}, h('span', { class: `pill pill--risk-${risk}`, testid: 'risk', 'data-risk': risk }, risk))),
     h('p', { class: 'assessment__by', testid: 'assessment-provider' },
@@ -139,8 +105,12 @@ export function mountHandoff(root, id, { me, stream, queue, navigate }) {
   const assessmentSlot = h('div');
   const feedbackSlot = h('div');
   const timelineSlot = h('div');
-  const sideSlot = h('div', { class: 'handoff__side' }, assessmentSlot, feedbackSlot, timelineSlot);
+  // The assessment comes first in reading order, so a phone shows it right under the header;
+  // wide screens place it in the right-hand column (style.css).
+  const sideSlot = h('div', { class: 'handoff__side' }, assessmentSlot, feedbackSlot);
+  timelineSlot.className = 'handoff__timeline';
   let timeline = [];
+  let deliveries = [];
   const conversationSlot = h('div');
 
   function headBlock() {
@@ -149,7 +119,8 @@ export function mountHandoff(root, id, { me, stream, queue, navigate }) {
     pick?.addEventListener('click', async () => {
       const claimed = await pickUp(id, pick, queue);
       if (disposed) return;
-      if (claimed) { handoff = claimed; render(); } else load();
+      if (claimed) { handoff = claimed; render(); }
+      load();
     });
     let ownership = null;
     if (handoff.claimed_by) {
@@ -179,6 +150,7 @@ export function mountHandoff(root, id, { me, stream, queue, navigate }) {
   }
 
   let snapshotBuilt = null;
+  let snapshotConversation = null;
   function snapshotBlock() {
     // The snapshot never changes after the escalation, so it is built once and kept.
     if (snapshotBuilt) return snapshotBuilt;
@@ -186,14 +158,15 @@ export function mountHandoff(root, id, { me, stream, queue, navigate }) {
     const messages = snap.messages || [];
     snapshotBuilt = h('div', { class: 'handoff__main' },
       section('Note from the escalator',
-        h('p', { class: `note${handoff.note ? '' : ' muted'}`, testid: 'note' }, handoff.note || 'No note was left.')),
+        h('p', { class: `note${handoff.note ? '' : ' muted'}`, testid: 'note' }, handoff.note ? withCode(handoff.note) : 'No note was left.')),
       // The claimer's workspace sits high up: it is what they came here to do.
       conversationSlot,
       section('Context', contextList(snap.context)),
       section('Steps tried', stepsTried(snap.steps_tried)),
-      section(`Conversation at ${handoff.intent === 'park' ? 'parking' : 'escalation'}`,
+      snapshotConversation = section(`Conversation at ${handoff.intent === 'park' ? 'parking' : 'escalation'}`,
         snap.message_count > messages.length ? h('p', { class: 'muted' }, `Showing the last ${messages.length} of ${snap.message_count} messages.`) : null,
-        messages.length ? h('ol', { class: 'msgs', testid: 'snapshot-messages' }, messages.map((m) => messageItem(m, 'snapshot-message')))
+        messages.length ? h('ol', { class: 'msgs', testid: 'snapshot-messages' },
+          messages.map((m) => messageItem(m, 'snapshot-message', { author: handoff.created_by, me })))
           : h('p', { class: 'muted', testid: 'snapshot-messages' }, 'No messages.')));
     return snapshotBuilt;
   }
@@ -203,20 +176,22 @@ export function mountHandoff(root, id, { me, stream, queue, navigate }) {
     setPageTitle(handoff.snapshot?.title || 'Handoff');
     const first = !screen.contains(headSlot);
     replace(headSlot, headBlock());
-    const rates = handoff.status === 'claimed' && me.isSenior && handoff.assessment_status !== 'pending' && handoff.ai_assessment_data;
+    const rates = handoff.status === 'claimed' && handoff.claimed_by?.id === me.id && handoff.assessment_status !== 'pending' && handoff.ai_assessment_data;
     const mineRated = (handoff.assessment_feedback || []).find((f) => f.user?.id === me.id);
     const fixedIt = rates ? { chosen: mineRated?.resolved_by_step ?? null, save: (index) => saveFeedback({ helpful: true, resolved_by_step: index }) } : null;
     replace(assessmentSlot, assessmentBlock(handoff, fixedIt));
     replace(feedbackSlot, rates ? feedbackBlock(handoff, me, saveFeedback) : null);
-    replace(timelineSlot, timeline.length ? timelineBlock(timeline) : null);
+    replace(timelineSlot, timeline.length ? timelineBlock(timeline, deliveries) : null);
     if (first) {
-      replace(screen, headSlot, h('div', { class: 'handoff__grid' }, snapshotBlock(), sideSlot));
+      replace(screen, headSlot, h('div', { class: 'handoff__grid' }, sideSlot, snapshotBlock(), timelineSlot));
       screen.setAttribute('aria-busy', 'false');
     }
     const mine = handoff.status === 'claimed' && handoff.claimed_by?.id === me.id;
     if (mine && !conversation) {
-      conversation = mountConversation(handoff);
+      conversation = mountConversation(handoff, me);
       replace(conversationSlot, conversation.element);
+      // The live conversation holds every message of the snapshot: showing both would show each twice.
+      snapshotConversation?.remove();
     } else if (conversation) {
       conversation.update(handoff);
     }
@@ -247,12 +222,15 @@ export function mountHandoff(root, id, { me, stream, queue, navigate }) {
     if (loading) { again = true; return; }
     loading = true;
     try {
-      const [got, events] = await Promise.all([
+      const [got, events, rows] = await Promise.all([
         api.get(`/api/v1/handoffs/${seg(id)}`),
         api.get(`/api/v1/handoffs/${seg(id)}/timeline`).catch(() => timeline),
+        // Only seniors may read delivery rows; without them the timeline words its counts instead.
+        me.isSenior ? api.get(`/api/v1/handoffs/${seg(id)}/deliveries`).catch(() => deliveries) : deliveries,
       ]);
       handoff = got;
       timeline = events || [];
+      deliveries = Array.isArray(rows) ? rows : [];
       render();
     } catch (error) {
       if (!disposed && !handoff && error.status !== 401) {

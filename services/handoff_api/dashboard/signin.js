@@ -1,4 +1,5 @@
-// The sign-in screen: demo users (only under `handoff dev`) and a paste-a-token form that always works.
+// The sign-in screen: demo users (only under `handoff dev`) and a paste-a-token form that always works;
+// and the question asked before a sign-in link replaces whoever is signed in.
 
 import { fetchDemoUsers } from './api.js';
 import { initials } from './badges.js';
@@ -12,7 +13,7 @@ export function mountSignin(root, { onToken, message }) {
   const error = h('p', { class: 'form-error', role: 'alert' });
   const form = h('form', { class: 'signin__token' },
     h('label', { class: 'label', for: 'token-input' }, 'Paste a token'),
-    h('p', { class: 'hint', id: 'token-hint' }, 'A JWT from your MSP application or from `handoff token`.'),
+    h('p', { class: 'hint', id: 'token-hint' }, 'A JWT from your MSP application or from ', h('code', {}, 'handoff token'), '.'),
     input, error,
     h('button', { type: 'submit', class: 'btn btn--primary', testid: 'token-submit' }, 'Sign in with token'));
   input.setAttribute('aria-describedby', 'token-hint');
@@ -50,8 +51,40 @@ export function mountSignin(root, { onToken, message }) {
           h('span', { class: 'demo-user__text' },
             h('span', { class: 'demo-user__name' }, user.name),
             h('span', { class: 'demo-user__role' }, user.role),
-            h('span', { class: 'demo-user__blurb' }, user.blurb || ''))))),
-      h('p', { class: 'or' }, h('span', {}, 'or'))));
+            h('span', { class: 'demo-user__blurb' }, user.blurb || '')))))),
+      h('p', { class: 'or' }, h('span', {}, 'or')));
   });
 }
 
+
+let openQuestion = null;
+
+const who = (user) => `${user.name} (${user.role}${user.email ? `, ${user.email}` : ''})`;
+
+// Asks, in the page, whether `next` may replace `current` in this tab; resolves true only on "Switch".
+export function confirmSwitch(current, next) {
+  openQuestion?.close('stay');
+  const stay = h('button', { type: 'submit', class: 'btn', value: 'stay', testid: 'switch-stay' }, `Stay signed in as ${current.name}`);
+  const go = h('button', { type: 'submit', class: 'btn btn--primary', value: 'switch', testid: 'switch-confirm' }, `Sign in as ${next.name}`);
+  const otherAccount = current.accountId !== next.accountId;
+  const dialog = h('dialog', { class: 'dialog', testid: 'switch-user', 'aria-labelledby': 'switch-title', 'aria-describedby': 'switch-text' },
+    h('h2', { id: 'switch-title' }, 'Switch user?'),
+    h('div', { id: 'switch-text' },
+      h('p', {}, 'This sign-in link is for ', h('strong', { testid: 'switch-next' }, who(next)),
+        otherAccount ? ', in another account.' : '.'),
+      h('p', {}, 'You are signed in as ', h('strong', { testid: 'switch-current' }, who(current)),
+        `. Switching signs ${current.name} out of this tab.`)),
+    h('form', { method: 'dialog', class: 'dialog__buttons' }, stay, go));
+  document.body.append(dialog);
+  openQuestion = dialog;
+  return new Promise((resolve) => {
+    dialog.addEventListener('close', () => {
+      if (openQuestion === dialog) openQuestion = null;
+      dialog.remove();
+      resolve(dialog.returnValue === 'switch');
+    }, { once: true });
+    dialog.showModal();
+    // Staying is the safe answer, so it is where Enter lands.
+    stay.focus();
+  });
+}

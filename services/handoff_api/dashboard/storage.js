@@ -1,4 +1,4 @@
-// Browser storage: the token per tab (sessionStorage), small id lists per browser (localStorage).
+// Browser storage: the token per tab (sessionStorage), small id lists per user (localStorage).
 
 const TOKEN_KEY = 'rf-token';
 
@@ -10,9 +10,21 @@ export const tokenStore = {
   clear() { sessionStorage.removeItem(TOKEN_KEY); },
 };
 
-// A most-recent-last list of ids, capped so localStorage never grows without bound.
-export function idList(key, cap = 200) {
-  const read = () => {
+// Whose lists are read and written: two people sharing one browser must not share unread dots.
+let owner = null;
+
+export function setStorageOwner(me) {
+  owner = me ? `${me.accountId || 'no-account'}:${me.id}` : null;
+}
+
+// The key of `name`'s list for the signed-in user, or null while nobody is signed in.
+export function ownerKey(name) {
+  return owner ? `${name}:${owner}` : null;
+}
+
+// A most-recent-last list of ids, one per user, capped so localStorage never grows without bound.
+export function idList(name, cap = 200) {
+  const read = (key) => {
     try {
       const value = JSON.parse(localStorage.getItem(key) || '[]');
       return Array.isArray(value) ? value.filter((id) => typeof id === 'string') : [];
@@ -21,14 +33,29 @@ export function idList(key, cap = 200) {
     }
   };
   return {
-    has(id) { return read().includes(id); },
+    has(id) {
+      const key = ownerKey(name);
+      return key ? read(key).includes(id) : false;
+    },
     add(id) {
-      const ids = read().filter((other) => other !== id);
+      const key = ownerKey(name);
+      if (!key) return;
+      const ids = read(key).filter((other) => other !== id);
       ids.push(id);
       try { localStorage.setItem(key, JSON.stringify(ids.slice(-cap))); } catch { /* storage full or blocked: unread state is cosmetic */ }
     },
   };
 }
 
-export const seenEscalations = idList('rf-escalation-seen');
-export const hiddenChips = idList('rf-chips-hidden');
+const SEEN = 'rf-escalation-seen';
+const CHIPS = 'rf-chips-hidden';
+export const seenEscalations = idList(SEEN);
+export const hiddenChips = idList(CHIPS);
+
+// Lists an older dashboard kept for the whole browser belong to nobody in particular: drop them.
+export function forgetSharedLists() {
+  try {
+    localStorage.removeItem(SEEN);
+    localStorage.removeItem(CHIPS);
+  } catch { /* storage blocked: nothing to forget */ }
+}

@@ -20,3 +20,14 @@ export function formatTime(iso) {
   const then = Date.parse(iso);
   return Number.isNaN(then) ? '' : FULL.format(new Date(then));
 }
+
+const CLOCK = new Intl.DateTimeFormat(undefined, { timeStyle: 'short' });
+const DAY_AND_CLOCK = new Intl.DateTimeFormat(undefined, { dateStyle: 'short', timeStyle: 'short' });
+
+// A compact time for lists: the clock alone today, the date as well on any other day.
+export function formatShort(iso, now = new Date()) {
+  const then = Date.parse(iso);
+  if (Number.isNaN(then)) return '';
+  const date = new Date(then);
+  return (date.toDateString() === now.toDateString() ? CLOCK : DAY_AND_CLOCK).format(date);
+}

@@ -1,7 +1,5 @@
 // Reading a JWT's claims in the browser; the server verifies the signature, we only need who we are.
 
-import { tokenStore } from './storage.js';
-
 const SENIOR_ROLES = new Set(['engineer', 'admin', 'owner']);
 
 function base64urlDecode(part) {
@@ -27,6 +25,7 @@ export function readToken(token) {
   return {
     id: claims.sub,
     name: typeof claims.name === 'string' && claims.name ? claims.name : (claims.email || 'Signed-in user'),
+    email: typeof claims.email === 'string' ? claims.email : '',
     role: claims.role || 'viewer',
     accountId: claims.account_id || null,
     isSenior: SENIOR_ROLES.has(claims.role),
@@ -34,13 +33,23 @@ export function readToken(token) {
   };
 }
 
-// A `#token=` link signs this tab in; the fragment never reaches a server, and we wipe it from the address bar.
-export function takeTokenFromFragment() {
-  const match = /^#token=([^&]+)/.exec(location.hash);
-  if (!match) return;
-  history.replaceState(null, '', location.pathname + location.search);
-  const token = decodeURIComponent(match[1]).trim();
-  if (readToken(token)) tokenStore.set(token);
+// A `#token=` link's token, wiped from the address bar at once (the fragment never reaches a server).
+// Returns undefined without such a fragment, else the token text (which may not be readable).
+// `keepHash` is what the address bar shows instead, so a signed-in tab stays on its screen.
+export function takeTokenFromFragment(keepHash = '') {
+  const match = /^#token=([^&]*)/.exec(location.hash);
+  if (!match) return undefined;
+  history.replaceState(null, '', location.pathname + location.search + keepHash);
+  try {
+    return decodeURIComponent(match[1]).trim();
+  } catch {
+    return '';
+  }
+}
+
+// The same person (and tenant) in two tokens: a new token for them is a refresh, not a switch.
+export function sameUser(a, b) {
+  return Boolean(a && b && a.id === b.id && a.accountId === b.accountId);
 }
 
 // Accepts a pasted token with or without a "Bearer " prefix.

@@ -1,0 +1,53 @@
+"""The per-user cap on escalations, so one engineer cannot flood the seniors' inboxes.
+
+Counted from the handoffs themselves inside the escalating transaction, so it holds across every
+replica and on the embedded SQLite alike; parks are private and never count.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+import zlib
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.db.models import HandoffRow
+from shared.errors import RateLimited
+from shared.handoffs.schemas import Intent
+
+WINDOW = timedelta(hours=1)
+# Namespace of the per-user advisory locks (two-key form: apart from the one-key locks elsewhere).
+_LOCK_NAMESPACE = 0x48414E44  # "HAND"
+
+
+async def check_escalation_limit(
+    db: AsyncSession, account_id: uuid.UUID, user_id: uuid.UUID, limit: int, now: datetime
+) -> None:
+    """Raise RateLimited when the user already escalated `limit` times in the rolling hour before `now`.
+
+    On PostgreSQL a per-user lock until commit makes two escalations at once count one after the other
+    (SQLite takes its write lock when the transaction begins).
+    """
+    if db.get_bind().dialect.name == "postgresql":
+        user_key = zlib.crc32(user_id.bytes) - 2**31  # int4 range
+        await db.execute(select(func.pg_advisory_xact_lock(_LOCK_NAMESPACE, user_key)))
+    # The limit-th newest escalation in the hour: while it is inside the window the user is at the cap.
+    query = (
+        select(HandoffRow.created_at)
+        .where(
+            HandoffRow.account_id == account_id,  # the index on (account_id, created_at) narrows it to the hour
+            HandoffRow.created_at > now - WINDOW,
+            HandoffRow.created_by_id == user_id,
+            HandoffRow.intent == Intent.ESCALATE,
+        )
+        .order_by(HandoffRow.created_at.desc())
+        .offset(limit - 1)
+        .limit(1)
+    )
+    oldest_counted = await db.scalar(query)
+    if oldest_counted is not None:
+        retry_after_s = max(1, math.ceil((oldest_counted + WINDOW - now).total_seconds()))
+        raise RateLimited(retry_after_s, f"{limit} escalations in the last hour is the most one engineer may make")
