@@ -27,8 +27,10 @@ from services.handoff_api.controllers.sessions import SessionController
 from services.handoff_api.dependencies import CONTEXT_KEY, DEPENDENCIES, ApiContext
 from services.handoff_api.edge import Edge
 from services.handoff_api.errors import EXCEPTION_HANDLERS
+from services.handoff_api.methods import RouteMethods
 from services.handoff_api.openapi import describe_api
 from services.handoff_api.request import HandoffRequest, check_query
+from services.handoff_api.schema_page import RENDER_PLUGINS, schema_router
 from services.handoff_api.sse.endpoint import escalation_stream
 from services.handoff_api.sse.hub import SSEHub
 from shared.bootstrap import Runtime
@@ -124,10 +126,12 @@ def create_app(
         ),
         openapi_config=OpenAPIConfig(
             title="Handoff service",
-            version="1.1.0",
+            version="1.2.0",
             path="/schema",
             components=OPENAPI_COMPONENTS,
             security=OPENAPI_SECURITY,
+            render_plugins=RENDER_PLUGINS,
+            openapi_router=schema_router(),
         ),
         request_max_body_size=MAX_BODY_BYTES,
         request_class=HandoffRequest,
@@ -137,5 +141,5 @@ def create_app(
     )
     describe_api(app)
     # Outside routing and authentication, so every response gets its request id and is counted, 401s included.
-    app.asgi_handler = Edge(app.asgi_handler, allowed_origins=settings.allowed_origins)
+    app.asgi_handler = Edge(app.asgi_handler, allowed_origins=settings.allowed_origins, routes=RouteMethods(app.routes))
     return app

@@ -1,27 +1,35 @@
-"""The outermost layer of the API: request ids, CORS and the HTTP figures, for every response.
+"""The outermost layer of the API: request ids, CORS, `OPTIONS` and `HEAD`, the HTTP figures, 5xx logs.
 
 It wraps the whole Litestar application (routing, authentication and error handling included), so a
 401 from the token check, a 404 for an unknown path and a refused preflight are counted, carry an
-`X-Request-ID`, and are logged under it like any other answer.
+`X-Request-ID`, and are logged under it like any other answer. A plain `OPTIONS` (no preflight) is
+answered here from the routes; `HEAD` is served as `GET` without its body, on every path.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from typing import Any
 
 import msgspec
 from litestar.enums import ScopeType
-from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPReceiveMessage, HTTPScope, Message, Receive, Scope, Send
 
+from services.handoff_api.methods import RouteMethods, allow_header
 from shared.observability.context import bound_request_id, new_request_id, valid_request_id
 from shared.observability.metrics import HTTP_DURATION, HTTP_REQUESTS
+
+log = logging.getLogger("handoff.api")
 
 ALLOWED_METHODS = ("GET", "POST", "PUT", "DELETE")
 ALLOWED_HEADERS = ("authorization", "content-type", "last-event-id", "x-request-id")
 EXPOSED_HEADERS = b"X-Request-ID, Retry-After"
 PREFLIGHT_MAX_AGE_S = b"600"
 KNOWN_METHODS = {*ALLOWED_METHODS, "HEAD", "OPTIONS", "PATCH"}
+METHOD_NOT_ALLOWED = {"status_code": 405, "code": "method_not_allowed", "detail": "Method Not Allowed"}
+INTERNAL_ERROR = {"status_code": 500, "code": "internal_error", "detail": "the server could not complete the request"}
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -32,6 +40,8 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 SERVER_SEND = "handoff.server_send"
+# Where the error handlers leave the exception behind a 5xx, for the edge to log with its traceback.
+SERVER_ERROR = "handoff.server_error"
 
 
 def server_send(scope: Scope) -> Send | None:
@@ -40,13 +50,19 @@ def server_send(scope: Scope) -> Send | None:
     return found if callable(found) else None
 
 
+def note_server_error(scope: Scope, exc: BaseException) -> None:
+    """Leave the exception behind a 5xx answer for the edge's log line."""
+    scope.setdefault("state", {})[SERVER_ERROR] = exc
+
+
 class Edge:
     """ASGI middleware around the Litestar app; `allowed_origins` may hold `*`."""
 
-    def __init__(self, app: ASGIApp, *, allowed_origins: list[str]) -> None:
+    def __init__(self, app: ASGIApp, *, allowed_origins: list[str], routes: RouteMethods) -> None:
         self.app = app
         self.allow_any_origin = "*" in allowed_origins
         self.allowed_origins = set(allowed_origins)
+        self.routes = routes
 
     def origin_allowed(self, origin: str) -> bool:
         return self.allow_any_origin or origin in self.allowed_origins
@@ -63,14 +79,18 @@ class Edge:
     async def _handle(self, scope: HTTPScope, receive: Receive, send: Send, request_id: str) -> None:
         started = time.perf_counter()
         status = 500
+        response_started = cancelled = False
         origin = _header(scope, b"origin")
         cors = origin is not None and self.origin_allowed(origin)
+        method = scope["method"]
 
         async def send_with_headers(message: Message) -> None:
-            nonlocal status
+            nonlocal status, response_started
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = [*message.get("headers", ()), (b"x-request-id", request_id.encode())]
+                response_started = True
+                headers = [(k, _with_head(v) if k.lower() == b"allow" else v) for k, v in message.get("headers", ())]
+                headers.append((b"x-request-id", request_id.encode()))
                 if cors and origin is not None:
                     headers += [
                         (b"access-control-allow-origin", origin.encode("latin-1")),
@@ -80,18 +100,62 @@ class Edge:
                 message = {**message, "headers": headers}
             await send(message)
 
-        scope.setdefault("state", {})[SERVER_SEND] = send
+        state = scope.setdefault("state", {})
+        state[SERVER_SEND] = send
+        inner: HTTPScope = scope
+        app_receive, app_send = receive, send_with_headers
+        if method == "HEAD":
+            inner = {**scope, "method": "GET"}  # the same state: routing and errors still reach it
+            head = _Head(send_with_headers)
+            app_receive, app_send = head.receive, head.send
+            state[SERVER_SEND] = head.body_send
         try:
-            if scope["method"] == "OPTIONS" and origin is not None and _header(scope, b"access-control-request-method"):
+            if method == "OPTIONS" and not (origin is not None and _header(scope, b"access-control-request-method")):
+                await self._options(scope, send_with_headers)
+            elif method == "OPTIONS" and origin is not None:
                 await self._preflight(scope, send_with_headers, origin)
+            elif (allowed := self.routes.of(scope["path"])) is not None and inner["method"] not in allowed:
+                # The router's own 405, for the live stream too: a raw ASGI handler would take any method.
+                await _json(send_with_headers, 405, METHOD_NOT_ALLOWED, [(b"allow", allow_header(allowed).encode())])
             else:
-                await self.app(scope, receive, send_with_headers)
+                await self.app(inner, app_receive, app_send)
+        except asyncio.CancelledError:
+            cancelled = True
+            raise
+        except Exception as exc:  # noqa: BLE001 - whatever escaped every handler still gets an answer and a log
+            note_server_error(scope, exc)
+            if not response_started:
+                await _json(send_with_headers, 500, INTERNAL_ERROR)
+            status = 500
         finally:
-            method = scope["method"] if scope["method"] in KNOWN_METHODS else "OTHER"
+            label = method if method in KNOWN_METHODS else "OTHER"
             # The route's template, never the raw path: ids in paths would make a series per handoff.
-            path = scope.get("path_template") or "unmatched"
-            HTTP_REQUESTS.labels(method, path, str(status)).inc()
-            HTTP_DURATION.labels(method, path).observe(time.perf_counter() - started)
+            path = inner.get("path_template") or "unmatched"
+            HTTP_REQUESTS.labels(label, path, str(status)).inc()
+            HTTP_DURATION.labels(label, path).observe(time.perf_counter() - started)
+            if status >= 500 and not cancelled:  # a request cancelled at shutdown never answered: no 5xx of ours
+                error = state.pop(SERVER_ERROR, None)
+                crashed = isinstance(error, BaseException)
+                # A 5xx a handler chose (not ready, the bus unavailable) is a warning; one from an exception an error.
+                log.log(
+                    logging.ERROR if crashed else logging.WARNING,
+                    "server error: %s %s answered %s",
+                    method,
+                    path,
+                    status,
+                    exc_info=error if crashed else None,
+                    extra={"status": status, "method": method, "path": path, "request_id": request_id},
+                )
+
+    async def _options(self, scope: Scope, send: Send) -> None:
+        """A plain `OPTIONS`: 204 with the path's `Allow`, or the 404 any method gets for an unknown path."""
+        methods = self.routes.of(scope["path"])
+        if methods is None:
+            await _json(send, 404, {"status_code": 404, "code": "not_found", "detail": "no such path"})
+            return
+        headers = [(b"allow", allow_header(methods).encode())]
+        await send({"type": "http.response.start", "status": 204, "headers": headers})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def _preflight(self, scope: Scope, send: Send, origin: str) -> None:
         """Answer a browser's CORS preflight: 204 for a listed origin asking for what we allow, else 403."""
@@ -117,8 +181,44 @@ class Edge:
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-async def _json(send: Send, status: int, body: dict[str, Any]) -> None:
+def _with_head(allow: bytes) -> bytes:
+    """A 405's `Allow` lists HEAD wherever it lists GET."""
+    return allow_header(m.strip() for m in allow.decode("latin-1").split(",") if m.strip()).encode()
+
+
+class _Head:
+    """`HEAD` served as `GET`: the same status and headers, no body; the handler hears the client leave once
+    they are sent, so a stream (the live feed) ends instead of running on."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self._answered = asyncio.Event()
+        self._asked = False
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            await self._send(message)
+            await self._send({"type": "http.response.body", "body": b"", "more_body": False})
+            self._answered.set()
+        # Bodies are dropped: the response already ended with the start.
+
+    async def body_send(self, message: Message) -> None:
+        if message["type"] != "http.response.body":
+            await self.send(message)
+
+    async def receive(self) -> HTTPReceiveMessage:
+        if not self._asked:  # a HEAD carries no body
+            self._asked = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await self._answered.wait()
+        return {"type": "http.disconnect"}
+
+
+async def _json(
+    send: Send, status: int, body: dict[str, Any], extra_headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
     payload = msgspec.json.encode(body)
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+    headers += extra_headers or []
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload, "more_body": False})

@@ -1,8 +1,10 @@
-"""The one place where errors become the contract's error body and status code."""
+"""The one place where errors become the contract's error body and status code.
+
+A 5xx never carries its cause; the edge logs it, traceback and request id included (`note_server_error`).
+"""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from litestar import Request, Response
@@ -10,6 +12,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
 
+from services.handoff_api.edge import note_server_error
 from shared.clock import rfc3339
 from shared.errors import (
     CannotClaimOwnHandoff,
@@ -27,8 +30,6 @@ from shared.errors import (
     UnsafeTarget,
     UserInOtherAccount,
 )
-
-log = logging.getLogger("handoff.api")
 
 DOMAIN_STATUS: dict[type[DomainError], int] = {
     NotFound: 404,
@@ -80,10 +81,10 @@ def domain_error_handler(_: Request[Any, Any, Any], exc: DomainError) -> Respons
     return error_response(status, exc.code, exc.detail, **extra)
 
 
-def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
     status = exc.status_code
     if status >= 500:
-        log.error("server error: %s", exc.detail)
+        note_server_error(request.scope, exc)
         return error_response(
             status, HTTP_CODES.get(status, "internal_error"), "the server could not complete the request"
         )
@@ -97,7 +98,7 @@ def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Respons
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    note_server_error(request.scope, exc)
     return error_response(HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "the server could not complete the request")
 
 

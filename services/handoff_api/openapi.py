@@ -53,7 +53,7 @@ DESCRIPTIONS = {
     400: "`validation_error` naming the field (also `unsafe_target` for a PSA or webhook address)",
     401: "`unauthorized`: no token, a bad or expired one, or a user the directory no longer lets in",
     403: "`forbidden`: the caller's role may not do this",
-    404: "`not_found`: no such resource in the caller's account",
+    404: "`not_found`: no such resource in the caller's account, or an id in the path that is not a UUID",
     409: "a conflict with the resource's state (the code says which)",
     413: "`payload_too_large`: the body is over 1 MiB",
     429: "`rate_limited`, with `Retry-After` and `retry_after_s`",
@@ -96,9 +96,11 @@ ERRORS: dict[str, tuple[int, ...]] = {
 }
 
 
-def error_responses(operation_id: str, method: str) -> dict[int, ResponseSpec]:
-    """The ErrorBody responses of one operation."""
+def error_responses(operation_id: str, method: str, *, path_ids: bool = False) -> dict[int, ResponseSpec]:
+    """The ErrorBody responses of one operation; with ids in its path, a 404 whatever else it answers."""
     codes = ERRORS.get(operation_id) or (READ if method in {"GET", "HEAD"} else WRITE)
+    if path_ids and 404 not in codes:  # the router's 404 for an id that is not a UUID
+        codes = tuple(sorted({*codes, 404}))
     described = {**DESCRIPTIONS, 409: CONFLICTS.get(operation_id, DESCRIPTIONS[409])}
     if operation_id in FORBIDDEN:
         described[403] = FORBIDDEN[operation_id]
@@ -151,6 +153,7 @@ def describe_api(app: Litestar) -> None:
         for handler in route.route_handlers:
             if isinstance(handler, HTTPRouteHandler) and handler.resolve_include_in_schema():
                 method = sorted(handler.http_methods)[0]
-                handler.responses = {**error_responses(str(handler.operation_id), method), **(handler.responses or {})}
+                errors = error_responses(str(handler.operation_id), method, path_ids=bool(route.path_parameters))
+                handler.responses = {**errors, **(handler.responses or {})}
     openapi = app.openapi_schema
     openapi.paths = {**(openapi.paths or {}), STREAM_PATH: PathItem(get=_stream_operation())}

@@ -81,3 +81,17 @@ async def test_real_error_answers_fit_the_documented_body(tenants: TenantFactory
         assert isinstance(body["code"], str)
         assert isinstance(body["detail"], str)
     assert set(answers[0].json()["claimed_by"]) == {"id", "name"}
+
+
+async def test_every_operation_with_an_id_in_its_path_lists_the_routers_404(
+    client: httpx.AsyncClient, tenants: TenantFactory, document: dict[str, Any]
+) -> None:
+    owner = (await tenants.create(owner="owner"))["owner"]
+    for method, path, op in operations(document):
+        if "{" not in path:
+            continue
+        assert "404" in op["responses"], f"{method} {path}"
+        malformed = path.replace("{", "x").replace("}", "")  # every id in the path not a UUID
+        answer = await owner.request(method.upper(), malformed, json={})
+        assert answer.status_code == 404, f"{method} {malformed}: {answer.status_code}"
+        assert answer.json()["code"] == "not_found"
