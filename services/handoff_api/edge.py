@@ -148,8 +148,8 @@ class Edge:
                 )
 
     async def _options(self, scope: Scope, send: Send) -> None:
-        """A plain `OPTIONS`: 204 with the path's `Allow`, or the 404 any method gets for an unknown path."""
-        methods = self.routes.of(scope["path"])
+        """A plain `OPTIONS`: 204 with the route's `Allow`, or the 404 any method gets for a path of no route."""
+        methods = self.routes.of(scope["path"], typed=False)
         if methods is None:
             await _json(send, 404, {"status_code": 404, "code": "not_found", "detail": "no such path"})
             return

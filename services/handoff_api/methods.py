@@ -33,10 +33,12 @@ class _Template:
     parsers: tuple[tuple[str, Callable[[str], Any] | None], ...]
     methods: frozenset[str]
 
-    def matches(self, path: str) -> bool:
+    def matches(self, path: str, *, typed: bool = True) -> bool:
         found = self.pattern.fullmatch(path)
         if found is None:
             return False
+        if not typed:
+            return True
         for name, parser in self.parsers:
             if parser is None:
                 continue
@@ -81,10 +83,14 @@ class RouteMethods:
                 path = normalize_path(route.path_format)
                 self.plain[path] = self.plain.get(path, frozenset()) | _methods(route)
 
-    def of(self, path: str) -> frozenset[str] | None:
-        """The methods `path` answers, or None when no route matches it."""
+    def of(self, path: str, *, typed: bool = True) -> frozenset[str] | None:
+        """The methods `path` answers, or None when no route matches it.
+
+        `typed=False` matches a route's shape alone (`/handoffs/x` is the shape of `/handoffs/{id}`): what a plain
+        `OPTIONS` describes is the route, whether or not a resource lives at that id.
+        """
         path = normalize_path(path)
         if path in self.plain:
             return self.plain[path]
-        found = [t.methods for t in self.templated if t.matches(path)]
+        found = [t.methods for t in self.templated if t.matches(path, typed=typed)]
         return frozenset().union(*found) if found else None

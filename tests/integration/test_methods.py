@@ -97,10 +97,19 @@ async def test_a_plain_options_answers_204_with_allow_on_every_path(
 
 
 async def test_options_on_an_unknown_path_is_a_404_with_the_error_body(client: httpx.AsyncClient) -> None:
-    for path in ("/no/such/page", "/api/v1/handoffs/not-a-uuid", "/api/v1/nothing"):
+    for path in ("/no/such/page", "/api/v1/nothing", "/api/v1/handoffs/not-a-uuid/nothing"):
         answer = await client.options(path)
         assert answer.status_code == 404, path
         assert answer.json() == {"status_code": 404, "code": "not_found", "detail": "no such path"}
+
+
+async def test_options_describes_a_route_whatever_its_ids_hold(client: httpx.AsyncClient) -> None:
+    # A client probing the contract's paths may fill an id with anything: the route is still there.
+    for path in ("/api/v1/handoffs/not-a-uuid", "/api/v1/handoffs/{id}/claim", "/api/v1/ai-sessions/1"):
+        answer = await client.options(path)
+        assert answer.status_code == 204, path
+        assert "OPTIONS" in answer.headers["allow"]
+    assert (await client.options("/api/v1/handoffs/x/claim")).headers["allow"] == "POST, OPTIONS"
 
 
 async def test_a_real_preflight_is_still_answered_as_one(client: httpx.AsyncClient) -> None:
