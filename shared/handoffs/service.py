@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.auth.policy import require_escalator, require_may_hand_off, require_member
 from shared.auth.principal import Principal
 from shared.clock import rfc3339, utcnow
 from shared.db.models import AISession, AssessmentFeedbackRow, HandoffRow, SessionMessage
+from shared.directory.who import may_see_handoff, require_escalator, require_may_hand_off, require_member
 from shared.errors import HandoffActionNotAllowed, HandoffAlreadyClaimed, NotFound, SessionNotActive
 from shared.escalations.policy import policy_of
 from shared.escalations.timers import CLAIM_STALE, REMINDER, cancel_timers, schedule_first_reminder
@@ -138,13 +138,13 @@ async def create_handoff(
 async def load_handoff(
     db: AsyncSession, principal: Principal, handoff_id: uuid.UUID, *, for_update: bool = False
 ) -> HandoffRow:
-    """The handoff if the caller may see it: same account; a park only for the engineer who parked it."""
+    """The handoff if the caller may see it (see `who.may_see_handoff`)."""
     account_id = require_member(principal)
     query = select(HandoffRow).where(HandoffRow.id == handoff_id, HandoffRow.account_id == account_id)
     if for_update:
         query = query.with_for_update()
     row = (await db.execute(query.execution_options(populate_existing=True))).scalar_one_or_none()
-    if row is None or (row.intent == Intent.PARK and row.created_by_id != principal.user_id):
+    if row is None or not may_see_handoff(principal, row, park=row.intent == Intent.PARK):
         raise NotFound("handoff")
     return row
 
