@@ -30,6 +30,7 @@ from shared.background import finish
 from shared.bus.base import Bus, BusUnavailable
 from shared.clock import utcnow
 from shared.db.models import OutboxRow
+from shared.db.uow import unit_of_work
 from shared.jobs.base import JOB_QUEUES, JobQueue, JobQueueUnavailable
 from shared.observability.context import REQUEST_ID_KEY, bound_request_id, request_id_of
 
@@ -142,7 +143,7 @@ class OutboxRelay:
         Core statements, not the ORM: the relay runs after every commit that wrote outbox rows, so
         its cost is on every write path. One SELECT, one UPDATE for the rows sent, one per failure.
         """
-        async with self.sessionmaker() as db, db.begin():
+        async with unit_of_work(self.sessionmaker) as db:
             if db.get_bind().dialect.name == "postgresql":
                 locked = await db.scalar(select(func.pg_try_advisory_xact_lock(RELAY_LOCK_KEY)))
                 if not locked:
@@ -206,7 +207,7 @@ class OutboxRelay:
         cutoff = utcnow() - KEEP_PUBLISHED
         deleted = 0
         while True:
-            async with self.sessionmaker() as db, db.begin():
+            async with unit_of_work(self.sessionmaker) as db:
                 batch = (
                     select(OutboxRow.id)
                     .where(OutboxRow.published_at.is_not(None), OutboxRow.published_at < cutoff)
