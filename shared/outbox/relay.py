@@ -45,7 +45,8 @@ KEEP_PUBLISHED = timedelta(days=7)
 PRUNE_EVERY_S = 3600.0
 PRUNE_BATCH = 5000
 
-OUTBOX = OutboxRow.__table__
+# What publishing a row needs, read as a typed row: the relay stays on Core statements.
+PendingRow = Row[tuple[int, uuid.UUID | None, str, str, str | None, dict[str, Any], int]]
 
 DEAD_LETTERS = Counter(
     "handoff_outbox_dead_letters_total", "Outbox rows set aside after repeated failures to publish", ["kind"]
@@ -150,7 +151,7 @@ class OutboxRelay:
                     return BUSY
             rows = (await db.execute(self._pending)).all()
             published: list[int] = []
-            failed: list[tuple[Row[Any], str, bool]] = []  # row, error, set aside now
+            failed: list[tuple[PendingRow, str, bool]] = []  # row, error, set aside now
             held_back: set[uuid.UUID | None] = set()
             failure: Exception | None = None
             for row in rows:
@@ -193,11 +194,19 @@ class OutboxRelay:
         return len(published)
 
     @property
-    def _pending(self) -> Select[Any]:
+    def _pending(self) -> Select[tuple[int, uuid.UUID | None, str, str, str | None, dict[str, Any], int]]:
         return (
-            select(OUTBOX)
-            .where(OUTBOX.c.published_at.is_(None), OUTBOX.c.dead_at.is_(None))
-            .order_by(OUTBOX.c.id)
+            select(
+                OutboxRow.id,
+                OutboxRow.account_id,
+                OutboxRow.kind,
+                OutboxRow.topic,
+                OutboxRow.job_id,
+                OutboxRow.payload,
+                OutboxRow.attempts,
+            )
+            .where(OutboxRow.published_at.is_(None), OutboxRow.dead_at.is_(None))
+            .order_by(OutboxRow.id)
             .limit(self.batch_size)
             .with_for_update(skip_locked=True)
         )
@@ -223,7 +232,7 @@ class OutboxRelay:
                     log.info("outbox: pruned %d rows published before %s", deleted, cutoff.isoformat())
                 return deleted
 
-    async def _send(self, row: Row[Any]) -> None:
+    async def _send(self, row: PendingRow) -> None:
         with bound_request_id(request_id_of(row.payload)):
             if row.kind == "event":
                 # The request id stays in our logs; the stream carries the contract's event data only.
