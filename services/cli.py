@@ -19,7 +19,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from shared.auth.principal import ROLES
 from shared.auth.tokens import issue_token
@@ -232,6 +232,7 @@ def cmd_notifier(settings: Settings, args: argparse.Namespace) -> None:
 
 def cmd_rotate_secrets(settings: Settings, _: argparse.Namespace) -> None:
     from shared.db.engine import create_engine
+    from shared.db.uow import unit_of_work
     from shared.integrations.crypto import SecretBox
     from shared.integrations.service import reseal_credentials
 
@@ -242,7 +243,7 @@ def cmd_rotate_secrets(settings: Settings, _: argparse.Namespace) -> None:
     async def rotate() -> int:
         engine = create_engine(settings.database_url, pool_size=1)
         try:
-            async with AsyncSession(engine, expire_on_commit=False) as db, db.begin():
+            async with unit_of_work(async_sessionmaker(engine, expire_on_commit=False)) as db:
                 return await reseal_credentials(db, box)
         finally:
             await engine.dispose()

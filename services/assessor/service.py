@@ -15,7 +15,7 @@ from services.assessor.providers.heuristic import HeuristicProvider
 from shared.assessments.schemas import Assessment, AssessmentDraft
 from shared.assessments.service import pending_assessment, record_assessment
 from shared.clock import rfc3339, utcnow
-from shared.db.uow import unit_of_work
+from shared.db.uow import read_only, unit_of_work
 from shared.handoffs.schemas import AssessmentStatus
 from shared.observability.metrics import ASSESSMENT_DURATION
 
@@ -43,7 +43,7 @@ class AssessHandoff:
 
     async def __call__(self, payload: dict[str, Any]) -> str:
         handoff_id = uuid.UUID(str(payload["handoff_id"]))
-        async with self.sessionmaker() as db:
+        async with read_only(self.sessionmaker) as db:
             request = await pending_assessment(db, handoff_id)
         if request is None:
             return "nothing to do"

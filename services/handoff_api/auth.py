@@ -12,9 +12,9 @@ from litestar.openapi.spec import Components, SecurityRequirement, SecuritySchem
 from litestar.types import Receive, Scope, Send
 
 from services.handoff_api.dependencies import api_context, release_request_session, request_session
-from shared.auth import policy
 from shared.auth.principal import Principal
 from shared.auth.tokens import InvalidToken, verify_token
+from shared.directory import who
 from shared.directory.service import principal_from_claims
 from shared.errors import RateLimited
 
@@ -76,20 +76,20 @@ def _principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
     return user
 
 
-# The guards refuse early, with the same rules (and messages) the domain applies: shared.auth.policy.
+# The guards refuse early, with the same rules (and messages) the domain applies: shared.directory.who.
 def member_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """A user of an account (any role but `service`)."""
-    policy.require_member(_principal(connection))
+    who.require_member(_principal(connection))
 
 
 def senior_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """An engineer, admin or owner of an account."""
-    policy.require_senior(_principal(connection))
+    who.require_senior(_principal(connection))
 
 
 def account_admin_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """The main application (`service`), or an owner or admin."""
-    policy.require_account_manager(_principal(connection))
+    who.require_account_manager(_principal(connection))
 
 
 async def rate_limit_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:

@@ -19,6 +19,7 @@ from services.handoff_api.sse.hub import SSEHub
 from shared.auth.principal import Principal
 from shared.bootstrap import Runtime
 from shared.config import Settings
+from shared.db.uow import in_transaction
 from shared.integrations.crypto import SecretBox
 from shared.integrations.outbound import OutboundPolicy
 
@@ -58,25 +59,24 @@ def request_session(scope: Scope, context: ApiContext) -> AsyncSession:
 
 
 async def release_request_session(scope: Scope) -> None:
-    """Close the request's session if one was opened (a no-op when the unit of work already closed it)."""
+    """Close the request's session if one was opened: authentication does, once the response is sent."""
     session = scope.get("state", {}).pop(REQUEST_SESSION_KEY, None)
     if session is not None:
         await session.close()
 
 
+async def end_request_transaction(scope: Scope) -> None:
+    """Hand the request session's connection back to the pool, for a handler that holds the request open (a stream)."""
+    session = scope.get("state", {}).get(REQUEST_SESSION_KEY)
+    if session is not None:
+        await session.rollback()
+
+
 async def provide_db(request: Request[Any, Any, Any]) -> AsyncGenerator[AsyncSession, None]:
     """The request's unit of work: committed after the handler returns (before the response is sent),
-    rolled back if it raises."""
-    session = request_session(request.scope, api_context(request.app))
-    try:
+    rolled back if it raises. Ending the transaction hands the connection back to the pool."""
+    async with in_transaction(request_session(request.scope, api_context(request.app))) as session:
         yield session
-    except BaseException:
-        await session.rollback()
-        raise
-    else:
-        await session.commit()
-    finally:
-        await release_request_session(request.scope)
 
 
 def provide_principal(request: Request[Principal, Any, Any]) -> Principal:

@@ -28,11 +28,11 @@ from shared.db.uow import unit_of_work
 from shared.deliveries.schemas import Channel, DeliveryState
 from shared.deliveries.service import (
     claim_delivery,
-    eligible_recipients,
     ensure_deliveries,
     pending_deliveries,
     record_outcome,
 )
+from shared.directory.who import seniors_to_page
 from shared.escalations.timers import STALE_CLAIM_ROUND
 from shared.handoffs.events import handoff_event
 from shared.handoffs.schemas import AssessmentStatus, HandoffStatus, Intent
@@ -92,7 +92,7 @@ class NotifyHandoff:
         if handoff is None or handoff.intent != Intent.ESCALATE:
             return "nothing to do"
         async with unit_of_work(self.sessionmaker) as db:
-            seniors = await eligible_recipients(db, handoff.account_id, handoff.created_by_id)
+            seniors = await seniors_to_page(db, handoff.account_id, handoff.created_by_id)
             await ensure_deliveries(
                 db,
                 handoff_id=handoff.id,
@@ -112,7 +112,7 @@ class NotifyHandoff:
                 return "nothing to do"
             rows = await pending_deliveries(db, handoff.id, Channel.EMAIL, round)
             ids = {row.user_id for row in rows if row.user_id is not None}
-            seniors = await eligible_recipients(db, handoff.account_id, handoff.created_by_id)
+            seniors = await seniors_to_page(db, handoff.account_id, handoff.created_by_id)
         return await self._deliver_all(handoff, rows, {user.id: user for user in seniors if user.id in ids})
 
     async def _deliver_all(self, handoff: HandoffRow, rows: Sequence[Delivery], users: dict[uuid.UUID, User]) -> str:

@@ -9,8 +9,6 @@ import msgspec
 
 Role = Literal["owner", "admin", "engineer", "viewer", "service"]
 ROLES: frozenset[str] = frozenset({"owner", "admin", "engineer", "viewer", "service"})
-SENIOR_ROLES: frozenset[str] = frozenset({"owner", "admin", "engineer"})
-ADMIN_ROLES: frozenset[str] = frozenset({"owner", "admin"})
 
 
 class Principal(msgspec.Struct, frozen=True, kw_only=True):
@@ -23,14 +21,6 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def is_service(self) -> bool:
         return self.role == "service"
-
-    @property
-    def is_senior(self) -> bool:
-        return self.role in SENIOR_ROLES
-
-    @property
-    def is_account_admin(self) -> bool:
-        return self.role in ADMIN_ROLES
 
     def in_account(self, account_id: uuid.UUID) -> bool:
         return self.account_id is not None and self.account_id == account_id

@@ -10,12 +10,12 @@ from typing import Any
 from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.auth.policy import require_senior
-from shared.auth.principal import SENIOR_ROLES, Principal
+from shared.auth.principal import Principal
 from shared.clock import rfc3339, utcnow
-from shared.db.models import Delivery, HandoffRow, User
+from shared.db.models import Delivery, HandoffRow
 from shared.db.upsert import insert_missing
 from shared.deliveries.schemas import DeliveryOut, DeliveryState, DeliveryStatus
+from shared.directory.who import pageable, require_senior
 from shared.handoffs.schemas import Intent
 from shared.handoffs.service import load_handoff
 from shared.observability.metrics import DELIVERIES
@@ -54,22 +54,6 @@ async def list_deliveries(db: AsyncSession, principal: Principal, handoff_id: uu
         .order_by(Delivery.round, Delivery.channel, Delivery.recipient)
     )
     return [_out(row) for row in (await db.execute(query)).scalars().all()]
-
-
-async def eligible_recipients(db: AsyncSession, account_id: uuid.UUID, escalator_id: uuid.UUID) -> Sequence[User]:
-    """Every active, not deleted senior of the account except the escalator."""
-    query = (
-        select(User)
-        .where(
-            User.account_id == account_id,
-            User.active.is_(True),
-            User.deleted_at.is_(None),
-            User.role.in_(SENIOR_ROLES),
-            User.id != escalator_id,
-        )
-        .order_by(User.email)
-    )
-    return (await db.execute(query)).scalars().all()
 
 
 async def ensure_deliveries(
@@ -209,13 +193,7 @@ async def escalations_never_notified(
         exists().where(Delivery.handoff_id == HandoffRow.id, Delivery.channel.in_(channels))
         for channels in (("email",), ("psa", "webhook"))
     ]
-    has_seniors = exists().where(
-        User.account_id == HandoffRow.account_id,
-        User.active.is_(True),
-        User.deleted_at.is_(None),
-        User.role.in_(SENIOR_ROLES),
-        User.id != HandoffRow.created_by_id,
-    )
+    has_seniors = exists().where(pageable(HandoffRow.account_id, HandoffRow.created_by_id))
     unnotified = select(HandoffRow.id).where(window, ~has_rows[0], has_seniors).limit(500)
     unpushed = select(HandoffRow.id).where(window, ~has_rows[1]).limit(500)
     found = [(h, "notify") for h in (await db.execute(unnotified)).scalars().all()]

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.auth.policy import require_account_manager
-from shared.auth.principal import ROLES, SENIOR_ROLES, Principal
+from shared.auth.principal import ROLES, Principal
 from shared.clock import utcnow
 from shared.db.models import Account, User
 from shared.db.upsert import insert_missing
 from shared.directory.owners import check_owner_change, lock_active_owners
 from shared.directory.schemas import DirectoryNotice, UserOut, UserPut
 from shared.directory.views import user_out
+from shared.directory.who import Standing, may_act, may_stream, require_account_manager, standing_of
 from shared.errors import NotFound, UserInOtherAccount
 from shared.outbox.writer import add_event
 
@@ -82,24 +81,6 @@ async def delete_user(db: AsyncSession, principal: Principal, account_id: uuid.U
     return user_out(user)
 
 
-class Standing(Protocol):
-    """A directory row as far as acting and streaming go: a User, or a Row of its columns."""
-
-    @property
-    def account_id(self) -> uuid.UUID: ...
-    @property
-    def role(self) -> str: ...
-    @property
-    def active(self) -> bool: ...
-    @property
-    def deleted_at(self) -> datetime | None: ...
-
-
-def may_stream(user: Standing, account_id: uuid.UUID) -> bool:
-    """Whether this directory row still lets its user hold the account's escalation stream."""
-    return user.account_id == account_id and user.active and user.deleted_at is None and user.role in SENIOR_ROLES
-
-
 def announce_user_change(db: AsyncSession, user: User, *, account_id: uuid.UUID | None = None) -> None:
     """Tell every API replica, once this commits, so open streams follow the directory."""
     account = account_id or user.account_id
@@ -109,14 +90,13 @@ def announce_user_change(db: AsyncSession, user: User, *, account_id: uuid.UUID 
         event_type=DIRECTORY_EVENT,
         payload=msgspec.to_builtins(
             DirectoryNotice(
-                type=DIRECTORY_EVENT, account_id=account, user_id=user.id, may_stream=may_stream(user, account)
+                type=DIRECTORY_EVENT,
+                account_id=account,
+                user_id=user.id,
+                may_stream=may_stream(standing_of(user), account),
             )
         ),
     )
-
-
-# What decides whether a user may act or stream.
-_STANDING = (User.id, User.account_id, User.role, User.active, User.deleted_at)
 
 
 async def users_refused_streams(db: AsyncSession, holders: set[tuple[uuid.UUID, uuid.UUID]]) -> set[uuid.UUID]:
@@ -127,10 +107,13 @@ async def users_refused_streams(db: AsyncSession, holders: set[tuple[uuid.UUID, 
     if not holders:
         return set()
     users = list({user for user, _ in holders})
-    known: dict[uuid.UUID, Any] = {}
+    known: dict[uuid.UUID, Standing] = {}
     for start in range(0, len(users), 5000):  # well under any server's limit of bound parameters
-        query = select(*_STANDING).where(User.id.in_(users[start : start + 5000]))
-        known.update((row.id, row) for row in (await db.execute(query)).all())
+        query = select(User.id, User.account_id, User.role, User.active, User.deleted_at).where(
+            User.id.in_(users[start : start + 5000])
+        )
+        for user_id, user_account, role, active, deleted_at in (await db.execute(query)).all():
+            known[user_id] = Standing(user_account, role, active, deleted_at)
     return {user for user, account in holders if user in known and not may_stream(known[user], account)}
 
 
@@ -158,9 +141,10 @@ async def principal_from_claims(db: AsyncSession, claims: dict[str, Any]) -> Pri
 
     if role != "service":
         # Core columns, not an ORM object: this runs on every request.
-        row = (await db.execute(select(*_STANDING, User.name, User.email).where(User.id == user_id))).one_or_none()
+        query = select(User.account_id, User.role, User.active, User.deleted_at, User.name, User.email)
+        row = (await db.execute(query.where(User.id == user_id))).one_or_none()
         if row is not None:
-            if not row.active or row.deleted_at is not None or row.account_id != account_id:
+            if not may_act(Standing(row.account_id, row.role, row.active, row.deleted_at), account_id):
                 return None
             role, name, email = row.role, row.name, row.email
     return Principal(

@@ -7,10 +7,10 @@ import uuid
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.auth.policy import require_senior
 from shared.auth.principal import Principal
 from shared.clock import utcnow
 from shared.db.models import AssessmentFeedbackRow
+from shared.directory.who import require_senior
 from shared.errors import Forbidden, InvalidInput
 from shared.escalations.schemas import FeedbackPut
 from shared.handoffs.schemas import Handoff

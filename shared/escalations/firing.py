@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.clock import utcnow
 from shared.db.models import HandoffRow, HandoffTimer, User
 from shared.deliveries.schemas import Channel
-from shared.deliveries.service import eligible_recipients, ensure_deliveries
+from shared.deliveries.service import ensure_deliveries
+from shared.directory.who import may_be_nudged, seniors_to_page
 from shared.escalations.policy import policy_of
 from shared.escalations.schemas import EscalationPolicy
 from shared.escalations.timers import REMINDER, STALE_CLAIM_ROUND, newest_message, pending_timer
@@ -66,7 +67,7 @@ async def _fire_reminder(
         return False
     timer.fired_at = now
     handoff.reminders_sent = max(handoff.reminders_sent, timer.round)
-    seniors = await eligible_recipients(db, handoff.account_id, handoff.created_by_id)
+    seniors = await seniors_to_page(db, handoff.account_id, handoff.created_by_id)
     await _notify(db, handoff, [(user.email, user.id) for user in seniors], timer.round)
     announce(db, handoff, "handoff_reminder", round=timer.round)
     if timer.round < policy.max_reminders:
@@ -99,7 +100,7 @@ async def _fire_stale_claim(
             return False
     timer.fired_at = now
     claimer = await db.get(User, handoff.claimed_by_id)
-    recipients = [(claimer.email, claimer.id)] if claimer is not None and claimer.active else []
+    recipients = [(claimer.email, claimer.id)] if claimer is not None and may_be_nudged(claimer) else []
     await _notify(db, handoff, recipients, STALE_CLAIM_ROUND)
     announce(db, handoff, "handoff_claim_stale")
     return True

@@ -6,10 +6,10 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.auth.policy import require_account_manager
 from shared.auth.principal import Principal
 from shared.clock import utcnow
 from shared.db.models import EscalationPolicyRow
+from shared.directory.who import require_account_manager
 from shared.errors import InvalidInput
 from shared.escalations.schemas import EscalationPolicy, ReminderIntervals
 

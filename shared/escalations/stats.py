@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, Date, Float, and_, case, cast, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.auth.policy import require_account_manager
 from shared.auth.principal import Principal
 from shared.clock import rfc3339, utcnow
 from shared.db.models import AssessmentFeedbackRow, HandoffRow
+from shared.directory.who import require_account_manager
 from shared.errors import InvalidInput
 from shared.escalations.schemas import (
     AssessmentFigures,

@@ -6,11 +6,11 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.auth.policy import require_senior
 from shared.auth.principal import Principal
 from shared.clock import utcnow
 from shared.db.models import HandoffRow
-from shared.errors import CannotClaimOwnHandoff, HandoffNotClaimable
+from shared.directory.who import require_may_claim, require_senior
+from shared.errors import HandoffNotClaimable
 from shared.escalations.timers import REMINDER, cancel_timers, schedule_stale_claim
 from shared.handoffs.events import announce
 from shared.handoffs.schemas import Handoff, HandoffStatus, Intent
@@ -32,10 +32,7 @@ async def claim_handoff(db: AsyncSession, principal: Principal, handoff_id: uuid
     """
     require_senior(principal)
     handoff = await load_handoff(db, principal, handoff_id)
-    if handoff.intent == Intent.PARK:
-        raise HandoffNotClaimable("a park is resumed by its engineer, not claimed")
-    if handoff.created_by_id == principal.user_id:
-        raise CannotClaimOwnHandoff()
+    require_may_claim(principal, handoff, park=handoff.intent == Intent.PARK)
     if handoff.status != HandoffStatus.OPEN:
         return _lost(handoff, principal)  # decided already: no lock to wait for, nothing to write
 

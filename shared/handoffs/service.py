@@ -6,13 +6,15 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
 from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import load_only
 
-from shared.auth.policy import require_escalator, require_may_hand_off, require_member
 from shared.auth.principal import Principal
-from shared.clock import rfc3339, utcnow
+from shared.clock import utcnow
 from shared.db.models import AISession, AssessmentFeedbackRow, HandoffRow, SessionMessage
+from shared.directory.who import may_see_handoff, require_escalator, require_may_hand_off, require_member
 from shared.errors import HandoffActionNotAllowed, HandoffAlreadyClaimed, NotFound, SessionNotActive
 from shared.escalations.policy import policy_of
 from shared.escalations.timers import CLAIM_STALE, REMINDER, cancel_timers, schedule_first_reminder
@@ -24,6 +26,7 @@ from shared.ids import new_id
 from shared.outbox.writer import add_job
 from shared.sessions.schemas import SessionStatus
 from shared.sessions.service import load_session
+from shared.sessions.views import message_out
 
 SNAPSHOT_MESSAGES = 50
 SNAPSHOT_STEPS = 50  # the last ones; `steps_tried_count` says how many there were
@@ -31,12 +34,9 @@ SNAPSHOT_STEPS = 50  # the last ones; `steps_tried_count` says how many there we
 ESCALATION_JOBS = ("assess", "notify", "psa_push")
 
 
-_SNAPSHOT_COLUMNS = (
-    SessionMessage.role,
-    SessionMessage.content,
-    SessionMessage.kind,
-    SessionMessage.step_status,
-    SessionMessage.at,
+# A message as the snapshot carries it: the wire fields only, the rest of the row stays in the database.
+_SNAPSHOT_FIELDS = load_only(
+    SessionMessage.role, SessionMessage.content, SessionMessage.kind, SessionMessage.step_status, SessionMessage.at
 )
 
 
@@ -50,31 +50,19 @@ async def _snapshot(db: AsyncSession, session: AISession) -> dict[str, Any]:
             select(func.count(), func.coalesce(func.sum(case((is_step, 1), else_=0)), 0)).where(of_session)
         )
     ).one()
-    last = (
-        await db.execute(select(*_SNAPSHOT_COLUMNS).where(of_session).order_by(newest_first).limit(SNAPSHOT_MESSAGES))
-    ).all()
+    messages = select(SessionMessage).options(_SNAPSHOT_FIELDS).where(of_session).order_by(newest_first)
+    last = (await db.execute(messages.limit(SNAPSHOT_MESSAGES))).scalars().all()
     steps = [m for m in last if m.kind == "step"][:SNAPSHOT_STEPS]
     if len(steps) < min(steps_count, SNAPSHOT_STEPS):  # older steps than the newest messages reach
-        query = select(*_SNAPSHOT_COLUMNS).where(of_session, is_step).order_by(newest_first).limit(SNAPSHOT_STEPS)
-        steps = list((await db.execute(query)).all())
+        steps = list((await db.execute(messages.where(is_step).limit(SNAPSHOT_STEPS))).scalars().all())
     return {
         "title": session.title,
         "ticket_ref": session.ticket_ref,
         "context": session.context,
-        "messages": [_builtin_message(m) for m in reversed(last)],
-        "steps_tried": [_builtin_message(m) for m in reversed(steps)],
+        "messages": msgspec.to_builtins([message_out(m) for m in reversed(last)]),
+        "steps_tried": msgspec.to_builtins([message_out(m) for m in reversed(steps)]),
         "steps_tried_count": int(steps_count),
         "message_count": int(message_count),
-    }
-
-
-def _builtin_message(row: Any) -> dict[str, Any]:
-    return {
-        "role": row.role,
-        "content": row.content,
-        "kind": row.kind,
-        "step_status": row.step_status,
-        "at": rfc3339(row.at),
     }
 
 
@@ -138,13 +126,13 @@ async def create_handoff(
 async def load_handoff(
     db: AsyncSession, principal: Principal, handoff_id: uuid.UUID, *, for_update: bool = False
 ) -> HandoffRow:
-    """The handoff if the caller may see it: same account; a park only for the engineer who parked it."""
+    """The handoff if the caller may see it (see `who.may_see_handoff`)."""
     account_id = require_member(principal)
     query = select(HandoffRow).where(HandoffRow.id == handoff_id, HandoffRow.account_id == account_id)
     if for_update:
         query = query.with_for_update()
     row = (await db.execute(query.execution_options(populate_existing=True))).scalar_one_or_none()
-    if row is None or (row.intent == Intent.PARK and row.created_by_id != principal.user_id):
+    if row is None or not may_see_handoff(principal, row, park=row.intent == Intent.PARK):
         raise NotFound("handoff")
     return row
 

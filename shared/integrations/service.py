@@ -9,10 +9,10 @@ from urllib.parse import urlsplit, urlunsplit
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.auth.policy import require_account_manager
 from shared.auth.principal import Principal
 from shared.config import ConfigError
 from shared.db.models import PSAConnectionRow
+from shared.directory.who import require_account_manager
 from shared.errors import InvalidInput, NotFound
 from shared.integrations.allow_list import account_policy
 from shared.integrations.crypto import SecretBox

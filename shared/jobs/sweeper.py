@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.assessments.service import stale_assessments
 from shared.background import finish
+from shared.db.uow import unit_of_work
 from shared.deliveries.service import escalations_never_notified, handoffs_with_unfinished_deliveries
 from shared.escalations.firing import notify_job_id
 from shared.jobs.base import JobQueue
@@ -96,7 +97,7 @@ class Sweeper:
         return requeued
 
     async def _sweep(self, family: str) -> int:
-        async with self.sessionmaker() as db, db.begin():
+        async with unit_of_work(self.sessionmaker) as db:
             if db.get_bind().dialect.name == "postgresql":
                 locked = await db.scalar(select(func.pg_try_advisory_xact_lock(SWEEP_LOCK_KEYS[family])))
                 if not locked:

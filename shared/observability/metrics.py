@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.clock import utcnow
 from shared.db.models import OutboxRow
+from shared.db.uow import read_only
 
 log = logging.getLogger("handoff.metrics")
 
@@ -59,7 +60,7 @@ PROBE_TIMEOUT_S = 2.0
 
 async def outbox_lag_seconds(sessionmaker: async_sessionmaker[AsyncSession]) -> float:
     """Seconds since the oldest unpublished outbox row was written; 0 when every row is out."""
-    async with sessionmaker() as db:
+    async with read_only(sessionmaker) as db:
         query = select(OutboxRow.created_at).where(OutboxRow.published_at.is_(None)).order_by(OutboxRow.id).limit(1)
         oldest = await db.scalar(query)
     if oldest is None:

@@ -30,6 +30,7 @@ from shared.background import finish
 from shared.bus.base import Bus, BusUnavailable
 from shared.clock import utcnow
 from shared.db.models import OutboxRow
+from shared.db.uow import unit_of_work
 from shared.jobs.base import JOB_QUEUES, JobQueue, JobQueueUnavailable
 from shared.observability.context import REQUEST_ID_KEY, bound_request_id, request_id_of
 
@@ -44,7 +45,8 @@ KEEP_PUBLISHED = timedelta(days=7)
 PRUNE_EVERY_S = 3600.0
 PRUNE_BATCH = 5000
 
-OUTBOX = OutboxRow.__table__
+# What publishing a row needs, read as a typed row: the relay stays on Core statements.
+PendingRow = Row[tuple[int, uuid.UUID | None, str, str, str | None, dict[str, Any], int]]
 
 DEAD_LETTERS = Counter(
     "handoff_outbox_dead_letters_total", "Outbox rows set aside after repeated failures to publish", ["kind"]
@@ -142,14 +144,14 @@ class OutboxRelay:
         Core statements, not the ORM: the relay runs after every commit that wrote outbox rows, so
         its cost is on every write path. One SELECT, one UPDATE for the rows sent, one per failure.
         """
-        async with self.sessionmaker() as db, db.begin():
+        async with unit_of_work(self.sessionmaker) as db:
             if db.get_bind().dialect.name == "postgresql":
                 locked = await db.scalar(select(func.pg_try_advisory_xact_lock(RELAY_LOCK_KEY)))
                 if not locked:
                     return BUSY
             rows = (await db.execute(self._pending)).all()
             published: list[int] = []
-            failed: list[tuple[Row[Any], str, bool]] = []  # row, error, set aside now
+            failed: list[tuple[PendingRow, str, bool]] = []  # row, error, set aside now
             held_back: set[uuid.UUID | None] = set()
             failure: Exception | None = None
             for row in rows:
@@ -192,11 +194,19 @@ class OutboxRelay:
         return len(published)
 
     @property
-    def _pending(self) -> Select[Any]:
+    def _pending(self) -> Select[tuple[int, uuid.UUID | None, str, str, str | None, dict[str, Any], int]]:
         return (
-            select(OUTBOX)
-            .where(OUTBOX.c.published_at.is_(None), OUTBOX.c.dead_at.is_(None))
-            .order_by(OUTBOX.c.id)
+            select(
+                OutboxRow.id,
+                OutboxRow.account_id,
+                OutboxRow.kind,
+                OutboxRow.topic,
+                OutboxRow.job_id,
+                OutboxRow.payload,
+                OutboxRow.attempts,
+            )
+            .where(OutboxRow.published_at.is_(None), OutboxRow.dead_at.is_(None))
+            .order_by(OutboxRow.id)
             .limit(self.batch_size)
             .with_for_update(skip_locked=True)
         )
@@ -206,7 +216,7 @@ class OutboxRelay:
         cutoff = utcnow() - KEEP_PUBLISHED
         deleted = 0
         while True:
-            async with self.sessionmaker() as db, db.begin():
+            async with unit_of_work(self.sessionmaker) as db:
                 batch = (
                     select(OutboxRow.id)
                     .where(OutboxRow.published_at.is_not(None), OutboxRow.published_at < cutoff)
@@ -222,7 +232,7 @@ class OutboxRelay:
                     log.info("outbox: pruned %d rows published before %s", deleted, cutoff.isoformat())
                 return deleted
 
-    async def _send(self, row: Row[Any]) -> None:
+    async def _send(self, row: PendingRow) -> None:
         with bound_request_id(request_id_of(row.payload)):
             if row.kind == "event":
                 # The request id stays in our logs; the stream carries the contract's event data only.

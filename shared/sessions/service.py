@@ -11,10 +11,10 @@ from sqlalchemy import Row, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, load_only
 
-from shared.auth.policy import require_member, require_senior, require_session_engineer
 from shared.auth.principal import Principal
 from shared.clock import utcnow
 from shared.db.models import AISession, HandoffRow, SessionMessage
+from shared.directory.who import may_see_session, require_member, require_senior, require_session_engineer
 from shared.errors import InvalidInput, NotFound, SessionMessageLimit
 from shared.handoffs.schemas import HandoffStatus, Intent
 from shared.ids import new_id
@@ -48,13 +48,13 @@ def _message_row(session_id: uuid.UUID, body: MessageIn) -> SessionMessage:
 async def load_session(
     db: AsyncSession, principal: Principal, session_id: uuid.UUID, *, for_update: bool = False
 ) -> AISession:
-    """The session if the caller may see it: same account, and a parked one only for its engineer."""
+    """The session if the caller may see it (see `who.may_see_session`)."""
     account_id = require_member(principal)
     query = select(AISession).where(AISession.id == session_id, AISession.account_id == account_id)
     if for_update:
         query = query.with_for_update()
     row = (await db.execute(query)).scalar_one_or_none()
-    if row is None or (row.status == SessionStatus.PARKED and row.engineer_id != principal.user_id):
+    if row is None or not may_see_session(principal, row, parked=row.status == SessionStatus.PARKED):
         raise NotFound("session")
     return row
 

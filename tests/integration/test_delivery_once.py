@@ -18,7 +18,8 @@ from shared.bootstrap import Runtime
 from shared.clock import utcnow
 from shared.db.models import AISession, Delivery, User
 from shared.db.uow import unit_of_work
-from shared.deliveries.service import eligible_recipients, ensure_deliveries
+from shared.deliveries.service import ensure_deliveries
+from shared.directory.who import seniors_to_page
 from shared.integrations.crypto import SecretBox
 from shared.integrations.outbound import OutboundClients, OutboundPolicy
 from tests.support.psa_servers import FakeConnectWise
@@ -90,7 +91,7 @@ async def test_an_expired_lease_is_taken_over_and_a_live_one_is_not(
     handoff_id = uuid.UUID(handoff["id"])
     # A first run created the rows and claimed both, then its worker died: one lease ran out, one did not.
     async with unit_of_work(runtime.sessionmaker) as db:
-        seniors = await eligible_recipients(db, tenant.account_id, junior.id)
+        seniors = await seniors_to_page(db, tenant.account_id, junior.id)
         recipients = [(user.email, user.id) for user in seniors]
         await ensure_deliveries(
             db, handoff_id=handoff_id, account_id=tenant.account_id, channel="email", recipients=recipients

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from sqlalchemy import func, select
 
 from shared.auth.principal import Principal
 from shared.bootstrap import Runtime
 from shared.db.models import AISession, HandoffRow
-from shared.db.uow import unit_of_work
+from shared.db.uow import in_transaction, read_only, unit_of_work
 from shared.handoffs.schemas import HandoffCreate, Intent
 from shared.handoffs.service import create_handoff
 from shared.sessions.schemas import SessionCreate
@@ -60,3 +62,41 @@ async def test_two_domain_calls_commit_together_and_wake_the_relay(runtime: Runt
     assert await _count(runtime, HandoffRow, junior) == 1
     events = await wait_for_events(runtime, str(junior.account_id), 1)
     assert [(e["type"], e["handoff_id"]) for e in events] == [("handoff_created", str(handoff.id))]
+
+
+async def test_a_read_only_session_keeps_what_it_read_and_commits_nothing(
+    runtime: Runtime, tenants: TenantFactory
+) -> None:
+    junior = await _principal(tenants)
+    async with unit_of_work(runtime.sessionmaker) as db:
+        made = await create_session(db, junior, SessionCreate(title="Printer queue stuck"))
+    async with read_only(runtime.sessionmaker) as db:
+        row = await db.get(AISession, made.id)
+        assert row is not None
+        db.add(AISession(**{**_copy_of(row), "id": uuid.uuid4(), "title": "never stored"}))
+        await db.flush()  # written inside the transaction, which the block ends without committing
+    assert row.title == "Printer queue stuck"  # what was read stays readable after the block
+    assert await _count(runtime, AISession, junior) == 1
+
+
+async def test_work_in_a_session_opened_earlier_rolls_back_or_commits_block_by_block(
+    runtime: Runtime, tenants: TenantFactory
+) -> None:
+    junior = await _principal(tenants)
+    async with runtime.sessionmaker() as db:
+
+        async def write_then_abandon() -> None:
+            async with in_transaction(db):
+                await create_session(db, junior, SessionCreate(title="Rolled back"))
+                raise Abandon
+
+        with pytest.raises(Abandon):
+            await write_then_abandon()
+        async with in_transaction(db):
+            await create_session(db, junior, SessionCreate(title="Committed"))
+        assert await db.scalar(select(func.count()).select_from(AISession).where(AISession.title == "Committed")) == 1
+    assert await _count(runtime, AISession, junior) == 1
+
+
+def _copy_of(row: AISession) -> dict[str, object]:
+    return {column.key: getattr(row, column.key) for column in AISession.__table__.columns}

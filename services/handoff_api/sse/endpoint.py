@@ -19,7 +19,7 @@ from litestar.datastructures import Headers
 from litestar.types import Receive, Scope, Send
 
 from services.handoff_api.auth import senior_guard
-from services.handoff_api.dependencies import api_context, release_request_session
+from services.handoff_api.dependencies import api_context, end_request_transaction
 from services.handoff_api.edge import server_send
 from services.handoff_api.sse.hub import CLIENT_LEFT, SSEHub, Subscriber, TooManyStreams, event_frame
 from services.handoff_api.sse.metrics import SSE_CLIENTS, SSE_DISCONNECTS
@@ -198,7 +198,7 @@ class EscalationStream:
 @asgi("/api/v1/ai-sessions/escalations/stream", guards=[senior_guard], copy_scope=False)
 async def escalation_stream(scope: Scope, receive: Receive, send: Send) -> None:
     """Live escalation events of the caller's account."""
-    await release_request_session(scope)  # a stream holds no database connection while it is open
+    await end_request_transaction(scope)  # a stream holds no database connection while it is open
     context = api_context(Litestar.from_scope(scope))
     principal = scope["user"]
     assert isinstance(principal, Principal)

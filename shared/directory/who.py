@@ -1,0 +1,170 @@
+"""Who: who may act, see a handoff or a session, stream, claim, and who is paged for an escalation.
+
+Every rule and its message lives here, called by the API's guards, the domain, the notify job, the
+timers and the sweeper alike. The rules take the facts they weigh (a row, and whether it is a park),
+so no domain above the directory has to be imported to ask them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import NamedTuple
+
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.auth.principal import Principal
+from shared.db.models import AISession, HandoffRow, User
+from shared.errors import CannotClaimOwnHandoff, Forbidden, HandoffNotClaimable, NotFound
+
+# The people an escalation goes to, and those who may run an account.
+SENIOR_ROLES: frozenset[str] = frozenset({"owner", "admin", "engineer"})
+ADMIN_ROLES: frozenset[str] = frozenset({"owner", "admin"})
+
+
+def is_senior(principal: Principal) -> bool:
+    return principal.role in SENIOR_ROLES
+
+
+def is_account_admin(principal: Principal) -> bool:
+    return principal.role in ADMIN_ROLES
+
+
+# --- acting on an account ---------------------------------------------------------------------------
+
+
+def require_member(principal: Principal) -> uuid.UUID:
+    """The caller's account; service tokens act on no account's sessions."""
+    if principal.account_id is None:
+        raise Forbidden("this call needs a user of an account")
+    return principal.account_id
+
+
+def require_senior(principal: Principal) -> uuid.UUID:
+    """An engineer, admin or owner of an account: the people an escalation goes to."""
+    account_id = require_member(principal)
+    if not is_senior(principal):
+        raise Forbidden("only engineers, admins and owners may do this")
+    return account_id
+
+
+def require_account_manager(principal: Principal, account_id: uuid.UUID | None = None) -> None:
+    """The main application (`service`), or an owner or admin of that very account.
+
+    Without `account_id` only the role is checked (the API's guard); the domain passes the account.
+    """
+    if principal.is_service:
+        return
+    if not is_account_admin(principal):
+        raise Forbidden("only the main application or an owner or admin of the account may do this")
+    if account_id is not None and not principal.in_account(account_id):
+        raise NotFound("account")
+
+
+def require_service(principal: Principal) -> None:
+    """The main application only: what widens an account's reach beyond what its own admins may decide."""
+    if not principal.is_service:
+        raise Forbidden("only the main application may do this")
+
+
+# --- the directory's word on a user -----------------------------------------------------------------
+
+
+class Standing(NamedTuple):
+    """What the directory holds that decides whether a user may act or stream."""
+
+    account_id: uuid.UUID
+    role: str
+    active: bool
+    deleted_at: datetime | None
+
+
+def standing_of(user: User) -> Standing:
+    return Standing(user.account_id, user.role, user.active, user.deleted_at)
+
+
+def may_act(standing: Standing, account_id: uuid.UUID | None) -> bool:
+    """Whether a signed-in user the directory knows may act in the account their token names."""
+    return standing.active and standing.deleted_at is None and standing.account_id == account_id
+
+
+def may_stream(standing: Standing, account_id: uuid.UUID) -> bool:
+    """Whether a directory user may hold the account's escalation stream: an active senior of it."""
+    return may_act(standing, account_id) and standing.role in SENIOR_ROLES
+
+
+# --- seeing and working on sessions and handoffs ----------------------------------------------------
+
+
+def may_see_session(principal: Principal, session: AISession, *, parked: bool) -> bool:
+    """A session of the caller's account; a parked one only for its engineer."""
+    return principal.in_account(session.account_id) and (not parked or session.engineer_id == principal.user_id)
+
+
+def may_see_handoff(principal: Principal, handoff: HandoffRow, *, park: bool) -> bool:
+    """A handoff of the caller's account; a park only for the engineer who parked it."""
+    return principal.in_account(handoff.account_id) and (not park or handoff.created_by_id == principal.user_id)
+
+
+def require_session_engineer(principal: Principal, engineer_id: uuid.UUID) -> None:
+    """Only the session's current engineer writes to it."""
+    if engineer_id != principal.user_id:
+        raise Forbidden("only the session's current engineer can add messages")
+
+
+def require_may_hand_off(principal: Principal, engineer_id: uuid.UUID, *, park: bool) -> None:
+    """The session's engineer hands it off; an admin or owner may escalate it for them, never park it."""
+    is_engineer = engineer_id == principal.user_id
+    if park and not is_engineer:
+        raise Forbidden("only the session's engineer can park it")
+    if not (is_engineer or is_account_admin(principal)):
+        raise Forbidden("only the session's engineer, or an admin of the account, can hand it off")
+
+
+def require_escalator(principal: Principal, created_by_id: uuid.UUID) -> None:
+    if created_by_id != principal.user_id:
+        raise Forbidden("only the engineer who escalated can withdraw it")
+
+
+def require_may_claim(principal: Principal, handoff: HandoffRow, *, park: bool) -> None:
+    """A senior claims someone else's escalation; a park is its engineer's to resume, never claimed.
+
+    The role is checked before the handoff is loaded (`require_senior`); this weighs the handoff.
+    """
+    if park:
+        raise HandoffNotClaimable("a park is resumed by its engineer, not claimed")
+    if handoff.created_by_id == principal.user_id:
+        raise CannotClaimOwnHandoff()
+
+
+# --- who is paged -----------------------------------------------------------------------------------
+
+
+def pageable(
+    account_id: uuid.UUID | SQLColumnExpression[uuid.UUID], escalator_id: uuid.UUID | SQLColumnExpression[uuid.UUID]
+) -> ColumnElement[bool]:
+    """The users eligible to be paged for an escalation: every active senior of its account but the escalator.
+
+    A SQL condition on `User`, so a query (the notify job, the reminders) and a correlated EXISTS (the
+    sweeper, with the handoff's columns) ask the same question. Viewers, inactive and deleted users never.
+    """
+    return and_(
+        User.account_id == account_id,
+        User.active.is_(True),
+        User.deleted_at.is_(None),
+        User.role.in_(SENIOR_ROLES),
+        User.id != escalator_id,
+    )
+
+
+async def seniors_to_page(db: AsyncSession, account_id: uuid.UUID, escalator_id: uuid.UUID) -> Sequence[User]:
+    """The seniors an escalation (or its reminder) goes to, by email."""
+    query = select(User).where(pageable(account_id, escalator_id)).order_by(User.email)
+    return (await db.execute(query)).scalars().all()
+
+
+def may_be_nudged(claimer: User) -> bool:
+    """Whether the senior holding a claim gone quiet is still there to be reminded of it."""
+    return claimer.active
