@@ -18,6 +18,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, HTTPReceiveMessage, HTTPScope, Message, Receive, Scope, Send
 
 from services.handoff_api.methods import RouteMethods, allow_header
+from services.handoff_api.uvicorn_private import keep_server_send
 from shared.observability.context import bound_request_id, new_request_id, valid_request_id
 from shared.observability.metrics import HTTP_DURATION, HTTP_REQUESTS
 
@@ -39,15 +40,8 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-SERVER_SEND = "handoff.server_send"
 # Where the error handlers leave the exception behind a 5xx, for the edge to log with its traceback.
 SERVER_ERROR = "handoff.server_error"
-
-
-def server_send(scope: Scope) -> Send | None:
-    """The server's own `send`, beneath every wrapper: for a long stream's body, once its response has started."""
-    found = scope.get("state", {}).get(SERVER_SEND)
-    return found if callable(found) else None
 
 
 def note_server_error(scope: Scope, exc: BaseException) -> None:
@@ -100,15 +94,15 @@ class Edge:
                 message = {**message, "headers": headers}
             await send(message)
 
-        state = scope.setdefault("state", {})
-        state[SERVER_SEND] = send
+        keep_server_send(scope, send)
+        state = scope["state"]
         inner: HTTPScope = scope
         app_receive, app_send = receive, send_with_headers
         if method == "HEAD":
             inner = {**scope, "method": "GET"}  # the same state: routing and errors still reach it
             head = _Head(send_with_headers)
             app_receive, app_send = head.receive, head.send
-            state[SERVER_SEND] = head.body_send
+            keep_server_send(scope, head.body_send)
         try:
             if method == "OPTIONS" and not (origin is not None and _header(scope, b"access-control-request-method")):
                 await self._options(scope, send_with_headers)

@@ -20,9 +20,9 @@ from litestar.types import Receive, Scope, Send
 
 from services.handoff_api.auth import senior_guard
 from services.handoff_api.dependencies import api_context, release_request_session
-from services.handoff_api.edge import server_send
 from services.handoff_api.sse.hub import CLIENT_LEFT, SSEHub, Subscriber, TooManyStreams, event_frame
 from services.handoff_api.sse.metrics import SSE_CLIENTS, SSE_DISCONNECTS
+from services.handoff_api.uvicorn_private import server_send
 from shared.auth.principal import Principal
 from shared.bus.base import Bus, BusUnavailable, is_stream_id, parse_id
 
