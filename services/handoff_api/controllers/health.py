@@ -12,6 +12,7 @@ from litestar.plugins.prometheus import PrometheusController
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.handoff_api.errors import error_response
 from shared.db.migrate import current_revision, head_revision
 
 PROBE_TIMEOUT_S = 2.0
@@ -68,7 +69,5 @@ class HealthController(Controller):
             detail = f"not ready: {', '.join(failed)} did not answer"
             if failed == ["schema"]:
                 detail = "not ready: schema is not at the newest migration (run `handoff migrate`)"
-            return Response(
-                {"status_code": 503, "code": "unavailable", "detail": detail, "failed": failed}, status_code=503
-            )
+            return error_response(503, "unavailable", detail, failed=failed)
         return Response({"status": "ok"}, status_code=200)
