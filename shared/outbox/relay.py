@@ -23,12 +23,13 @@ from typing import Any
 
 import msgspec
 from prometheus_client import Counter
-from sqlalchemy import ColumnElement, Row, Select, Update, delete, func, select, update
+from sqlalchemy import ColumnElement, Row, Select, Update, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.background import finish
 from shared.bus.base import Bus, BusUnavailable
 from shared.clock import utcnow
+from shared.db.locks import try_transaction_lock
 from shared.db.models import OutboxRow
 from shared.jobs.base import JOB_QUEUES, JobQueue, JobQueueUnavailable
 from shared.observability.context import REQUEST_ID_KEY, bound_request_id, request_id_of
@@ -143,10 +144,8 @@ class OutboxRelay:
         its cost is on every write path. One SELECT, one UPDATE for the rows sent, one per failure.
         """
         async with self.sessionmaker() as db, db.begin():
-            if db.get_bind().dialect.name == "postgresql":
-                locked = await db.scalar(select(func.pg_try_advisory_xact_lock(RELAY_LOCK_KEY)))
-                if not locked:
-                    return BUSY
+            if not await try_transaction_lock(db, RELAY_LOCK_KEY):
+                return BUSY
             rows = (await db.execute(self._pending)).all()
             published: list[int] = []
             failed: list[tuple[Row[Any], str, bool]] = []  # row, error, set aside now
