@@ -6,13 +6,15 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth.policy import require_escalator, require_may_hand_off, require_member
 from shared.auth.principal import Principal
 from shared.clock import rfc3339, utcnow
+from shared.db.aggregates import count_if
 from shared.db.models import AISession, AssessmentFeedbackRow, HandoffRow, SessionMessage
+from shared.db.tenancy import row_of_account
 from shared.errors import HandoffActionNotAllowed, HandoffAlreadyClaimed, NotFound, SessionNotActive
 from shared.escalations.policy import policy_of
 from shared.escalations.timers import CLAIM_STALE, REMINDER, cancel_timers, schedule_first_reminder
@@ -45,11 +47,7 @@ async def _snapshot(db: AsyncSession, session: AISession) -> dict[str, Any]:
     newest_first = SessionMessage.id.desc()
     of_session = SessionMessage.session_id == session.id
     is_step = SessionMessage.kind == "step"
-    message_count, steps_count = (
-        await db.execute(
-            select(func.count(), func.coalesce(func.sum(case((is_step, 1), else_=0)), 0)).where(of_session)
-        )
-    ).one()
+    message_count, steps_count = (await db.execute(select(func.count(), count_if(is_step)).where(of_session))).one()
     last = (
         await db.execute(select(*_SNAPSHOT_COLUMNS).where(of_session).order_by(newest_first).limit(SNAPSHOT_MESSAGES))
     ).all()
@@ -139,11 +137,7 @@ async def load_handoff(
     db: AsyncSession, principal: Principal, handoff_id: uuid.UUID, *, for_update: bool = False
 ) -> HandoffRow:
     """The handoff if the caller may see it: same account; a park only for the engineer who parked it."""
-    account_id = require_member(principal)
-    query = select(HandoffRow).where(HandoffRow.id == handoff_id, HandoffRow.account_id == account_id)
-    if for_update:
-        query = query.with_for_update()
-    row = (await db.execute(query.execution_options(populate_existing=True))).scalar_one_or_none()
+    row = await row_of_account(db, HandoffRow, handoff_id, require_member(principal), for_update=for_update)
     if row is None or (row.intent == Intent.PARK and row.created_by_id != principal.user_id):
         raise NotFound("handoff")
     return row

@@ -15,6 +15,7 @@ from shared.auth.policy import require_member, require_senior, require_session_e
 from shared.auth.principal import Principal
 from shared.clock import utcnow
 from shared.db.models import AISession, HandoffRow, SessionMessage
+from shared.db.tenancy import row_of_account
 from shared.errors import InvalidInput, NotFound, SessionMessageLimit
 from shared.handoffs.schemas import HandoffStatus, Intent
 from shared.ids import new_id
@@ -49,11 +50,7 @@ async def load_session(
     db: AsyncSession, principal: Principal, session_id: uuid.UUID, *, for_update: bool = False
 ) -> AISession:
     """The session if the caller may see it: same account, and a parked one only for its engineer."""
-    account_id = require_member(principal)
-    query = select(AISession).where(AISession.id == session_id, AISession.account_id == account_id)
-    if for_update:
-        query = query.with_for_update()
-    row = (await db.execute(query)).scalar_one_or_none()
+    row = await row_of_account(db, AISession, session_id, require_member(principal), for_update=for_update)
     if row is None or (row.status == SessionStatus.PARKED and row.engineer_id != principal.user_id):
         raise NotFound("session")
     return row
