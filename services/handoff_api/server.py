@@ -12,6 +12,7 @@ from types import FrameType
 import uvicorn
 from litestar import Litestar
 
+from services.handoff_api.dependencies import api_context
 from services.handoff_api.uvicorn_private import log_started
 from shared.observability.logs import LogFormat, LogLevel, logging_config
 
@@ -52,6 +53,6 @@ class HandoffServer(uvicorn.Server):
             log_started(self, sockets)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        hub = self.app.state.sse_hub
+        hub = api_context(self.app).hub
         self._loop.call_soon_threadsafe(lambda: asyncio.ensure_future(hub.stop()))
         super().handle_exit(sig, frame)
