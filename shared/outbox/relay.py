@@ -32,7 +32,7 @@ from shared.clock import utcnow
 from shared.db.locks import try_transaction_lock
 from shared.db.models import OutboxRow
 from shared.jobs.base import JOB_QUEUES, JobQueue, JobQueueUnavailable
-from shared.observability.context import REQUEST_ID_KEY, bound_request_id, request_id_of
+from shared.observability.context import bound_request_id, with_request_id
 
 log = logging.getLogger("handoff.outbox")
 
@@ -222,13 +222,14 @@ class OutboxRelay:
                 return deleted
 
     async def _send(self, row: Row[Any]) -> None:
-        with bound_request_id(request_id_of(row.payload)):
+        with bound_request_id(row.request_id):
             if row.kind == "event":
-                # The request id stays in our logs; the stream carries the contract's event data only.
-                data = msgspec.json.encode({k: v for k, v in row.payload.items() if k != REQUEST_ID_KEY})
+                # The event as it was written; its request id stays in our logs.
+                data = msgspec.json.encode(row.payload)
                 await self.bus.publish(str(row.account_id), row.topic, data, dedupe_key=f"outbox:{row.id}")
             elif row.kind == "job" and row.topic in JOB_QUEUES:
-                await self.jobs.enqueue(row.topic, row.job_id or f"{row.topic}:{row.id}", row.payload)
+                payload = with_request_id(row.payload, row.request_id)  # the job's run logs under it too
+                await self.jobs.enqueue(row.topic, row.job_id or f"{row.topic}:{row.id}", payload)
             else:
                 raise UnpublishableRow(f"no {row.kind!r} called {row.topic!r} can be published")
             log.info("outbox: published %s %s", row.kind, row.topic, extra={"outbox_id": row.id})
