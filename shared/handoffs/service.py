@@ -14,7 +14,7 @@ from shared.auth.principal import Principal
 from shared.clock import rfc3339, utcnow
 from shared.db.aggregates import count_if
 from shared.db.models import AISession, AssessmentFeedbackRow, HandoffRow, SessionMessage
-from shared.db.tenancy import row_of_account
+from shared.db.tenancy import TenantLoader
 from shared.errors import HandoffActionNotAllowed, HandoffAlreadyClaimed, NotFound, SessionNotActive
 from shared.escalations.policy import policy_of
 from shared.escalations.timers import CLAIM_STALE, REMINDER, cancel_timers, schedule_first_reminder
@@ -133,14 +133,13 @@ async def create_handoff(
     return handoff_out(handoff)
 
 
-async def load_handoff(
-    db: AsyncSession, principal: Principal, handoff_id: uuid.UUID, *, for_update: bool = False
-) -> HandoffRow:
-    """The handoff if the caller may see it: same account; a park only for the engineer who parked it."""
-    row = await row_of_account(db, HandoffRow, handoff_id, require_member(principal), for_update=for_update)
-    if row is None or (row.intent == Intent.PARK and row.created_by_id != principal.user_id):
-        raise NotFound("handoff")
-    return row
+# The handoff if the caller may see it: same account; a park only for the engineer who parked it.
+load_handoff = TenantLoader(
+    HandoffRow,
+    "handoff",
+    account_of=require_member,
+    visible=lambda principal, row: row.intent != Intent.PARK or row.created_by_id == principal.user_id,
+)
 
 
 async def feedback_of(

@@ -15,8 +15,8 @@ from shared.auth.policy import require_member, require_senior, require_session_e
 from shared.auth.principal import Principal
 from shared.clock import utcnow
 from shared.db.models import AISession, HandoffRow, SessionMessage
-from shared.db.tenancy import row_of_account
-from shared.errors import InvalidInput, NotFound, SessionMessageLimit
+from shared.db.tenancy import TenantLoader
+from shared.errors import InvalidInput, SessionMessageLimit
 from shared.handoffs.schemas import HandoffStatus, Intent
 from shared.ids import new_id
 from shared.pagination import Positioned, newest_first_page
@@ -46,14 +46,13 @@ def _message_row(session_id: uuid.UUID, body: MessageIn) -> SessionMessage:
     )
 
 
-async def load_session(
-    db: AsyncSession, principal: Principal, session_id: uuid.UUID, *, for_update: bool = False
-) -> AISession:
-    """The session if the caller may see it: same account, and a parked one only for its engineer."""
-    row = await row_of_account(db, AISession, session_id, require_member(principal), for_update=for_update)
-    if row is None or (row.status == SessionStatus.PARKED and row.engineer_id != principal.user_id):
-        raise NotFound("session")
-    return row
+# The session if the caller may see it: same account, and a parked one only for its engineer.
+load_session = TenantLoader(
+    AISession,
+    "session",
+    account_of=require_member,
+    visible=lambda principal, row: row.status != SessionStatus.PARKED or row.engineer_id == principal.user_id,
+)
 
 
 async def session_messages(db: AsyncSession, session_id: uuid.UUID) -> Sequence[SessionMessage]:
