@@ -68,13 +68,11 @@ async def test_the_event_goes_out_as_written_and_only_its_jobs_carry_the_request
     tenants: TenantFactory, runtime: Runtime
 ) -> None:
     tenant = await tenants.create()
-    junior = tenant["junior"]
-    session = await junior.new_session("VPN drops every ten minutes")
-    response = await junior.post(
-        f"/api/v1/ai-sessions/{session['id']}/handoff",
-        json={"intent": "escalate", "note": "stuck"},
-        headers={"X-Request-ID": "trace-relay-7"},
-    )
+    session = await tenant["junior"].new_session("VPN drops every ten minutes")
+    traced = {"X-Request-ID": "trace-relay-7"}
+    escalate = {"intent": "escalate", "note": "stuck"}
+    path = f"/api/v1/ai-sessions/{session['id']}/handoff"
+    response = await tenant["junior"].post(path, json=escalate, headers=traced)
     assert response.status_code == 201
     handoff_id = response.json()["id"]
     [published] = await wait_for_events(runtime, str(tenant.account_id), 1)
