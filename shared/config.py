@@ -86,10 +86,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise ConfigError(_name_the_variable(cls, str(exc))) from exc
 
     @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
-
-    @property
     def allowed_origins(self) -> list[str]:
         """Origins a browser may call the API from: `HANDOFF_CORS_ORIGINS`, else the dashboard's own."""
         if self.cors_origins:

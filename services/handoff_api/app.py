@@ -110,9 +110,6 @@ def create_app(
         lifespan=[lifespan],
         state=State(
             {
-                "engine": rt.engine,
-                "readiness_probes": rt.readiness_probes,
-                "sse_hub": hub,
                 CONTEXT_KEY: ApiContext(
                     settings=settings,
                     runtime=rt,

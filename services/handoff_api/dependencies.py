@@ -91,10 +91,6 @@ def provide_context(state: State) -> ApiContext:
     return context
 
 
-def provide_runtime(state: State) -> Runtime:
-    return provide_context(state).runtime
-
-
 def provide_secret_box(state: State) -> SecretBox:
     return provide_context(state).secret_box
 
@@ -103,16 +99,10 @@ def provide_outbound_policy(state: State) -> OutboundPolicy:
     return provide_context(state).outbound
 
 
-def provide_hub(state: State) -> SSEHub:
-    return provide_context(state).hub
-
-
 DEPENDENCIES = {
     "db": Provide(provide_db),
     "principal": Provide(provide_principal, sync_to_thread=False),
     "api_context": Provide(provide_context, sync_to_thread=False),
-    "runtime": Provide(provide_runtime, sync_to_thread=False),
     "secret_box": Provide(provide_secret_box, sync_to_thread=False),
     "outbound_policy": Provide(provide_outbound_policy, sync_to_thread=False),
-    "hub": Provide(provide_hub, sync_to_thread=False),
 }

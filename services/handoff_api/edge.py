@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
 
-import msgspec
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, HTTPReceiveMessage, HTTPScope, Message, Receive, Scope, Send
 
+from services.handoff_api.error_body import SERVER_FAILED, send_error
 from services.handoff_api.methods import RouteMethods, allow_header
+from services.handoff_api.uvicorn_private import keep_server_send
 from shared.observability.context import bound_request_id, new_request_id, valid_request_id
 from shared.observability.metrics import HTTP_DURATION, HTTP_REQUESTS
 
@@ -28,8 +28,6 @@ ALLOWED_HEADERS = ("authorization", "content-type", "last-event-id", "x-request-
 EXPOSED_HEADERS = b"X-Request-ID, Retry-After"
 PREFLIGHT_MAX_AGE_S = b"600"
 KNOWN_METHODS = {*ALLOWED_METHODS, "HEAD", "OPTIONS", "PATCH"}
-METHOD_NOT_ALLOWED = {"status_code": 405, "code": "method_not_allowed", "detail": "Method Not Allowed"}
-INTERNAL_ERROR = {"status_code": 500, "code": "internal_error", "detail": "the server could not complete the request"}
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -39,15 +37,8 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-SERVER_SEND = "handoff.server_send"
 # Where the error handlers leave the exception behind a 5xx, for the edge to log with its traceback.
 SERVER_ERROR = "handoff.server_error"
-
-
-def server_send(scope: Scope) -> Send | None:
-    """The server's own `send`, beneath every wrapper: for a long stream's body, once its response has started."""
-    found = scope.get("state", {}).get(SERVER_SEND)
-    return found if callable(found) else None
 
 
 def note_server_error(scope: Scope, exc: BaseException) -> None:
@@ -100,15 +91,15 @@ class Edge:
                 message = {**message, "headers": headers}
             await send(message)
 
-        state = scope.setdefault("state", {})
-        state[SERVER_SEND] = send
+        keep_server_send(scope, send)
+        state = scope["state"]
         inner: HTTPScope = scope
         app_receive, app_send = receive, send_with_headers
         if method == "HEAD":
             inner = {**scope, "method": "GET"}  # the same state: routing and errors still reach it
             head = _Head(send_with_headers)
             app_receive, app_send = head.receive, head.send
-            state[SERVER_SEND] = head.body_send
+            keep_server_send(scope, head.body_send)
         try:
             if method == "OPTIONS" and not (origin is not None and _header(scope, b"access-control-request-method")):
                 await self._options(scope, send_with_headers)
@@ -116,7 +107,8 @@ class Edge:
                 await self._preflight(scope, send_with_headers, origin)
             elif (allowed := self.routes.of(scope["path"])) is not None and inner["method"] not in allowed:
                 # The router's own 405, for the live stream too: a raw ASGI handler would take any method.
-                await _json(send_with_headers, 405, METHOD_NOT_ALLOWED, [(b"allow", allow_header(allowed).encode())])
+                allow = [(b"allow", allow_header(allowed).encode())]
+                await send_error(send_with_headers, 405, "method_not_allowed", "Method Not Allowed", headers=allow)
             else:
                 await self.app(inner, app_receive, app_send)
         except asyncio.CancelledError:
@@ -125,7 +117,7 @@ class Edge:
         except Exception as exc:  # noqa: BLE001 - whatever escaped every handler still gets an answer and a log
             note_server_error(scope, exc)
             if not response_started:
-                await _json(send_with_headers, 500, INTERNAL_ERROR)
+                await send_error(send_with_headers, 500, "internal_error", SERVER_FAILED)
             status = 500
         finally:
             label = method if method in KNOWN_METHODS else "OTHER"
@@ -151,7 +143,7 @@ class Edge:
         """A plain `OPTIONS`: 204 with the route's `Allow`, or the 404 any method gets for a path of no route."""
         methods = self.routes.of(scope["path"], typed=False)
         if methods is None:
-            await _json(send, 404, {"status_code": 404, "code": "not_found", "detail": "no such path"})
+            await send_error(send, 404, "not_found", "no such path")
             return
         headers = [(b"allow", allow_header(methods).encode())]
         await send({"type": "http.response.start", "status": 204, "headers": headers})
@@ -170,7 +162,7 @@ class Edge:
         elif any(h not in ALLOWED_HEADERS for h in asked):
             refusal = f"only the headers {', '.join(ALLOWED_HEADERS)} may be sent from a browser"
         if refusal is not None:
-            await _json(send, 403, {"status_code": 403, "code": "forbidden", "detail": refusal})
+            await send_error(send, 403, "forbidden", refusal)
             return
         headers: list[tuple[bytes, bytes]] = [
             (b"access-control-allow-methods", ", ".join(ALLOWED_METHODS).encode()),
@@ -212,13 +204,3 @@ class _Head:
             return {"type": "http.request", "body": b"", "more_body": False}
         await self._answered.wait()
         return {"type": "http.disconnect"}
-
-
-async def _json(
-    send: Send, status: int, body: dict[str, Any], extra_headers: list[tuple[bytes, bytes]] | None = None
-) -> None:
-    payload = msgspec.json.encode(body)
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
-    headers += extra_headers or []
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": payload, "more_body": False})

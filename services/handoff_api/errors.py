@@ -13,6 +13,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
 
 from services.handoff_api.edge import note_server_error
+from services.handoff_api.error_body import SERVER_FAILED, error_body
 from shared.clock import rfc3339
 from shared.errors import (
     CannotClaimOwnHandoff,
@@ -61,7 +62,8 @@ HTTP_CODES = {
 
 
 def error_response(status_code: int, code: str, detail: str, **extra: Any) -> Response[dict[str, Any]]:
-    return Response({"status_code": status_code, "code": code, "detail": detail, **extra}, status_code=status_code)
+    """The contract's error answer from a handler or an exception handler."""
+    return Response(error_body(status_code, code, detail, **extra), status_code=status_code)
 
 
 def domain_error_handler(_: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:
@@ -85,9 +87,7 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
     status = exc.status_code
     if status >= 500:
         note_server_error(request.scope, exc)
-        return error_response(
-            status, HTTP_CODES.get(status, "internal_error"), "the server could not complete the request"
-        )
+        return error_response(status, HTTP_CODES.get(status, "internal_error"), SERVER_FAILED)
     extra: dict[str, Any] = {}
     if isinstance(exc, ValidationException) and exc.extra:
         extra["errors"] = exc.extra
@@ -99,7 +99,7 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     note_server_error(request.scope, exc)
-    return error_response(HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "the server could not complete the request")
+    return error_response(HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", SERVER_FAILED)
 
 
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {

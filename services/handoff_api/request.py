@@ -6,8 +6,8 @@ from typing import Any
 
 from litestar import Request
 from litestar.serialization import decode_json
-from litestar.types.empty import Empty
 
+from services.handoff_api.litestar_private import json_decoded, keep_json
 from shared.errors import InvalidInput
 from shared.input_rules import MAX_JSON_DEPTH, check_json_document, check_query_value
 
@@ -15,7 +15,7 @@ from shared.input_rules import MAX_JSON_DEPTH, check_json_document, check_query_
 class HandoffRequest(Request[Any, Any, Any]):
     async def json(self) -> Any:
         """The decoded body; deep or hostile JSON is a 400 naming the field, never a 500."""
-        if self._json is Empty and self._connection_state.json is Empty:
+        if not json_decoded(self):
             body = await self.body()
             try:
                 document = decode_json(body or b"null", type_decoders=self.route_handler.resolve_type_decoders())
@@ -24,7 +24,7 @@ class HandoffRequest(Request[Any, Any, Any]):
             except UnicodeDecodeError:  # bytes inside a JSON string that are not UTF-8
                 raise InvalidInput("the body is not UTF-8") from None
             check_json_document(document)
-            self._json = self._connection_state.json = document
+            keep_json(self, document)
         return await super().json()
 
 

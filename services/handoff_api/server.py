@@ -1,4 +1,7 @@
-"""uvicorn, logging through the service's one setup, with open SSE streams ended as soon as shutdown begins."""
+"""uvicorn, logging through the service's one setup, with open SSE streams ended as soon as shutdown begins.
+
+What this relies on inside uvicorn is fenced in `services.handoff_api.uvicorn_private`.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,8 @@ from types import FrameType
 import uvicorn
 from litestar import Litestar
 
+from services.handoff_api.dependencies import api_context
+from services.handoff_api.uvicorn_private import log_started
 from shared.observability.logs import LogFormat, LogLevel, logging_config
 
 
@@ -45,9 +50,9 @@ class HandoffServer(uvicorn.Server):
         await super().startup(sockets)
         # uvicorn names its address only for sockets it bound itself; `handoff` binds its own before start-up.
         if sockets and self.started:
-            self._log_started_message(sockets)
+            log_started(self, sockets)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        hub = self.app.state.sse_hub
+        hub = api_context(self.app).hub
         self._loop.call_soon_threadsafe(lambda: asyncio.ensure_future(hub.stop()))
         super().handle_exit(sig, frame)

@@ -160,6 +160,8 @@ class OutboxRow(Base):
     topic: Mapped[str] = mapped_column(String(64))
     job_id: Mapped[str | None] = mapped_column(String(128), default=None)
     payload: Mapped[dict[str, Any]] = mapped_column()
+    # The request id of the work that wrote the row: its jobs log under it; the event itself never carries it.
+    request_id: Mapped[str | None] = mapped_column(String(128), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     available_at: Mapped[datetime] = mapped_column(default=utcnow)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

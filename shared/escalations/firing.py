@@ -20,7 +20,7 @@ from shared.deliveries.service import ensure_deliveries
 from shared.directory.who import may_be_nudged, seniors_to_page
 from shared.escalations.policy import policy_of
 from shared.escalations.schemas import EscalationPolicy
-from shared.escalations.timers import REMINDER, STALE_CLAIM_ROUND, newest_message, pending_timer
+from shared.escalations.timers import REMINDER, STALE_CLAIM_ROUND, add_timer, newest_message, pending_timer
 from shared.handoffs.events import announce
 from shared.handoffs.schemas import HandoffStatus, Intent
 from shared.outbox.writer import add_job
@@ -71,15 +71,7 @@ async def _fire_reminder(
     await _notify(db, handoff, [(user.email, user.id) for user in seniors], timer.round)
     announce(db, handoff, "handoff_reminder", round=timer.round)
     if timer.round < policy.max_reminders:
-        db.add(
-            HandoffTimer(
-                handoff_id=handoff.id,
-                account_id=handoff.account_id,
-                kind=REMINDER,
-                round=timer.round + 1,
-                due_at=now + timedelta(seconds=interval),
-            )
-        )
+        add_timer(db, handoff, REMINDER, timer.round + 1, now + timedelta(seconds=interval))
     return True
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth.principal import Principal
 from shared.clock import rfc3339, utcnow
+from shared.db.aggregates import count_if
 from shared.db.models import AssessmentFeedbackRow, HandoffRow
 from shared.directory.who import require_account_manager
 from shared.errors import InvalidInput
@@ -99,9 +100,6 @@ async def handoff_stats(
         HandoffRow.created_at < end,
     )
     claimed = HandoffRow.claimed_at.is_not(None)
-
-    def count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
-        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
     counts_query = (
         select(
@@ -195,11 +193,7 @@ async def _daily(
     day = _day(postgres)
     claimed = HandoffRow.claimed_at.is_not(None)
     seconds = _claim_seconds(postgres)
-    counts_query = (
-        select(day, func.count(), func.coalesce(func.sum(case((claimed, 1), else_=0)), 0))
-        .where(in_window)
-        .group_by(day)
-    )
+    counts_query = select(day, func.count(), count_if(claimed)).where(in_window).group_by(day)
     counts = {str(d): (int(n), int(c)) for d, n, c in (await db.execute(counts_query)).all()}
     medians: dict[str, float | None] = {}
     if postgres:

@@ -7,11 +7,12 @@ import uuid
 from datetime import datetime
 from typing import Any, get_args
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth.principal import Principal
 from shared.clock import rfc3339
+from shared.db.aggregates import count_if
 from shared.db.models import Delivery, HandoffRow, HandoffTimer
 from shared.deliveries.schemas import DeliveryState
 from shared.escalations.schemas import TimelineEntry, TimelineType
@@ -81,8 +82,8 @@ async def _notified(db: AsyncSession, handoff: HandoffRow) -> list[tuple[datetim
             Delivery.round,
             func.min(Delivery.created_at),
             func.max(Delivery.sent_at),
-            func.sum(case((Delivery.status == DeliveryState.SENT, 1), else_=0)),
-            func.sum(case((Delivery.status == DeliveryState.FAILED, 1), else_=0)),
+            count_if(Delivery.status == DeliveryState.SENT),
+            count_if(Delivery.status == DeliveryState.FAILED),
         )
         .where(Delivery.handoff_id == handoff.id)
         .group_by(Delivery.channel, Delivery.round)

@@ -34,20 +34,28 @@ def pending_timer() -> ColumnElement[bool]:
     return and_(HandoffTimer.fired_at.is_(None), HandoffTimer.cancelled_at.is_(None))
 
 
+def add_timer(
+    db: AsyncSession, handoff: HandoffRow, kind: str, round: int, due_at: datetime, last_message_id: int | None = None
+) -> None:
+    """A pending timer of `handoff`, written with the caller's transaction."""
+    db.add(
+        HandoffTimer(
+            handoff_id=handoff.id,
+            account_id=handoff.account_id,
+            kind=kind,
+            round=round,
+            due_at=due_at,
+            last_message_id=last_message_id,
+        )
+    )
+
+
 def schedule_first_reminder(db: AsyncSession, handoff: HandoffRow, policy: EscalationPolicy) -> None:
     """Round 1 of an escalation's reminders, unless the policy has them off."""
     interval = policy.reminder_interval_s(handoff.urgency)
     if interval <= 0 or policy.max_reminders <= 0:
         return
-    db.add(
-        HandoffTimer(
-            handoff_id=handoff.id,
-            account_id=handoff.account_id,
-            kind=REMINDER,
-            round=1,
-            due_at=handoff.created_at + timedelta(seconds=interval),
-        )
-    )
+    add_timer(db, handoff, REMINDER, 1, handoff.created_at + timedelta(seconds=interval))
 
 
 async def cancel_timers(db: AsyncSession, handoff_id: uuid.UUID, *kinds: str) -> None:
@@ -78,14 +86,5 @@ async def schedule_stale_claim(db: AsyncSession, handoff: HandoffRow) -> None:
     if policy.stale_claim_s <= 0 or handoff.claimed_at is None:
         return
     newest_id, _ = await newest_message(db, handoff.session_id)
-    db.add(
-        HandoffTimer(
-            handoff_id=handoff.id,
-            account_id=handoff.account_id,
-            kind=CLAIM_STALE,
-            round=0,
-            due_at=handoff.claimed_at + timedelta(seconds=policy.stale_claim_s),
-            last_message_id=newest_id,
-        )
-    )
+    add_timer(db, handoff, CLAIM_STALE, 0, handoff.claimed_at + timedelta(seconds=policy.stale_claim_s), newest_id)
     await db.flush()

@@ -11,9 +11,10 @@ import uuid
 import zlib
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db.locks import transaction_lock
 from shared.db.models import HandoffRow
 from shared.errors import RateLimited
 from shared.handoffs.schemas import Intent
@@ -31,9 +32,7 @@ async def check_escalation_limit(
     On PostgreSQL a per-user lock until commit makes two escalations at once count one after the other
     (SQLite takes its write lock when the transaction begins).
     """
-    if db.get_bind().dialect.name == "postgresql":
-        user_key = zlib.crc32(user_id.bytes) - 2**31  # int4 range
-        await db.execute(select(func.pg_advisory_xact_lock(_LOCK_NAMESPACE, user_key)))
+    await transaction_lock(db, _LOCK_NAMESPACE, zlib.crc32(user_id.bytes) - 2**31)  # the key in int4 range
     # The limit-th newest escalation in the hour: while it is inside the window the user is at the cap.
     query = (
         select(HandoffRow.created_at)

@@ -7,13 +7,15 @@ from collections.abc import Sequence
 from typing import Any
 
 import msgspec
-from sqlalchemy import case, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import load_only
 
 from shared.auth.principal import Principal
 from shared.clock import utcnow
+from shared.db.aggregates import count_if
 from shared.db.models import AISession, AssessmentFeedbackRow, HandoffRow, SessionMessage
+from shared.db.tenancy import TenantLoader
 from shared.directory.who import may_see_handoff, require_escalator, require_may_hand_off, require_member
 from shared.errors import HandoffActionNotAllowed, HandoffAlreadyClaimed, NotFound, SessionNotActive
 from shared.escalations.policy import policy_of
@@ -45,11 +47,7 @@ async def _snapshot(db: AsyncSession, session: AISession) -> dict[str, Any]:
     newest_first = SessionMessage.id.desc()
     of_session = SessionMessage.session_id == session.id
     is_step = SessionMessage.kind == "step"
-    message_count, steps_count = (
-        await db.execute(
-            select(func.count(), func.coalesce(func.sum(case((is_step, 1), else_=0)), 0)).where(of_session)
-        )
-    ).one()
+    message_count, steps_count = (await db.execute(select(func.count(), count_if(is_step)).where(of_session))).one()
     messages = select(SessionMessage).options(_SNAPSHOT_FIELDS).where(of_session).order_by(newest_first)
     last = (await db.execute(messages.limit(SNAPSHOT_MESSAGES))).scalars().all()
     steps = [m for m in last if m.kind == "step"][:SNAPSHOT_STEPS]
@@ -123,18 +121,13 @@ async def create_handoff(
     return handoff_out(handoff)
 
 
-async def load_handoff(
-    db: AsyncSession, principal: Principal, handoff_id: uuid.UUID, *, for_update: bool = False
-) -> HandoffRow:
-    """The handoff if the caller may see it (see `who.may_see_handoff`)."""
-    account_id = require_member(principal)
-    query = select(HandoffRow).where(HandoffRow.id == handoff_id, HandoffRow.account_id == account_id)
-    if for_update:
-        query = query.with_for_update()
-    row = (await db.execute(query.execution_options(populate_existing=True))).scalar_one_or_none()
-    if row is None or not may_see_handoff(principal, row, park=row.intent == Intent.PARK):
-        raise NotFound("handoff")
-    return row
+# The handoff if the caller may see it (see `who.may_see_handoff`).
+load_handoff = TenantLoader(
+    HandoffRow,
+    "handoff",
+    account_of=require_member,
+    visible=lambda principal, row: may_see_handoff(principal, row, park=row.intent == Intent.PARK),
+)
 
 
 async def feedback_of(

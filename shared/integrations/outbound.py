@@ -27,6 +27,7 @@ import httpx
 
 from shared.config import ConfigError
 from shared.errors import UnsafeTarget
+from shared.integrations.httpx_private import BackendTransport
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -263,20 +264,12 @@ class _PinnedBackend(httpcore.AsyncNetworkBackend):
         await self.dialer.sleep(seconds)
 
 
-class GuardedTransport(httpx.AsyncHTTPTransport):
+class GuardedTransport(BackendTransport):
     """An httpx transport whose every request is checked by the policy and dialled on a checked address."""
 
     def __init__(self, policy: OutboundPolicy, *, verify: ssl.SSLContext | bool = True) -> None:
-        # Not super().__init__: httpx's own pool takes no network backend, so this builds the pool around ours,
-        # with httpx's default limits; the request and response mapping of the parent is reused as it is.
+        super().__init__(_PinnedBackend(policy), verify=verify)
         self.policy = policy
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
-            max_connections=100,
-            max_keepalive_connections=20,
-            keepalive_expiry=5.0,
-            network_backend=_PinnedBackend(policy),
-        )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url

@@ -1,5 +1,7 @@
 """Jobs on arq: the deterministic `_job_id` makes a re-sent job a no-op while arq remembers it.
 
+What this relies on inside arq is fenced in `shared.jobs.arq_private`.
+
 `serve` runs an arq worker that outlives Redis: arq's own worker ends on the first lost connection,
 so each outage retires the worker and a new one starts, with a growing pause, once Redis answers.
 """
@@ -14,30 +16,18 @@ from contextlib import suppress
 from typing import Any
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
-from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix, retry_key_prefix
-from arq.jobs import SerializationError, serialize_job
-from arq.utils import timestamp_ms
 from arq.worker import Worker
 from redis.asyncio import BlockingConnectionPool
 from redis.exceptions import RedisError
 
+from shared.jobs import arq_private
 from shared.jobs.base import JOB_QUEUES, JobQueueUnavailable
-from shared.jobs.codec import JOB_CODEC, UnwritableJob, deserialize_job_data
+from shared.jobs.codec import JOB_CODEC
 
 log = logging.getLogger("handoff.jobs")
 # On SIGTERM a worker finishes the jobs it is running for up to this long (compose allows 30 s).
 JOB_COMPLETION_WAIT_S = 25
 MAX_RECONNECT_DELAY_S = 5.0
-
-
-# arq's own enqueue_job (WATCH, EXISTS, then MULTI/EXEC: three round trips) as one script: the same
-# keys, the same serialised job and the same refusal of an id arq still holds a job or result for.
-_ENQUEUE = """
-if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return 0 end
-redis.call('PSETEX', KEYS[1], ARGV[1], ARGV[2])
-redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])
-return 1
-"""
 
 
 def arq_client(pool: BlockingConnectionPool) -> ArqRedis:
@@ -53,18 +43,13 @@ def arq_worker(**options: Any) -> Worker:
 class ArqJobQueue:
     def __init__(self, pool: BlockingConnectionPool) -> None:
         self.redis = arq_client(pool)
-        self._enqueue = self.redis.register_script(_ENQUEUE)
+        self._enqueue = self.redis.register_script(arq_private.ENQUEUE_SCRIPT)
 
     async def enqueue(self, name: str, job_id: str, payload: dict[str, Any]) -> bool:
         """Queue a job for arq's workers in one round trip; False when arq already holds that id."""
-        now_ms = timestamp_ms()
+        call = arq_private.enqueue_script_call(self.redis, JOB_QUEUES[name], name, job_id, payload)
         try:
-            job = serialize_job(name, (payload,), {}, None, now_ms, serializer=self.redis.job_serializer)
-        except SerializationError as exc:
-            raise UnwritableJob(f"a job's arguments must be JSON: {exc.__cause__}") from exc
-        keys = [job_key_prefix + job_id, result_key_prefix + job_id, JOB_QUEUES[name]]
-        try:
-            queued = await self._enqueue(keys=keys, args=[self.redis.expires_extra_ms, job, now_ms, job_id])
+            queued = await self._enqueue(**call)
         except RedisError as exc:
             raise JobQueueUnavailable(f"could not enqueue {name}: {exc}") from exc
         return bool(queued)
@@ -73,16 +58,14 @@ class ArqJobQueue:
         queue = JOB_QUEUES[name]
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.exists(in_progress_key_prefix + job_id)
+                pipe.exists(arq_private.running_key(job_id))
                 pipe.zscore(queue, job_id)
                 running, score = await pipe.execute()
             if running or score is not None:
                 return False
             # Neither queued nor running: what arq still keeps of it (a result, a lost job's record, its
             # try count) would only make enqueue_job refuse the id, or the new job start out of tries.
-            await self.redis.delete(
-                *(prefix + job_id for prefix in (result_key_prefix, job_key_prefix, retry_key_prefix))
-            )
+            await self.redis.delete(*arq_private.leftover_keys(job_id))
         except RedisError as exc:
             raise JobQueueUnavailable(f"could not requeue {name}: {exc}") from exc
         return await self.enqueue(name, job_id, payload)
@@ -120,9 +103,9 @@ async def serve(build: WorkerFactory, redis_settings: RedisSettings, *, role: st
             if stopping.is_set():
                 continue
             worker = build(pool)
-            if worker.job_deserializer is not deserialize_job_data:
+            if not arq_private.reads_our_format(worker):
                 raise TypeError(f"{role}: build the Worker with arq_worker, or it reads jobs as pickles")
-            worker.on_stop = lambda _signal: stopping.set()
+            arq_private.on_stop(worker, lambda _signal: stopping.set())
             if delay:
                 log.info("%s: Redis is back; taking jobs again", role)
             delay = 0.0
@@ -135,7 +118,7 @@ async def serve(build: WorkerFactory, redis_settings: RedisSettings, *, role: st
             log.warning("%s: lost Redis (%s: %s); reconnecting in %.1f s", role, type(exc).__name__, exc, delay)
         finally:
             if worker is not None:
-                await _retire(worker)
+                await arq_private.retire(worker)
             if pool is not None:
                 with suppress(RedisError, OSError):
                     await pool.aclose()
@@ -143,14 +126,3 @@ async def serve(build: WorkerFactory, redis_settings: RedisSettings, *, role: st
             with suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), delay)
     log.info("%s: stopped", role)
-
-
-async def _retire(worker: Worker) -> None:
-    """Let the jobs it started finish (each is bounded by its timeout), then forget it."""
-    running = [task for task in worker.tasks.values() if not task.done()]
-    if running:
-        log.info("letting %d running jobs finish", len(running))
-        await asyncio.wait(running, timeout=worker.in_progress_timeout_s)
-    await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
-    with suppress(RedisError, OSError):
-        await worker.pool.delete(worker.health_check_key)

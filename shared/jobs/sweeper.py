@@ -15,11 +15,11 @@ from collections.abc import Collection
 from contextlib import suppress
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.assessments.service import stale_assessments
 from shared.background import finish
+from shared.db.locks import try_transaction_lock
 from shared.db.uow import unit_of_work
 from shared.deliveries.service import escalations_never_notified, handoffs_with_unfinished_deliveries
 from shared.escalations.firing import notify_job_id
@@ -98,10 +98,8 @@ class Sweeper:
 
     async def _sweep(self, family: str) -> int:
         async with unit_of_work(self.sessionmaker) as db:
-            if db.get_bind().dialect.name == "postgresql":
-                locked = await db.scalar(select(func.pg_try_advisory_xact_lock(SWEEP_LOCK_KEYS[family])))
-                if not locked:
-                    return 0  # another worker is sweeping
+            if not await try_transaction_lock(db, SWEEP_LOCK_KEYS[family]):
+                return 0  # another worker is sweeping
             wanted = await self._left_pending(db, family)
             requeued = 0
             for handoff_id, job, round in sorted(set(wanted)):

@@ -1,4 +1,4 @@
-"""The request id of the work in hand: born at the edge, carried in outbox rows and job payloads."""
+"""The request id of the work in hand: born at the edge, kept beside outbox rows, carried in job payloads."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-# The key under which a request id travels inside outbox payloads and job payloads.
+# The key under which a request id travels inside job payloads.
 REQUEST_ID_KEY = "request_id"
 
 _VALID = re.compile(r"[A-Za-z0-9._-]{1,128}")
@@ -39,9 +39,8 @@ def bound_request_id(value: str | None) -> Iterator[str | None]:
         _current.reset(token)
 
 
-def with_request_id(payload: dict[str, Any]) -> dict[str, Any]:
-    """`payload` plus the current request id, when there is one and it does not carry one already."""
-    request_id = _current.get()
+def with_request_id(payload: dict[str, Any], request_id: str | None) -> dict[str, Any]:
+    """A job's `payload` carrying `request_id`, when there is one and it does not carry one already."""
     if request_id is None or REQUEST_ID_KEY in payload:
         return payload
     return {**payload, REQUEST_ID_KEY: request_id}

@@ -23,16 +23,17 @@ from typing import Any
 
 import msgspec
 from prometheus_client import Counter
-from sqlalchemy import ColumnElement, Row, Select, Update, delete, func, select, update
+from sqlalchemy import ColumnElement, Row, Select, Update, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.background import finish
 from shared.bus.base import Bus, BusUnavailable
 from shared.clock import utcnow
+from shared.db.locks import try_transaction_lock
 from shared.db.models import OutboxRow
 from shared.db.uow import unit_of_work
 from shared.jobs.base import JOB_QUEUES, JobQueue, JobQueueUnavailable
-from shared.observability.context import REQUEST_ID_KEY, bound_request_id, request_id_of
+from shared.observability.context import bound_request_id, with_request_id
 
 log = logging.getLogger("handoff.outbox")
 
@@ -46,7 +47,7 @@ PRUNE_EVERY_S = 3600.0
 PRUNE_BATCH = 5000
 
 # What publishing a row needs, read as a typed row: the relay stays on Core statements.
-PendingRow = Row[tuple[int, uuid.UUID | None, str, str, str | None, dict[str, Any], int]]
+PendingRow = Row[tuple[int, uuid.UUID | None, str, str, str | None, dict[str, Any], int, str | None]]
 
 DEAD_LETTERS = Counter(
     "handoff_outbox_dead_letters_total", "Outbox rows set aside after repeated failures to publish", ["kind"]
@@ -145,10 +146,8 @@ class OutboxRelay:
         its cost is on every write path. One SELECT, one UPDATE for the rows sent, one per failure.
         """
         async with unit_of_work(self.sessionmaker) as db:
-            if db.get_bind().dialect.name == "postgresql":
-                locked = await db.scalar(select(func.pg_try_advisory_xact_lock(RELAY_LOCK_KEY)))
-                if not locked:
-                    return BUSY
+            if not await try_transaction_lock(db, RELAY_LOCK_KEY):
+                return BUSY
             rows = (await db.execute(self._pending)).all()
             published: list[int] = []
             failed: list[tuple[PendingRow, str, bool]] = []  # row, error, set aside now
@@ -194,7 +193,7 @@ class OutboxRelay:
         return len(published)
 
     @property
-    def _pending(self) -> Select[tuple[int, uuid.UUID | None, str, str, str | None, dict[str, Any], int]]:
+    def _pending(self) -> Select[tuple[int, uuid.UUID | None, str, str, str | None, dict[str, Any], int, str | None]]:
         return (
             select(
                 OutboxRow.id,
@@ -204,6 +203,7 @@ class OutboxRelay:
                 OutboxRow.job_id,
                 OutboxRow.payload,
                 OutboxRow.attempts,
+                OutboxRow.request_id,
             )
             .where(OutboxRow.published_at.is_(None), OutboxRow.dead_at.is_(None))
             .order_by(OutboxRow.id)
@@ -233,13 +233,14 @@ class OutboxRelay:
                 return deleted
 
     async def _send(self, row: PendingRow) -> None:
-        with bound_request_id(request_id_of(row.payload)):
+        with bound_request_id(row.request_id):
             if row.kind == "event":
-                # The request id stays in our logs; the stream carries the contract's event data only.
-                data = msgspec.json.encode({k: v for k, v in row.payload.items() if k != REQUEST_ID_KEY})
+                # The event as it was written; its request id stays in our logs.
+                data = msgspec.json.encode(row.payload)
                 await self.bus.publish(str(row.account_id), row.topic, data, dedupe_key=f"outbox:{row.id}")
             elif row.kind == "job" and row.topic in JOB_QUEUES:
-                await self.jobs.enqueue(row.topic, row.job_id or f"{row.topic}:{row.id}", row.payload)
+                payload = with_request_id(row.payload, row.request_id)  # the job's run logs under it too
+                await self.jobs.enqueue(row.topic, row.job_id or f"{row.topic}:{row.id}", payload)
             else:
                 raise UnpublishableRow(f"no {row.kind!r} called {row.topic!r} can be published")
             log.info("outbox: published %s %s", row.kind, row.topic, extra={"outbox_id": row.id})

@@ -1,8 +1,8 @@
 """Write events and jobs into the outbox, inside the caller's transaction.
 
 Nothing here talks to Redis: the relay publishes the rows after the transaction commits, so a
-rolled-back change announces nothing and a committed one is never lost. Each row's payload carries
-the request id of the work that wrote it, so the jobs it causes log under the same id.
+rolled-back change announces nothing and a committed one is never lost. Each row keeps the request id
+of the work that wrote it beside its payload, so the jobs it causes log under the same id.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db.models import OutboxRow
-from shared.observability.context import with_request_id
+from shared.observability.context import current_request_id
 
 # Set on the session when a transaction wrote outbox rows, so the relay can be woken after commit.
 PENDING_FLAG = "outbox_pending"
@@ -21,7 +21,9 @@ PENDING_FLAG = "outbox_pending"
 
 def add_event(db: AsyncSession, *, account_id: uuid.UUID, event_type: str, payload: dict[str, Any]) -> OutboxRow:
     """Queue an event for the account's stream."""
-    row = OutboxRow(account_id=account_id, kind="event", topic=event_type, payload=with_request_id(payload))
+    row = OutboxRow(
+        account_id=account_id, kind="event", topic=event_type, payload=payload, request_id=current_request_id()
+    )
     db.add(row)
     db.info[PENDING_FLAG] = True
     return row
@@ -31,7 +33,14 @@ def add_job(
     db: AsyncSession, *, account_id: uuid.UUID | None, name: str, job_id: str, payload: dict[str, Any]
 ) -> OutboxRow:
     """Queue a background job; `job_id` is deterministic so a re-sent job runs once."""
-    row = OutboxRow(account_id=account_id, kind="job", topic=name, job_id=job_id, payload=with_request_id(payload))
+    row = OutboxRow(
+        account_id=account_id,
+        kind="job",
+        topic=name,
+        job_id=job_id,
+        payload=payload,
+        request_id=current_request_id(),
+    )
     db.add(row)
     db.info[PENDING_FLAG] = True
     return row

@@ -14,8 +14,9 @@ from sqlalchemy.orm import aliased, load_only
 from shared.auth.principal import Principal
 from shared.clock import utcnow
 from shared.db.models import AISession, HandoffRow, SessionMessage
+from shared.db.tenancy import TenantLoader
 from shared.directory.who import may_see_session, require_member, require_senior, require_session_engineer
-from shared.errors import InvalidInput, NotFound, SessionMessageLimit
+from shared.errors import InvalidInput, SessionMessageLimit
 from shared.handoffs.schemas import HandoffStatus, Intent
 from shared.ids import new_id
 from shared.pagination import Positioned, newest_first_page
@@ -45,18 +46,13 @@ def _message_row(session_id: uuid.UUID, body: MessageIn) -> SessionMessage:
     )
 
 
-async def load_session(
-    db: AsyncSession, principal: Principal, session_id: uuid.UUID, *, for_update: bool = False
-) -> AISession:
-    """The session if the caller may see it (see `who.may_see_session`)."""
-    account_id = require_member(principal)
-    query = select(AISession).where(AISession.id == session_id, AISession.account_id == account_id)
-    if for_update:
-        query = query.with_for_update()
-    row = (await db.execute(query)).scalar_one_or_none()
-    if row is None or not may_see_session(principal, row, parked=row.status == SessionStatus.PARKED):
-        raise NotFound("session")
-    return row
+# The session if the caller may see it (see `who.may_see_session`).
+load_session = TenantLoader(
+    AISession,
+    "session",
+    account_of=require_member,
+    visible=lambda principal, row: may_see_session(principal, row, parked=row.status == SessionStatus.PARKED),
+)
 
 
 async def session_messages(db: AsyncSession, session_id: uuid.UUID) -> Sequence[SessionMessage]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -54,3 +56,42 @@ def test_up_down_and_up_again_matches_the_models(empty_database: str) -> None:
         pool.submit(command.downgrade, alembic_config(empty_database), "0002").result()
         pool.submit(upgrade, empty_database).result()
         assert pool.submit(differences, empty_database).result() == []
+
+
+def outbox_of(url: str, statement: str, **params: object) -> list[tuple[object, ...]]:
+    async def run() -> list[tuple[object, ...]]:
+        engine = create_async_engine(url)
+        try:
+            async with engine.begin() as connection:
+                result = await connection.execute(text(statement), params)
+                return [tuple(row) for row in result.all()] if result.returns_rows else []
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def test_a_pending_rows_request_id_moves_out_of_its_payload_and_back(empty_database: str) -> None:
+    payload = '{"handoff_id": "h", "request_id": "trace-9"}'
+    insert = (
+        "INSERT INTO outbox (account_id, kind, topic, payload, created_at, available_at, attempts)"
+        " VALUES (NULL, 'job', 'assess', :payload, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 0)"
+    )
+    if "postgresql" in empty_database:
+        insert = insert.replace(":payload", "CAST(CAST(:payload AS text) AS jsonb)")  # a document, not a JSON string
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(upgrade, empty_database).result()
+        pool.submit(command.downgrade, alembic_config(empty_database), "0005").result()
+        pool.submit(outbox_of, empty_database, insert, payload=payload).result()
+        pool.submit(upgrade, empty_database).result()
+        [(request_id, moved)] = pool.submit(
+            outbox_of, empty_database, "SELECT request_id, payload FROM outbox"
+        ).result()
+        assert request_id == "trace-9"
+        assert (json.loads(moved) if isinstance(moved, str) else moved) == {"handoff_id": "h"}
+        pool.submit(command.downgrade, alembic_config(empty_database), "0005").result()
+        [(restored,)] = pool.submit(outbox_of, empty_database, "SELECT payload FROM outbox").result()
+        assert (json.loads(restored) if isinstance(restored, str) else restored) == {
+            "handoff_id": "h",
+            "request_id": "trace-9",
+        }

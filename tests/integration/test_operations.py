@@ -99,7 +99,7 @@ async def test_the_escalations_request_id_is_written_into_its_outbox_rows(
         ("job", "psa_push"),
     }
     created = [row for row in rows if row["topic"] in {"handoff_created", "assess", "notify", "psa_push"}]
-    assert {row["payload"]["request_id"] for row in created} == {"trace-escalation-42"}
+    assert {row["request_id"] for row in created} == {"trace-escalation-42"}
 
 
 # --- readiness --------------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from shared.bootstrap import Runtime
 from shared.jobs.arq import arq_client
 from shared.jobs.base import JOB_QUEUES
 from shared.jobs.memory import InProcessJobQueue
+from tests.support.db import outbox_rows
 from tests.support.events import wait_for_events
 from tests.support.tenants import TenantFactory
 
@@ -61,3 +62,31 @@ async def test_a_park_publishes_nothing(tenants: TenantFactory, runtime: Runtime
     await asyncio.sleep(0.2)
     events = await wait_for_events(runtime, str(tenant.account_id), 1)
     assert [e["type"] for e in events] == ["handoff_created"]
+
+
+async def test_the_event_goes_out_as_written_and_only_its_jobs_carry_the_request_id(
+    tenants: TenantFactory, runtime: Runtime
+) -> None:
+    tenant = await tenants.create()
+    session = await tenant["junior"].new_session("VPN drops every ten minutes")
+    traced = {"X-Request-ID": "trace-relay-7"}
+    escalate = {"intent": "escalate", "note": "stuck"}
+    path = f"/api/v1/ai-sessions/{session['id']}/handoff"
+    response = await tenant["junior"].post(path, json=escalate, headers=traced)
+    assert response.status_code == 201
+    handoff_id = response.json()["id"]
+    [published] = await wait_for_events(runtime, str(tenant.account_id), 1)
+    [written] = [row for row in await outbox_rows(runtime, tenant.account_id) if row["kind"] == "event"]
+    assert written["request_id"] == "trace-relay-7"
+    assert {k: v for k, v in published.items() if k != "id"} == written["payload"]  # the event, as it was written
+    assert "request_id" not in published
+    if runtime.redis_pool is not None:  # arq's queue shows what a worker will run; the in-process one does not
+        arq = arq_client(runtime.redis_pool)
+        deadline = time.monotonic() + 5
+        while True:
+            jobs = await arq.queued_jobs(queue_name=JOB_QUEUES["assess"])
+            if any(job.job_id == f"assess:{handoff_id}" for job in jobs) or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.01)
+        [assess] = [job for job in jobs if job.job_id == f"assess:{handoff_id}"]
+        assert assess.args[0]["request_id"] == "trace-relay-7"

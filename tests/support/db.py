@@ -19,7 +19,10 @@ async def outbox_rows(runtime: Runtime, account_id: uuid.UUID | str) -> list[dic
             .scalars()
             .all()
         )
-        return [{"kind": r.kind, "topic": r.topic, "job_id": r.job_id, "payload": r.payload} for r in rows]
+        return [
+            {"kind": r.kind, "topic": r.topic, "job_id": r.job_id, "payload": r.payload, "request_id": r.request_id}
+            for r in rows
+        ]
 
 
 async def handoffs_of_session(runtime: Runtime, session_id: uuid.UUID | str) -> list[HandoffRow]:

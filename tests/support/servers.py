@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from litestar import Litestar
 
+from services.handoff_api.dependencies import api_context
 from services.handoff_api.server import HandoffServer
 from tests.support.processes import spare_port
 
@@ -24,6 +25,6 @@ async def serving(app: Litestar) -> AsyncIterator[int]:
     try:
         yield port
     finally:
-        await app.state.sse_hub.stop()
+        await api_context(app).hub.stop()
         server.should_exit = True
         await task

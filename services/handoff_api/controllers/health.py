@@ -7,11 +7,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar import Controller, Response, get
-from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.plugins.prometheus import PrometheusController
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.handoff_api.dependencies import ApiContext
+from services.handoff_api.errors import error_response
 from shared.db.migrate import current_revision, head_revision
 
 PROBE_TIMEOUT_S = 2.0
@@ -51,12 +53,13 @@ class HealthController(Controller):
         return {"status": "ok"}
 
     @get("/readyz", operation_id="readyz")
-    async def readyz(self, state: State) -> Response[dict[str, Any]]:
+    async def readyz(self, api_context: NamedDependency[ApiContext]) -> Response[dict[str, Any]]:
         """200 when the database (at the newest schema) and the bus answer; each probe has 2 s."""
-        names = list(state.readiness_probes)
+        runtime = api_context.runtime
+        names = list(runtime.readiness_probes)
         database, *others = await asyncio.gather(
-            _within(lambda: _database_and_schema(state.engine)),
-            *(_within(state.readiness_probes[name]) for name in names),
+            _within(lambda: _database_and_schema(runtime.engine)),
+            *(_within(runtime.readiness_probes[name]) for name in names),
         )
         failed: list[str] = []
         if database is None:
@@ -68,7 +71,5 @@ class HealthController(Controller):
             detail = f"not ready: {', '.join(failed)} did not answer"
             if failed == ["schema"]:
                 detail = "not ready: schema is not at the newest migration (run `handoff migrate`)"
-            return Response(
-                {"status_code": 503, "code": "unavailable", "detail": detail, "failed": failed}, status_code=503
-            )
+            return error_response(503, "unavailable", detail, failed=failed)
         return Response({"status": "ok"}, status_code=200)

@@ -20,9 +20,10 @@ from litestar.types import Receive, Scope, Send
 
 from services.handoff_api.auth import senior_guard
 from services.handoff_api.dependencies import api_context, end_request_transaction
-from services.handoff_api.edge import server_send
+from services.handoff_api.error_body import send_error
 from services.handoff_api.sse.hub import CLIENT_LEFT, SSEHub, Subscriber, TooManyStreams, event_frame
 from services.handoff_api.sse.metrics import SSE_CLIENTS, SSE_DISCONNECTS
+from services.handoff_api.uvicorn_private import server_send
 from shared.auth.principal import Principal
 from shared.bus.base import Bus, BusUnavailable, is_stream_id, parse_id
 
@@ -116,13 +117,11 @@ class EscalationStream:
 
     @staticmethod
     async def _refuse(send: Send, status: int, code: str, detail: str, retry_after_s: int | None) -> None:
-        body: dict[str, Any] = {"status_code": status, "code": code, "detail": detail}
-        headers = [(b"content-type", b"application/json")]
-        if retry_after_s is not None:
-            body["retry_after_s"] = retry_after_s
-            headers.append((b"retry-after", str(retry_after_s).encode()))
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": msgspec.json.encode(body), "more_body": False})
+        if retry_after_s is None:
+            await send_error(send, status, code, detail)
+            return
+        retry_after = [(b"retry-after", str(retry_after_s).encode())]
+        await send_error(send, status, code, detail, headers=retry_after, retry_after_s=retry_after_s)
 
     @staticmethod
     async def _until_disconnect(receive: Receive, subscriber: Subscriber) -> None:

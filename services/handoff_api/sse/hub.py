@@ -86,10 +86,6 @@ class Subscriber:
     writer: asyncio.Task[None] | None = None
     _waiter: asyncio.Future[None] | None = None
 
-    @property
-    def dropped(self) -> bool:
-        return self.drop_reason is not None
-
     def drop(self, reason: str) -> None:
         """End the stream: wake its writer, or cancel it when it is stuck in a write."""
         if self.drop_reason is not None:
@@ -157,14 +153,6 @@ class SSEHub:
         self._keepalive: asyncio.Task[None] | None = None
         self._stopped: asyncio.Future[None] | None = None
         self.closing = False
-
-    def streams_of(self, user_id: uuid.UUID) -> int:
-        """How many streams this user holds on this replica."""
-        return self._per_user[user_id]
-
-    @property
-    def accounts(self) -> int:
-        return len(self._subscribers)
 
     def start(self) -> None:
         if self._task is None:

@@ -1,0 +1,49 @@
+"""Rows that belong to one account: every tenant-scoped load goes through here, so no query forgets the account."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import DeclarativeBase
+
+from shared.errors import NotFound
+
+# A mapped class whose table has an `id` and an `account_id`.
+RowT = TypeVar("RowT", bound=DeclarativeBase)
+CallerT = TypeVar("CallerT")
+
+
+class TenantLoader(Generic[CallerT, RowT]):
+    """Loads one row of `model` for a caller: from the caller's account only, and only if `visible` lets them see it.
+
+    Anything else raises NotFound(`name`): a row of another account, or one hidden from the caller, does not
+    exist for them.
+    """
+
+    def __init__(
+        self,
+        model: type[RowT],
+        name: str,
+        *,
+        account_of: Callable[[CallerT], uuid.UUID],
+        visible: Callable[[CallerT, RowT], bool],
+    ) -> None:
+        self.model = model
+        self.name = name
+        self.account_of = account_of
+        self.visible = visible
+
+    async def __call__(self, db: AsyncSession, caller: CallerT, row_id: uuid.UUID, *, for_update: bool = False) -> RowT:
+        """The row, read afresh; `for_update` locks it until the transaction ends (SQLite serialises writers anyway)."""
+        columns = self.model.__table__.c
+        query = select(self.model).where(columns.id == row_id, columns.account_id == self.account_of(caller))
+        if for_update:
+            query = query.with_for_update()
+        row = (await db.execute(query.execution_options(populate_existing=True))).scalar_one_or_none()
+        if row is None or not self.visible(caller, row):
+            raise NotFound(self.name)
+        return row
