@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
+from shared.deliveries.channels import channel_names
 
-class Channel(StrEnum):
-    EMAIL = "email"
-    PSA = "psa"
-    WEBHOOK = "webhook"
+# A registered channel's name (shared/deliveries/channels.py), shown as an enum in the API's schema.
+ChannelName = Annotated[str, msgspec.Meta(extra_json_schema={"enum": list(channel_names())})]
 
 
 class DeliveryState(StrEnum):
@@ -29,7 +28,7 @@ DeliveryStatus = Literal["pending", "sent", "failed", "skipped"]
 
 
 class DeliveryOut(msgspec.Struct, kw_only=True):
-    channel: Channel
+    channel: ChannelName
     recipient: str
     round: int
     status: DeliveryStatus

@@ -15,6 +15,7 @@ from shared.auth.principal import SENIOR_ROLES, Principal
 from shared.clock import rfc3339, utcnow
 from shared.db.models import Delivery, HandoffRow, User
 from shared.db.upsert import insert_missing
+from shared.deliveries.channels import channel_jobs, channels_sent_by
 from shared.deliveries.schemas import DeliveryOut, DeliveryState, DeliveryStatus
 from shared.handoffs.schemas import Intent
 from shared.handoffs.service import load_handoff
@@ -194,7 +195,7 @@ async def handoffs_with_unfinished_deliveries(
 async def escalations_never_notified(
     db: AsyncSession, *, older_than_s: float, within_s: float
 ) -> Sequence[tuple[uuid.UUID, str]]:
-    """(handoff, job) pairs whose job never wrote its rows: a lost `notify` (with seniors to tell) or `psa_push`.
+    """(handoff, job) pairs whose channel job never wrote its rows (a `notify` only when there are seniors to tell).
 
     Only escalations created between `within_s` and `older_than_s` ago are looked at, so a job still
     queued is not doubled and the search stays short.
@@ -205,10 +206,11 @@ async def escalations_never_notified(
         HandoffRow.created_at < now - timedelta(seconds=older_than_s),
         HandoffRow.created_at > now - timedelta(seconds=within_s),
     )
-    has_rows = [
-        exists().where(Delivery.handoff_id == HandoffRow.id, Delivery.channel.in_(channels))
-        for channels in (("email",), ("psa", "webhook"))
-    ]
+    jobs = {job: channels_sent_by(job) for job in channel_jobs()}
+    has_rows = {
+        job: exists().where(Delivery.handoff_id == HandoffRow.id, Delivery.channel.in_([c.name for c in channels]))
+        for job, channels in jobs.items()
+    }
     has_seniors = exists().where(
         User.account_id == HandoffRow.account_id,
         User.active.is_(True),
@@ -216,8 +218,10 @@ async def escalations_never_notified(
         User.role.in_(SENIOR_ROLES),
         User.id != HandoffRow.created_by_id,
     )
-    unnotified = select(HandoffRow.id).where(window, ~has_rows[0], has_seniors).limit(500)
-    unpushed = select(HandoffRow.id).where(window, ~has_rows[1]).limit(500)
-    found = [(h, "notify") for h in (await db.execute(unnotified)).scalars().all()]
-    found += [(h, "psa_push") for h in (await db.execute(unpushed)).scalars().all()]
+    found: list[tuple[uuid.UUID, str]] = []
+    for job, channels in jobs.items():
+        # A channel with a row per senior writes none when there is no senior to tell: that is not a lost job.
+        wanted = [has_seniors] if any(c.per_senior for c in channels) else []
+        query = select(HandoffRow.id).where(window, ~has_rows[job], *wanted).limit(500)
+        found += [(h, job) for h in (await db.execute(query)).scalars().all()]
     return found

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.clock import utcnow
 from shared.db.models import HandoffRow, HandoffTimer, User
-from shared.deliveries.schemas import Channel
+from shared.deliveries.channels import EMAIL
 from shared.deliveries.service import eligible_recipients, ensure_deliveries
 from shared.escalations.policy import policy_of
 from shared.escalations.schemas import EscalationPolicy
@@ -113,7 +113,7 @@ async def _notify(
         db,
         handoff_id=handoff.id,
         account_id=handoff.account_id,
-        channel=Channel.EMAIL,
+        channel=EMAIL.name,
         recipients=recipients,
         round=round,
     )

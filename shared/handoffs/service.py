@@ -13,6 +13,7 @@ from shared.auth.policy import require_escalator, require_may_hand_off, require_
 from shared.auth.principal import Principal
 from shared.clock import rfc3339, utcnow
 from shared.db.models import AISession, AssessmentFeedbackRow, HandoffRow, SessionMessage
+from shared.deliveries.channels import channel_jobs
 from shared.errors import HandoffActionNotAllowed, HandoffAlreadyClaimed, NotFound, SessionNotActive
 from shared.escalations.policy import policy_of
 from shared.escalations.timers import CLAIM_STALE, REMINDER, cancel_timers, schedule_first_reminder
@@ -27,8 +28,6 @@ from shared.sessions.service import load_session
 
 SNAPSHOT_MESSAGES = 50
 SNAPSHOT_STEPS = 50  # the last ones; `steps_tried_count` says how many there were
-# The jobs an escalation starts once it has committed; ids make a re-sent job a no-op.
-ESCALATION_JOBS = ("assess", "notify", "psa_push")
 
 
 _SNAPSHOT_COLUMNS = (
@@ -123,7 +122,8 @@ async def create_handoff(
     if escalating:
         announce(db, handoff, "handoff_created")
         schedule_first_reminder(db, handoff, await policy_of(db, handoff.account_id))
-        for job in ESCALATION_JOBS:
+        # The jobs an escalation starts once it has committed (every channel's); ids make a re-sent job a no-op.
+        for job in ("assess", *channel_jobs()):
             add_job(
                 db,
                 account_id=handoff.account_id,
