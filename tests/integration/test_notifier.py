@@ -20,6 +20,7 @@ from services.notifier.service import NotifyHandoff, PushToPSA, RetryLater
 from shared.bootstrap import Runtime
 from shared.integrations.crypto import SecretBox
 from shared.integrations.outbound import OutboundClients, OutboundPolicy
+from tests.support.events import wait_for_events
 from tests.support.psa_servers import FakeConnectWise, FakeWebhookReceiver
 from tests.support.smtp import MailCatcher, SMTPServer
 from tests.support.tenants import Actor, Tenant, TenantFactory
@@ -269,6 +270,43 @@ async def test_webhook_channel_is_signed_and_recorded(tenants: TenantFactory, ru
         assert body["link"].endswith(handoff["id"])
         rows = await deliveries(tenant["senior"], handoff["id"])
         assert [(r["channel"], r["status"]) for r in rows] == [("webhook", "sent")]
+    finally:
+        await receiver.stop()
+
+
+async def test_a_webhook_carries_the_event_the_stream_carried(tenants: TenantFactory, runtime: Runtime) -> None:
+    tenant = await tenants.create(junior="engineer", senior="engineer")
+    receiver = FakeWebhookReceiver()
+    await receiver.start()
+    try:
+        connection = receiver.connection()
+        await put_psa(
+            tenant, {"provider": "webhook", "base_url": connection.base_url, "credentials": connection.credentials}
+        )
+        junior = tenant["junior"]
+        handoff = await junior.escalate((await junior.new_session("Cert expired", ticket_ref="8812"))["id"])
+        # Claimed before the push: the webhook still tells of the escalation as it was when it happened.
+        assert (await tenant["senior"].post(f"/api/v1/handoffs/{handoff['id']}/claim")).status_code == 200
+        await wait_for_events(runtime, str(tenant.account_id), 2)
+        async with outbound_http(runtime) as http:
+            push = PushToPSA(runtime.sessionmaker, SecretBox(runtime.settings.secret_key), http, public_url=PUBLIC_URL)
+            assert await push({"handoff_id": handoff["id"]}) == "pushed"
+        [created] = [
+            entry
+            for entry in await runtime.bus.read_after(str(tenant.account_id), "0-0")
+            if entry.type == "handoff_created"
+        ]
+        [request] = receiver.requests
+        # The stream's data, byte for byte, then what only the webhook adds.
+        assert request.body.startswith(created.data.removesuffix(b"}") + b",")
+        body = request.json()
+        assert {k: v for k, v in body.items() if k not in {"link", "ticket_ref", "text"}} == msgspec.json.decode(
+            created.data
+        )
+        assert body["handoff"]["status"] == "open"
+        assert body["handoff"]["claimed_by"] is None
+        assert body["link"].endswith(handoff["id"])
+        assert body["ticket_ref"] == "8812"
     finally:
         await receiver.stop()
 
