@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Literal
 
 import msgspec
 
 from shared.deliveries.channels import channel_names
 
-# A registered channel's name (shared/deliveries/channels.py), shown as an enum in the API's schema.
-ChannelName = Annotated[str, msgspec.Meta(extra_json_schema={"enum": list(channel_names())})]
+if TYPE_CHECKING:
+    Channel = str
+else:
+    # The registered channels' names (shared/deliveries/channels.py), which the API's schema lists as an enum.
+    Channel = StrEnum("Channel", {name.upper(): name for name in channel_names()})
 
 
 class DeliveryState(StrEnum):
@@ -28,7 +31,7 @@ DeliveryStatus = Literal["pending", "sent", "failed", "skipped"]
 
 
 class DeliveryOut(msgspec.Struct, kw_only=True):
-    channel: ChannelName
+    channel: Channel
     recipient: str
     round: int
     status: DeliveryStatus
