@@ -39,6 +39,7 @@ import msgspec
 from services.notifier.channels.base import ChannelError, Connection, Notice, Plan, Recipient, Sent, marked
 from services.notifier.channels.http import external_id, log, posted_body, send
 from shared.db.models import HandoffRow
+from shared.integrations import webhook as settings
 
 SIGNATURE_SCHEME = "sha256"
 STANDARD_SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
@@ -90,7 +91,7 @@ class WebhookChannel:
     """Posts the signed event to `connection.base_url`; the receiver answers 409 to a key it has already seen."""
 
     name = "webhook"
-    provider = "webhook"  # the connection provider that feeds it
+    provider = settings.PROVIDER  # the connection provider that feeds it
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
