@@ -10,9 +10,9 @@ import logging
 
 from services.assessor.providers.factory import build_provider
 from services.assessor.service import AssessHandoff
+from shared import worker
 from shared.bootstrap import Runtime
 from shared.config import Settings
-from shared.jobs import worker
 from shared.jobs.sweeper import Sweeper
 
 log = logging.getLogger("handoff.assessor")

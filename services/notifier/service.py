@@ -24,9 +24,9 @@ from services.notifier.channels.email import EmailChannel
 from services.notifier.channels.registry import connection_channel
 from services.notifier.email_message import handoff_link
 from services.notifier.mailers import Mailer
+from shared.channels import EMAIL, PSA
 from shared.db.models import Delivery, HandoffRow, User
 from shared.db.uow import unit_of_work
-from shared.deliveries.channels import EMAIL, PSA
 from shared.deliveries.events import written_event
 from shared.deliveries.schemas import DeliveryState
 from shared.deliveries.service import (

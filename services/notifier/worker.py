@@ -10,13 +10,13 @@ import logging
 
 from services.notifier.mailers import build_mailer
 from services.notifier.service import NotifyHandoff, PushToPSA, RetryLater
+from shared import worker
 from shared.bootstrap import Runtime
+from shared.channels import channel_jobs
 from shared.config import Settings
-from shared.deliveries.channels import channel_jobs
 from shared.escalations.runner import TimerRunner
 from shared.integrations.crypto import SecretBox
 from shared.integrations.outbound import OutboundClients, OutboundPolicy
-from shared.jobs import worker
 from shared.jobs.base import JobHandler
 from shared.jobs.sweeper import Sweeper
 

@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, Literal
 
 import msgspec
 
-from shared.deliveries.channels import channel_names
+from shared.channels import channel_names
 
 if TYPE_CHECKING:
     Channel = str
 else:
-    # The registered channels' names (shared/deliveries/channels.py), which the API's schema lists as an enum.
+    # The registered channels' names (shared/channels.py), which the API's schema lists as an enum.
     Channel = StrEnum("Channel", {name.upper(): name for name in channel_names()})
 
 

@@ -12,10 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth.policy import require_senior
 from shared.auth.principal import SENIOR_ROLES, Principal
+from shared.channels import channel_jobs, channels_sent_by, job_sending
 from shared.clock import rfc3339, utcnow
 from shared.db.models import Delivery, HandoffRow, User
 from shared.db.upsert import insert_missing
-from shared.deliveries.channels import channel_jobs, channels_sent_by
 from shared.deliveries.schemas import DeliveryOut, DeliveryState, DeliveryStatus
 from shared.handoffs.schemas import Intent
 from shared.handoffs.service import load_handoff
@@ -173,9 +173,10 @@ async def record_outcome(
 async def handoffs_with_unfinished_deliveries(
     db: AsyncSession, *, idle_s: float
 ) -> Sequence[tuple[uuid.UUID, str, int]]:
-    """(handoff, channel, round) with a row nobody is working on: `pending`, or `sending` past its lease.
+    """(handoff, job, round) with a row nobody is working on: `pending`, or `sending` past its lease.
 
-    `idle_s` leaves alone rows touched very recently, which a running job is about to claim.
+    `job` is the one that sends the row's channel. `idle_s` leaves alone rows touched very recently, which a
+    running job is about to claim.
     """
     now = utcnow()
     query = (
@@ -189,7 +190,7 @@ async def handoffs_with_unfinished_deliveries(
         .distinct()
         .limit(500)
     )
-    return [(row[0], row[1], row[2]) for row in (await db.execute(query)).all()]
+    return [(row[0], job_sending(row[1]), row[2]) for row in (await db.execute(query)).all()]
 
 
 async def escalations_never_notified(

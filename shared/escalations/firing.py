@@ -13,9 +13,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.channels import EMAIL
 from shared.clock import utcnow
 from shared.db.models import HandoffRow, HandoffTimer, User
-from shared.deliveries.channels import EMAIL
 from shared.deliveries.service import eligible_recipients, ensure_deliveries
 from shared.escalations.policy import policy_of
 from shared.escalations.schemas import EscalationPolicy

@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth.policy import require_escalator, require_may_hand_off, require_member
 from shared.auth.principal import Principal
+from shared.channels import channel_jobs
 from shared.clock import rfc3339, utcnow
 from shared.db.models import AISession, AssessmentFeedbackRow, HandoffRow, SessionMessage
-from shared.deliveries.channels import channel_jobs
 from shared.errors import HandoffActionNotAllowed, HandoffAlreadyClaimed, NotFound, SessionNotActive
 from shared.escalations.policy import policy_of
 from shared.escalations.timers import CLAIM_STALE, REMINDER, cancel_timers, schedule_first_reminder

@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.assessments.service import stale_assessments
 from shared.background import finish
-from shared.deliveries.channels import job_sending
 from shared.deliveries.service import escalations_never_notified, handoffs_with_unfinished_deliveries
 from shared.escalations.firing import notify_job_id
 from shared.jobs.base import JobQueue
@@ -117,8 +116,7 @@ class Sweeper:
     async def _left_pending(self, db: AsyncSession, family: str) -> list[tuple[uuid.UUID, str, int]]:
         if family == "assess":
             return [(h, "assess", 0) for h in await stale_assessments(db, older_than_s=self.stale_after_s)]
-        unfinished = await handoffs_with_unfinished_deliveries(db, idle_s=self.idle_s)
-        wanted = [(handoff_id, job_sending(channel), round) for handoff_id, channel, round in unfinished]
+        wanted = list(await handoffs_with_unfinished_deliveries(db, idle_s=self.idle_s))
         never = await escalations_never_notified(db, older_than_s=self.stale_after_s, within_s=NOTIFY_HORIZON_S)
         wanted += [(handoff_id, job, 0) for handoff_id, job in never]
         return wanted

@@ -1,6 +1,6 @@
 """The seam every way of reaching a senior sits behind.
 
-A channel has a name (its delivery rows' `channel`, registered in shared/deliveries/channels.py), plans
+A channel has a name (its delivery rows' `channel`, registered in shared/channels.py), plans
 its rows for an escalation, sends one row's message, and says through `ChannelError.transient` whether
 a failure may pass (the row goes back to `pending` and the job is retried) or is final (`failed`).
 """

@@ -1,4 +1,4 @@
-"""How each channel is sent: the notifier's half of its registration (shared/deliveries/channels.py holds the other)."""
+"""How each channel is sent: the notifier's half of its registration (shared/channels.py holds the other)."""
 
 from __future__ import annotations
 

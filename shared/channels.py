@@ -1,15 +1,13 @@
 """The channels a senior is reached by, as every process must know them: row names and the jobs that send them.
 
-How a channel sends lives in the notifier; what is here lets the escalation write its jobs, the relay route
-them to the notifier's queue and the sweeper tell which job finishes which rows. A channel registers once,
-at the bottom of this module.
+How a channel sends lives in the notifier; what is here lets the escalation write its jobs, the composition
+root route them to the notifier's queue and the sweeper tell which job finishes which rows. A channel
+registers once, at the bottom of this module.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from shared.jobs.base import NOTIFY_QUEUE, register_job
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,10 +21,9 @@ _CHANNELS: dict[str, ChannelSpec] = {}
 
 
 def register_channel(spec: ChannelSpec) -> ChannelSpec:
-    """Make `spec` known; its job goes to the notifier's queue."""
+    """Make `spec` known."""
     assert spec.name not in _CHANNELS, f"channel {spec.name!r} registered twice"
     _CHANNELS[spec.name] = spec
-    register_job(spec.job, NOTIFY_QUEUE)
     return spec
 
 
