@@ -20,7 +20,7 @@ PROVIDERS = frozenset(_BY_PROVIDER)
 
 def connection_channel(provider: str) -> ConnectionChannel:
     """The channel a connection of `provider` feeds; an unknown provider is a non-transient ChannelError."""
-    try:
-        return _BY_PROVIDER[provider]
-    except KeyError:
-        raise ChannelError(f"no channel for provider {provider[:40]!r}", transient=False) from None
+    channel = _BY_PROVIDER.get(provider)
+    if channel is None:
+        raise ChannelError(f"no channel for provider {provider[:40]!r}", transient=False)
+    return channel
