@@ -14,10 +14,11 @@ from sqlalchemy.orm import Session
 from shared.bus.base import Bus
 from shared.bus.memory import InProcessBus
 from shared.bus.redis import RedisBus
+from shared.channels import channel_jobs
 from shared.config import Settings
 from shared.db.engine import create_engine
 from shared.jobs.arq import ArqJobQueue
-from shared.jobs.base import JobQueue
+from shared.jobs.base import NOTIFY_QUEUE, JobQueue, register_job
 from shared.jobs.memory import InProcessJobQueue
 from shared.observability.metrics import OutboxLagSampler
 from shared.outbox.relay import OutboxRelay
@@ -73,6 +74,8 @@ class Runtime:
             bus = InProcessBus(maxlen=settings.stream_maxlen)
             jobs = InProcessJobQueue()
             limiter = InMemoryRateLimiter()
+        for job in channel_jobs():  # every channel is sent by the notifier
+            register_job(job, NOTIFY_QUEUE)
         relay = OutboxRelay(sessionmaker, bus, jobs)
 
         @event.listens_for(session_class, "after_commit")

@@ -13,18 +13,15 @@ from typing import Protocol
 
 import aiosmtplib
 
+from services.notifier.channels.base import ChannelError
 from services.notifier.mail_format import Unwritable, flatten
 from shared.config import Settings
 
 log = logging.getLogger("handoff.notifier")
 
 
-class SendFailed(Exception):
+class SendFailed(ChannelError):
     """A message was not accepted. `transient` ones (4xx, refused, timeouts) are retried; 5xx are not."""
-
-    def __init__(self, message: str, *, transient: bool) -> None:
-        super().__init__(message)
-        self.transient = transient
 
 
 class Mailer(Protocol):

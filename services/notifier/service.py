@@ -1,9 +1,9 @@
-"""The notifier's two jobs: email every eligible senior, and write the note on the PSA ticket.
+"""The notifier's jobs: `notify` pages the seniors by email, `psa_push` feeds the account's connection channel.
 
-Both are safe to run again, and to run twice at once: the delivery rows say what was already sent,
-and a row is claimed (`sending`, under a lease) before it is attempted. A transient failure puts
-its row back to `pending` and asks for the job to be retried; anything else ends the row `failed`
-with the reason.
+Both are safe to run again, and to run twice at once: the delivery rows say what was already sent, and a
+row is claimed (`sending`, under a lease) in the same unit of work that plans it, before it is attempted.
+A transient failure puts its row back to `pending` and asks for the job to be retried; anything else ends
+the row `failed` with the reason. A job commits twice per row at most: the claim, then the outcome.
 """
 
 from __future__ import annotations
@@ -13,19 +13,22 @@ import logging
 import time
 import uuid
 from collections.abc import Sequence
+from email.message import EmailMessage
 from typing import Any
 from urllib.parse import urlsplit
 
-import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.notifier.email_message import compose, handoff_link
-from services.notifier.mailers import Mailer, SendFailed
-from services.notifier.psa.base import PSAConnection, PSAError, PSANote
-from services.notifier.psa.registry import adapter_for
+from services.notifier.channels.base import ChannelError, Connection, Notice
+from services.notifier.channels.email import EmailChannel
+from services.notifier.channels.registry import connection_channel
+from services.notifier.email_message import handoff_link
+from services.notifier.mailers import Mailer
+from shared.channels import EMAIL, PSA
 from shared.db.models import Delivery, HandoffRow, User
 from shared.db.uow import unit_of_work
-from shared.deliveries.schemas import Channel, DeliveryState
+from shared.deliveries.events import written_event
+from shared.deliveries.schemas import DeliveryState
 from shared.deliveries.service import (
     claim_delivery,
     ensure_deliveries,
@@ -34,7 +37,6 @@ from shared.deliveries.service import (
 )
 from shared.directory.who import seniors_to_page
 from shared.escalations.timers import STALE_CLAIM_ROUND
-from shared.handoffs.events import handoff_event
 from shared.handoffs.schemas import AssessmentStatus, HandoffStatus, Intent
 from shared.integrations.allow_list import allow_list_of
 from shared.integrations.crypto import SecretBox
@@ -53,16 +55,21 @@ class RetryLater(Exception):
     """Some deliveries failed for a reason that may pass; the job should run again later."""
 
 
-# What one row's send came to: done (any final state), try again later, or another run holds it.
-DONE, RETRY, NOT_OURS = "done", "retry", "not ours"
+# What one row's send came to: done (any final state) or try again later.
+DONE, RETRY = "done", "retry"
+
+
+async def claim(db: AsyncSession, rows: Sequence[Delivery], lease_s: float) -> list[Delivery]:
+    """The rows this run now holds; a row another run holds is left to it."""
+    return [row for row in rows if await claim_delivery(db, row.id, lease_s=lease_s)]
+
+
+async def skip(db: AsyncSession, row: Delivery, reason: str) -> None:
+    await record_outcome(db, row.id, DeliveryState.SKIPPED, error=reason, attempted=False)
 
 
 class NotifyHandoff:
-    """The `notify` job: one email per eligible senior, at most once each.
-
-    Each row is claimed (`pending` -> `sending`, with a lease of `lease_s`) before its email goes out,
-    so two runs of the job at once send each email once.
-    """
+    """The `notify` job: one email per eligible senior, at most once each."""
 
     def __init__(
         self,
@@ -76,9 +83,7 @@ class NotifyHandoff:
         lease_s: float = 120.0,
     ) -> None:
         self.sessionmaker = sessionmaker
-        self.mailer = mailer
-        self.public_url = public_url
-        self.sender = sender
+        self.channel = EmailChannel(mailer, public_url=public_url, sender=sender)
         self.concurrency = concurrency
         self.assessment_wait_s = assessment_wait_s
         self.lease_s = lease_s
@@ -86,88 +91,75 @@ class NotifyHandoff:
     async def __call__(self, payload: dict[str, Any]) -> str:
         handoff_id = uuid.UUID(str(payload["handoff_id"]))
         round = int(payload.get("round") or 0)
-        if round:
-            return await self._later_round(handoff_id, round)
-        handoff = await self._handoff_with_assessment(handoff_id)
-        if handoff is None or handoff.intent != Intent.ESCALATE:
+        if not round and not await self._assessed(handoff_id):
             return "nothing to do"
-        async with unit_of_work(self.sessionmaker) as db:
-            seniors = await seniors_to_page(db, handoff.account_id, handoff.created_by_id)
-            await ensure_deliveries(
-                db,
-                handoff_id=handoff.id,
-                account_id=handoff.account_id,
-                channel="email",
-                recipients=[(user.email, user.id) for user in seniors],
-            )
-        async with self.sessionmaker() as db:
-            rows = await pending_deliveries(db, handoff.id, "email")
-        return await self._deliver_all(handoff, rows, {user.id: user for user in seniors})
-
-    async def _later_round(self, handoff_id: uuid.UUID, round: int) -> str:
-        """A reminder or stale-claim round: its rows were written when its timer fired."""
-        async with self.sessionmaker() as db:
+        async with unit_of_work(self.sessionmaker) as db:  # plan the rows and claim them: one commit
             handoff = await db.get(HandoffRow, handoff_id)
-            if handoff is None:
+            if handoff is None or (not round and handoff.intent != Intent.ESCALATE):
                 return "nothing to do"
-            rows = await pending_deliveries(db, handoff.id, Channel.EMAIL, round)
-            ids = {row.user_id for row in rows if row.user_id is not None}
-            seniors = await seniors_to_page(db, handoff.account_id, handoff.created_by_id)
-        return await self._deliver_all(handoff, rows, {user.id: user for user in seniors if user.id in ids})
-
-    async def _deliver_all(self, handoff: HandoffRow, rows: Sequence[Delivery], users: dict[uuid.UUID, User]) -> str:
+            if not round:  # a later round's rows were written when its timer fired
+                plan = await self.channel.plan(db, handoff)
+                recipients = [(r.address, r.user_id) for r in plan.recipients]
+                await ensure_deliveries(
+                    db, handoff_id=handoff.id, account_id=handoff.account_id, channel=EMAIL.name, recipients=recipients
+                )
+            rows = await claim(db, await pending_deliveries(db, handoff.id, EMAIL.name, round), self.lease_s)
+            seniors = {user.id: user for user in await seniors_to_page(db, handoff.account_id, handoff.created_by_id)}
+            outgoing = [
+                (row, message)
+                for row in rows
+                if (message := await self._message(db, handoff, row, seniors)) is not None
+            ]
         gate = asyncio.Semaphore(self.concurrency)
 
-        async def deliver(row: Delivery) -> str:
+        async def deliver(row: Delivery, message: EmailMessage) -> str:
             async with gate:
-                return await self._deliver(handoff, row, users.get(row.user_id) if row.user_id else None)
+                return await self._send(handoff, row, message)
 
-        outcomes = await asyncio.gather(*(deliver(row) for row in rows))
+        outcomes = await asyncio.gather(*(deliver(row, message) for row, message in outgoing))
         retry = outcomes.count(RETRY)
         if retry:
             raise RetryLater(f"{retry} of {len(rows)} emails for handoff {handoff.id} will be retried")
-        return f"{outcomes.count(DONE)} emails handled"
+        return f"{len(rows)} emails handled"
 
-    async def _handoff_with_assessment(self, handoff_id: uuid.UUID) -> HandoffRow | None:
-        """The handoff, waiting briefly for its assessment so the email can carry the summary."""
+    async def _assessed(self, handoff_id: uuid.UUID) -> bool:
+        """Wait briefly for the handoff's assessment, so the email can carry the summary; False without a handoff."""
         deadline = time.monotonic() + self.assessment_wait_s
         while True:
-            async with self.sessionmaker() as db:
+            async with unit_of_work(self.sessionmaker) as db:
                 handoff = await db.get(HandoffRow, handoff_id)
-            if handoff is None or handoff.assessment_status != AssessmentStatus.PENDING or time.monotonic() >= deadline:
-                return handoff
+                status = None if handoff is None else handoff.assessment_status
+            if status != AssessmentStatus.PENDING or time.monotonic() >= deadline:
+                return status is not None
             await asyncio.sleep(0.25)
 
-    async def _deliver(self, handoff: HandoffRow, row: Delivery, user: User | None) -> str:
-        """Claim one row, send its email and record how it went: each step its own unit of work."""
-        async with unit_of_work(self.sessionmaker) as db:
-            if not await claim_delivery(db, row.id, lease_s=self.lease_s):
-                return NOT_OURS
-        async with unit_of_work(self.sessionmaker) as db:
-            current = await db.get(HandoffRow, handoff.id)
-            if user is None:
-                await record_outcome(
-                    db, row.id, DeliveryState.SKIPPED, error="no longer an active senior", attempted=False
-                )
-                return DONE
-            if current is not None and current.status == HandoffStatus.WITHDRAWN:
-                await record_outcome(
-                    db, row.id, DeliveryState.SKIPPED, error="withdrawn before the email went out", attempted=False
-                )
-                return DONE
-            outdated = round_outdated(current, row.round, user) if current is not None else ""
-            if outdated:
-                await record_outcome(db, row.id, DeliveryState.SKIPPED, error=outdated, attempted=False)
-                return DONE
-            try:
-                message = compose(handoff, user, public_url=self.public_url, sender=self.sender, round=row.round)
-            except Exception as exc:  # noqa: BLE001 - whatever stops it, the same message would fail again
-                log.warning("email to %s for %s cannot be written: %s", row.recipient, handoff.id, exc)
-                await record_outcome(db, row.id, DeliveryState.FAILED, error=f"the email could not be written: {exc}")
-                return DONE
+    async def _message(
+        self, db: AsyncSession, handoff: HandoffRow, row: Delivery, seniors: dict[uuid.UUID, User]
+    ) -> EmailMessage | None:
+        """The claimed row's email, or None once the row is settled (skipped, or failed for good) in `db`."""
+        user = seniors.get(row.user_id) if row.user_id else None
+        if user is None:
+            await skip(db, row, "no longer an active senior")
+            return None
+        if handoff.status == HandoffStatus.WITHDRAWN:
+            await skip(db, row, "withdrawn before the email went out")
+            return None
+        outdated = round_outdated(handoff, row.round, user)
+        if outdated:
+            await skip(db, row, outdated)
+            return None
         try:
-            await self.mailer.send(message)
-        except SendFailed as exc:
+            return self.channel.message(handoff, user, row.round)
+        except Exception as exc:  # noqa: BLE001 - whatever stops it, the same message would fail again
+            log.warning("email to %s for %s cannot be written: %s", row.recipient, handoff.id, exc)
+            await record_outcome(db, row.id, DeliveryState.FAILED, error=f"the email could not be written: {exc}")
+            return None
+
+    async def _send(self, handoff: HandoffRow, row: Delivery, message: EmailMessage) -> str:
+        """Send one claimed row's email and record how it went, in its own unit of work."""
+        try:
+            await self.channel.send(message)
+        except ChannelError as exc:
             log.warning("email to %s for %s failed: %s", row.recipient, handoff.id, exc)
             async with unit_of_work(self.sessionmaker) as db:
                 await record_outcome(db, row.id, retry_or_fail(exc.transient), error=str(exc))
@@ -176,9 +168,8 @@ class NotifyHandoff:
             # Not a verdict the mailer knows: end the row with its reason rather than cycle it through retries.
             log.exception("email to %s for %s could not be sent", row.recipient, handoff.id)
             async with unit_of_work(self.sessionmaker) as db:
-                await record_outcome(
-                    db, row.id, DeliveryState.FAILED, error=f"the email could not be sent ({type(exc).__name__})"
-                )
+                error = f"the email could not be sent ({type(exc).__name__})"
+                await record_outcome(db, row.id, DeliveryState.FAILED, error=error)
             return DONE
         async with unit_of_work(self.sessionmaker) as db:
             await record_outcome(db, row.id, DeliveryState.SENT)
@@ -196,7 +187,7 @@ def round_outdated(handoff: HandoffRow, round: int, user: User) -> str:
 
 
 class PushToPSA:
-    """The `psa_push` job: an internal note on the session's PSA ticket (or a signed webhook), once."""
+    """The `psa_push` job: once, what the account's connection asks for (a PSA ticket note, or a signed webhook)."""
 
     def __init__(
         self,
@@ -215,61 +206,52 @@ class PushToPSA:
 
     async def __call__(self, payload: dict[str, Any]) -> str:
         handoff_id = uuid.UUID(str(payload["handoff_id"]))
-        async with unit_of_work(self.sessionmaker) as db:
+        async with unit_of_work(self.sessionmaker) as db:  # plan the row and claim it: one commit
             handoff = await db.get(HandoffRow, handoff_id)
             if handoff is None or handoff.intent != Intent.ESCALATE:
                 return "nothing to do"
             found = await load_connection(db, self.box, handoff.account_id)
-            ticket_ref = handoff.snapshot.get("ticket_ref") or ""
             if found is None:
-                return await self._skip(db, handoff, "psa", "psa", "no PSA connection is set up for the account")
+                return await self._skip(db, handoff, PSA.name, "psa", "no PSA connection is set up for the account")
             connection_row, credentials = found
-            allow = await allow_list_of(db, handoff.account_id)  # the dial-time check must know the account
-            provider = connection_row.provider
-            channel = "webhook" if provider == "webhook" else "psa"
-            # The target's host only: never the userinfo, path or query a URL may carry (API.md, deliveries).
-            recipient = urlsplit(connection_row.base_url).hostname or provider
-            if channel == "psa" and not ticket_ref:
-                return await self._skip(db, handoff, channel, recipient, "the session has no ticket_ref")
-            await ensure_deliveries(
-                db,
-                handoff_id=handoff.id,
-                account_id=handoff.account_id,
-                channel=channel,
-                recipients=[(recipient, None)],
+            connection = Connection(
+                provider=connection_row.provider, base_url=connection_row.base_url, credentials=credentials
             )
-        async with self.sessionmaker() as db:
-            rows = await pending_deliveries(db, handoff.id, channel)
-        connection = PSAConnection(provider=provider, base_url=connection_row.base_url, credentials=credentials)
-        note = PSANote(
-            ticket_ref=ticket_ref,
-            text=self._note_text(handoff),
-            idempotency_key=f"handoff:{handoff.id}",
-            payload=self._webhook_payload(handoff),
-        )
+            channel = connection_channel(connection.provider)
+            # The target's host only: never the userinfo, path or query a URL may carry (API.md, deliveries).
+            recipient = urlsplit(connection.base_url).hostname or connection.provider
+            plan = channel.plan(handoff, connection, recipient)
+            if plan.skip:
+                return await self._skip(db, handoff, channel.name, recipient, plan.skip)
+            recipients = [(r.address, r.user_id) for r in plan.recipients]
+            await ensure_deliveries(
+                db, handoff_id=handoff.id, account_id=handoff.account_id, channel=channel.name, recipients=recipients
+            )
+            rows = await claim(db, await pending_deliveries(db, handoff.id, channel.name), self.lease_s)
+            if rows and handoff.status == HandoffStatus.WITHDRAWN:
+                for row in rows:
+                    await skip(db, row, "withdrawn before the note went out")
+                return "skipped"
+            allow = await allow_list_of(db, handoff.account_id)  # the dial-time check must know the account
+            notice = await self._notice(db, handoff) if rows else None
+            if rows and notice is None:
+                for row in rows:
+                    await record_outcome(db, row.id, DeliveryState.FAILED, error="the event is no longer kept")
+                return "failed"
         for row in rows:
-            async with unit_of_work(self.sessionmaker) as db:
-                if not await claim_delivery(db, row.id, lease_s=self.lease_s):
-                    continue  # another run is pushing it
-            async with unit_of_work(self.sessionmaker) as db:
-                current = await db.get(HandoffRow, handoff.id)
-                if current is not None and current.status == HandoffStatus.WITHDRAWN:
-                    await record_outcome(
-                        db, row.id, DeliveryState.SKIPPED, error="withdrawn before the note went out", attempted=False
-                    )
-                    return "skipped"
+            assert notice is not None
             try:
                 async with self.outbound.for_account(allow.hosts, allow.cidrs) as http:
-                    result = await adapter_for(provider).post_note(http, connection, note)
-            except PSAError as exc:
-                log.warning("%s push for %s failed: %s", provider, handoff.id, exc)
+                    result = await channel.send(http, connection, notice)
+            except ChannelError as exc:
+                log.warning("%s push for %s failed: %s", connection.provider, handoff.id, exc)
                 async with unit_of_work(self.sessionmaker) as db:
                     await record_outcome(db, row.id, retry_or_fail(exc.transient), error=str(exc))
                 if exc.transient:
                     raise RetryLater(str(exc)) from exc
                 return "failed"
             except Exception as exc:
-                # Not the adapter's verdict: give the row back at once rather than after its lease.
+                # Not the channel's verdict: give the row back at once rather than after its lease.
                 async with unit_of_work(self.sessionmaker) as db:
                     await record_outcome(db, row.id, DeliveryState.PENDING, error=f"{type(exc).__name__}: {exc}")
                 raise
@@ -283,18 +265,23 @@ class PushToPSA:
             db, handoff_id=handoff.id, account_id=handoff.account_id, channel=channel, recipients=[(recipient, None)]
         )
         for row in await pending_deliveries(db, handoff.id, channel):
-            await record_outcome(db, row.id, DeliveryState.SKIPPED, error=reason, attempted=False)
+            await skip(db, row, reason)
         return "skipped"
 
-    def _note_text(self, handoff: HandoffRow) -> str:
+    async def _notice(self, db: AsyncSession, handoff: HandoffRow) -> Notice | None:
+        """What the connection gets: the note, and the event that was written with `link` added."""
+        event = await written_event(db, handoff, "handoff_created")
+        if event is None:
+            return None
+        link = handoff_link(self.public_url, str(handoff.id))
         lines = [
             f"Escalated to the senior team by {handoff.created_by_name} ({handoff.urgency} urgency).",
             f"Note: {handoff.note}" if handoff.note else "",
-            f"Handoff: {handoff_link(self.public_url, str(handoff.id))}",
+            f"Handoff: {link}",
         ]
-        return "\n".join(line for line in lines if line)
-
-    def _webhook_payload(self, handoff: HandoffRow) -> dict[str, Any]:
-        """The webhook body: the same event the stream carries, with a link to the handoff."""
-        event = handoff_event("handoff_created", handoff, link=handoff_link(self.public_url, str(handoff.id)))
-        return dict(msgspec.to_builtins(event))
+        return Notice(
+            ticket_ref=handoff.snapshot.get("ticket_ref") or "",
+            text="\n".join(line for line in lines if line),
+            idempotency_key=f"handoff:{handoff.id}",
+            event={**event, "link": link},
+        )

@@ -23,7 +23,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.clock import utcnow
 from shared.db.types import JSONDocument, UTCDateTime
-from shared.deliveries.schemas import Channel, DeliveryState
+from shared.deliveries.schemas import DeliveryState
 from shared.directory.schemas import DirectoryRole
 from shared.handoffs.schemas import AssessmentStatus, HandoffStatus, Intent, Urgency
 from shared.ids import new_id
@@ -192,7 +192,7 @@ class Delivery(Base):
     id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
     handoff_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("handoffs.id"), index=True)
     account_id: Mapped[uuid.UUID] = mapped_column(Uuid)
-    channel: Mapped[Channel] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(16))
     recipient: Mapped[str] = mapped_column(String(320))
     round: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))  # 0: the escalation itself
     user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import msgspec
 
+from shared.channels import channel_names
 
-class Channel(StrEnum):
-    EMAIL = "email"
-    PSA = "psa"
-    WEBHOOK = "webhook"
+if TYPE_CHECKING:
+    Channel = str
+else:
+    # The registered channels' names (shared/channels.py), which the API's schema lists as an enum.
+    Channel = StrEnum("Channel", {name.upper(): name for name in channel_names()})
 
 
 class DeliveryState(StrEnum):

@@ -11,6 +11,7 @@ from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth.principal import Principal
+from shared.channels import channel_jobs, channels_sent_by, job_sending
 from shared.clock import rfc3339, utcnow
 from shared.db.models import Delivery, HandoffRow
 from shared.db.upsert import insert_missing
@@ -156,9 +157,10 @@ async def record_outcome(
 async def handoffs_with_unfinished_deliveries(
     db: AsyncSession, *, idle_s: float
 ) -> Sequence[tuple[uuid.UUID, str, int]]:
-    """(handoff, channel, round) with a row nobody is working on: `pending`, or `sending` past its lease.
+    """(handoff, job, round) with a row nobody is working on: `pending`, or `sending` past its lease.
 
-    `idle_s` leaves alone rows touched very recently, which a running job is about to claim.
+    `job` is the one that sends the row's channel. `idle_s` leaves alone rows touched very recently, which a
+    running job is about to claim.
     """
     now = utcnow()
     query = (
@@ -172,13 +174,13 @@ async def handoffs_with_unfinished_deliveries(
         .distinct()
         .limit(500)
     )
-    return [(row[0], row[1], row[2]) for row in (await db.execute(query)).all()]
+    return [(row[0], job_sending(row[1]), row[2]) for row in (await db.execute(query)).all()]
 
 
 async def escalations_never_notified(
     db: AsyncSession, *, older_than_s: float, within_s: float
 ) -> Sequence[tuple[uuid.UUID, str]]:
-    """(handoff, job) pairs whose job never wrote its rows: a lost `notify` (with seniors to tell) or `psa_push`.
+    """(handoff, job) pairs whose channel job never wrote its rows (a `notify` only when there are seniors to tell).
 
     Only escalations created between `within_s` and `older_than_s` ago are looked at, so a job still
     queued is not doubled and the search stays short.
@@ -189,13 +191,16 @@ async def escalations_never_notified(
         HandoffRow.created_at < now - timedelta(seconds=older_than_s),
         HandoffRow.created_at > now - timedelta(seconds=within_s),
     )
-    has_rows = [
-        exists().where(Delivery.handoff_id == HandoffRow.id, Delivery.channel.in_(channels))
-        for channels in (("email",), ("psa", "webhook"))
-    ]
+    jobs = {job: channels_sent_by(job) for job in channel_jobs()}
+    has_rows = {
+        job: exists().where(Delivery.handoff_id == HandoffRow.id, Delivery.channel.in_([c.name for c in channels]))
+        for job, channels in jobs.items()
+    }
     has_seniors = exists().where(pageable(HandoffRow.account_id, HandoffRow.created_by_id))
-    unnotified = select(HandoffRow.id).where(window, ~has_rows[0], has_seniors).limit(500)
-    unpushed = select(HandoffRow.id).where(window, ~has_rows[1]).limit(500)
-    found = [(h, "notify") for h in (await db.execute(unnotified)).scalars().all()]
-    found += [(h, "psa_push") for h in (await db.execute(unpushed)).scalars().all()]
+    found: list[tuple[uuid.UUID, str]] = []
+    for job, channels in jobs.items():
+        # A channel with a row per senior writes none when there is no senior to tell: that is not a lost job.
+        wanted = [has_seniors] if any(c.per_senior for c in channels) else []
+        query = select(HandoffRow.id).where(window, ~has_rows[job], *wanted).limit(500)
+        found += [(h, job) for h in (await db.execute(query)).scalars().all()]
     return found

@@ -13,9 +13,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.channels import EMAIL
 from shared.clock import utcnow
 from shared.db.models import HandoffRow, HandoffTimer, User
-from shared.deliveries.schemas import Channel
 from shared.deliveries.service import ensure_deliveries
 from shared.directory.who import may_be_nudged, seniors_to_page
 from shared.escalations.policy import policy_of
@@ -106,7 +106,7 @@ async def _notify(
         db,
         handoff_id=handoff.id,
         account_id=handoff.account_id,
-        channel=Channel.EMAIL,
+        channel=EMAIL.name,
         recipients=recipients,
         round=round,
     )

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import load_only
 
 from shared.auth.principal import Principal
+from shared.channels import channel_jobs
 from shared.clock import utcnow
 from shared.db.aggregates import count_if
 from shared.db.models import AISession, AssessmentFeedbackRow, HandoffRow, SessionMessage
@@ -32,8 +33,6 @@ from shared.sessions.views import message_out
 
 SNAPSHOT_MESSAGES = 50
 SNAPSHOT_STEPS = 50  # the last ones; `steps_tried_count` says how many there were
-# The jobs an escalation starts once it has committed; ids make a re-sent job a no-op.
-ESCALATION_JOBS = ("assess", "notify", "psa_push")
 
 
 # A message as the snapshot carries it: the wire fields only, the rest of the row stays in the database.
@@ -109,7 +108,8 @@ async def create_handoff(
     if escalating:
         announce(db, handoff, "handoff_created")
         schedule_first_reminder(db, handoff, await policy_of(db, handoff.account_id))
-        for job in ESCALATION_JOBS:
+        # The jobs an escalation starts once it has committed (every channel's); ids make a re-sent job a no-op.
+        for job in ("assess", *channel_jobs()):
             add_job(
                 db,
                 account_id=handoff.account_id,

@@ -7,7 +7,9 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from shared.input_rules import require_one_line
+from shared.integrations import webhook
 
+# What an account's connection (PUT /accounts/{id}/psa) may name: a PSA vendor, or the webhook channel.
 PSAProvider = Literal["connectwise", "autotask", "halopsa", "webhook"]
 
 # The credentials each provider needs (API.md, Integrations).
@@ -15,7 +17,7 @@ REQUIRED_CREDENTIALS: dict[str, tuple[str, ...]] = {
     "connectwise": ("company_id", "public_key", "private_key", "client_id"),
     "autotask": ("integration_code", "username", "secret"),
     "halopsa": ("auth_url", "client_id", "client_secret"),
-    "webhook": ("signing_secret",),
+    webhook.PROVIDER: webhook.REQUIRED_CREDENTIALS,
 }
 
 

@@ -14,6 +14,7 @@ from shared.config import ConfigError
 from shared.db.models import PSAConnectionRow
 from shared.directory.who import require_account_manager
 from shared.errors import InvalidInput, NotFound
+from shared.integrations import webhook
 from shared.integrations.allow_list import account_policy
 from shared.integrations.crypto import SecretBox
 from shared.integrations.outbound import OutboundPolicy
@@ -37,9 +38,6 @@ def _out(row: PSAConnectionRow) -> PSAConnectionOut:
     )
 
 
-MAX_SIGNING_SECRETS = 5
-
-
 def _check_credentials(body: PSAConnectionPut) -> None:
     missing = [
         name for name in REQUIRED_CREDENTIALS[body.provider] if not str(body.credentials.get(name) or "").strip()
@@ -48,9 +46,7 @@ def _check_credentials(body: PSAConnectionPut) -> None:
         raise InvalidInput(f"{body.provider} needs credentials: {', '.join(missing)}")
     for name, value in body.credentials.items():
         if name == "signing_secret" and isinstance(value, list):
-            # A list of secrets, every one signing, lets a webhook receiver rotate without a gap.
-            if not 1 <= len(value) <= MAX_SIGNING_SECRETS or not all(_short_text(item) and item for item in value):
-                raise InvalidInput(f"signing_secret must be a string or a list of 1..{MAX_SIGNING_SECRETS} strings")
+            webhook.check_signing_secrets(value)
         elif not (isinstance(value, int | bool) or _short_text(value)):
             raise InvalidInput("credential values must be short strings")
 

@@ -8,11 +8,16 @@ from typing import Any, Protocol
 JobHandler = Callable[[dict[str, Any]], Awaitable[object]]
 
 # Each worker kind has its own queue, so a worker only ever takes jobs it can run.
-JOB_QUEUES: dict[str, str] = {
-    "assess": "handoff:jobs:assess",
-    "notify": "handoff:jobs:notify",
-    "psa_push": "handoff:jobs:notify",
-}
+ASSESS_QUEUE = "handoff:jobs:assess"
+NOTIFY_QUEUE = "handoff:jobs:notify"
+# The queue of every job: the two workers' own jobs are here; the composition root adds the channels' jobs.
+JOB_QUEUES: dict[str, str] = {"assess": ASSESS_QUEUE, "notify": NOTIFY_QUEUE}
+
+
+def register_job(name: str, queue: str) -> None:
+    """Route job `name` to `queue`, before the relay or a worker needs it."""
+    assert JOB_QUEUES.get(name, queue) == queue, f"job {name!r} already goes to {JOB_QUEUES[name]}"
+    JOB_QUEUES[name] = queue
 
 
 class JobQueueUnavailable(Exception):

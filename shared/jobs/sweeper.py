@@ -29,7 +29,6 @@ log = logging.getLogger("handoff.sweeper")
 
 # One lock per job family, so the assessor's sweep and the notifier's never wait for each other.
 SWEEP_LOCK_KEYS = {"assess": 0x48414E44535731, "notify": 0x48414E44535732}
-CHANNEL_JOBS = {"email": "notify", "psa": "psa_push", "webhook": "psa_push"}
 # A pending delivery touched more recently than this belongs to a job that is about to claim it.
 IDLE_S = 5.0
 # Escalations older than this are no longer searched for a notification that never started.
@@ -116,8 +115,7 @@ class Sweeper:
     async def _left_pending(self, db: AsyncSession, family: str) -> list[tuple[uuid.UUID, str, int]]:
         if family == "assess":
             return [(h, "assess", 0) for h in await stale_assessments(db, older_than_s=self.stale_after_s)]
-        unfinished = await handoffs_with_unfinished_deliveries(db, idle_s=self.idle_s)
-        wanted = [(handoff_id, CHANNEL_JOBS[channel], round) for handoff_id, channel, round in unfinished]
+        wanted = list(await handoffs_with_unfinished_deliveries(db, idle_s=self.idle_s))
         never = await escalations_never_notified(db, older_than_s=self.stale_after_s, within_s=NOTIFY_HORIZON_S)
         wanted += [(handoff_id, job, 0) for handoff_id, job in never]
         return wanted

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from services.notifier.service import NotifyHandoff, PushToPSA, RetryLater
 from shared.bootstrap import Runtime
 from shared.integrations.crypto import SecretBox
 from shared.integrations.outbound import OutboundClients, OutboundPolicy
+from tests.support.events import wait_for_events
 from tests.support.psa_servers import FakeConnectWise, FakeWebhookReceiver
 from tests.support.smtp import MailCatcher, SMTPServer
 from tests.support.tenants import Actor, Tenant, TenantFactory
@@ -246,31 +247,71 @@ async def test_psa_push_without_ticket_or_connection_is_skipped(tenants: TenantF
     assert "no PSA connection" in rows[0]["last_error"]
 
 
-async def test_webhook_channel_is_signed_and_recorded(tenants: TenantFactory, runtime: Runtime) -> None:
+@pytest.fixture
+async def receiver() -> AsyncIterator[FakeWebhookReceiver]:
+    server = FakeWebhookReceiver()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+async def webhook_tenant(tenants: TenantFactory, receiver: FakeWebhookReceiver) -> Tenant:
+    """A junior and a senior, their account's connection set to the receiver."""
     tenant = await tenants.create(junior="engineer", senior="engineer")
-    receiver = FakeWebhookReceiver()
-    await receiver.start()
-    try:
-        connection = receiver.connection()
-        await put_psa(
-            tenant, {"provider": "webhook", "base_url": connection.base_url, "credentials": connection.credentials}
-        )
-        junior = tenant["junior"]
-        handoff = await junior.escalate((await junior.new_session("Cert expired"))["id"])
-        async with outbound_http(runtime) as http:
-            push = PushToPSA(runtime.sessionmaker, SecretBox(runtime.settings.secret_key), http, public_url=PUBLIC_URL)
-            assert await push({"handoff_id": handoff["id"]}) == "pushed"
-        [body] = receiver.stored()
-        # The same event the stream carries, plus a link to the handoff.
-        assert body["type"] == "handoff_created"
-        assert body["handoff_id"] == handoff["id"]
-        assert body["handoff"]["title"] == "Cert expired"
-        assert body["handoff"]["status"] == "open"
-        assert body["link"].endswith(handoff["id"])
-        rows = await deliveries(tenant["senior"], handoff["id"])
-        assert [(r["channel"], r["status"]) for r in rows] == [("webhook", "sent")]
-    finally:
-        await receiver.stop()
+    connection = receiver.connection()
+    body = {"provider": "webhook", "base_url": connection.base_url, "credentials": connection.credentials}
+    assert (await put_psa(tenant, body)).status_code == 200
+    return tenant
+
+
+async def test_webhook_channel_is_signed_and_recorded(
+    tenants: TenantFactory, runtime: Runtime, receiver: FakeWebhookReceiver
+) -> None:
+    tenant = await webhook_tenant(tenants, receiver)
+    junior = tenant["junior"]
+    handoff = await junior.escalate((await junior.new_session("Cert expired"))["id"])
+    async with outbound_http(runtime) as http:
+        push = PushToPSA(runtime.sessionmaker, SecretBox(runtime.settings.secret_key), http, public_url=PUBLIC_URL)
+        assert await push({"handoff_id": handoff["id"]}) == "pushed"
+    [body] = receiver.stored()
+    # The same event the stream carries, plus a link to the handoff.
+    assert body["type"] == "handoff_created"
+    assert body["handoff_id"] == handoff["id"]
+    assert body["handoff"]["title"] == "Cert expired"
+    assert body["handoff"]["status"] == "open"
+    assert body["link"].endswith(handoff["id"])
+    rows = await deliveries(tenant["senior"], handoff["id"])
+    assert [(r["channel"], r["status"]) for r in rows] == [("webhook", "sent")]
+
+
+async def test_a_webhook_carries_the_event_the_stream_carried(
+    tenants: TenantFactory, runtime: Runtime, receiver: FakeWebhookReceiver
+) -> None:
+    tenant = await webhook_tenant(tenants, receiver)
+    junior = tenant["junior"]
+    handoff = await junior.escalate((await junior.new_session("Cert expired", ticket_ref="8812"))["id"])
+    # Claimed before the push: the webhook still tells of the escalation as it was when it happened.
+    assert (await tenant["senior"].post(f"/api/v1/handoffs/{handoff['id']}/claim")).status_code == 200
+    await wait_for_events(runtime, str(tenant.account_id), 2)
+    async with outbound_http(runtime) as http:
+        push = PushToPSA(runtime.sessionmaker, SecretBox(runtime.settings.secret_key), http, public_url=PUBLIC_URL)
+        assert await push({"handoff_id": handoff["id"]}) == "pushed"
+    [created] = [
+        entry
+        for entry in await runtime.bus.read_after(str(tenant.account_id), "0-0")
+        if entry.type == "handoff_created"
+    ]
+    [request] = receiver.requests
+    # The stream's data, byte for byte, then what only the webhook adds.
+    assert request.body.startswith(created.data.removesuffix(b"}") + b",")
+    body = request.json()
+    assert {k: v for k, v in body.items() if k not in {"link", "ticket_ref", "text"}} == msgspec.json.decode(
+        created.data
+    )
+    assert body["handoff"]["status"] == "open"
+    assert body["handoff"]["claimed_by"] is None
+    assert body["link"].endswith(handoff["id"])
+    assert body["ticket_ref"] == "8812"
 
 
 async def test_a_webhook_may_hold_several_signing_secrets(tenants: TenantFactory) -> None:

@@ -11,8 +11,9 @@ import msgspec
 import pytest
 
 from services.handoff_api.app import create_app
-from services.notifier.psa.base import PSAError, PSANote
-from services.notifier.psa.webhook import WebhookAdapter
+from services.notifier.channels.base import Notice
+from services.notifier.channels.webhook import WebhookChannel
+from services.notifier.psa.base import PSAError
 from services.notifier.service import PushToPSA
 from shared.bootstrap import Runtime
 from shared.integrations.crypto import SecretBox
@@ -200,10 +201,10 @@ async def test_the_connection_goes_to_the_checked_address_with_tls_for_the_host_
 
     # The name itself is allowed: an allowed network would not exempt a name that resolves into it.
     policy = OutboundPolicy(["psa.pinned.example"], resolver=resolve)
-    note = PSANote(ticket_ref="", text="Escalated", idempotency_key="handoff:pinned", payload={"type": "test"})
+    note = Notice(ticket_ref="", text="Escalated", idempotency_key="handoff:pinned", event={"type": "test"})
     try:
         async with outbound_client(policy, verify=certificate.client_context()) as http:
-            result = await WebhookAdapter().post_note(http, receiver.connection(), note)
+            result = await WebhookChannel().send(http, receiver.connection(), note)
         assert result.already_posted is False
         assert len(receiver.stored()) == 1
         assert seen == ["psa.pinned.example"]
@@ -213,7 +214,7 @@ async def test_the_connection_goes_to_the_checked_address_with_tls_for_the_host_
         other = self_signed("someone-else.example")
         async with outbound_client(policy, verify=other.client_context()) as http:
             with pytest.raises(PSAError) as caught:
-                await WebhookAdapter().post_note(http, receiver.connection(), note)
+                await WebhookChannel().send(http, receiver.connection(), note)
         assert "ConnectError" in str(caught.value)
         assert len(receiver.stored()) == 1
     finally:
@@ -273,13 +274,13 @@ async def test_plain_http_is_refused_at_send_unless_allowed(runtime: Runtime) ->
     server = FakeWebhookReceiver()
     await server.start()
     try:
-        note = PSANote(ticket_ref="", text="x", idempotency_key="handoff:http", payload={})
+        note = Notice(ticket_ref="", text="x", idempotency_key="handoff:http", event={})
         connection = server.connection()
         async with outbound_client(OutboundPolicy(["127.0.0.0/8"])) as http:
-            await WebhookAdapter().post_note(http, connection, note)
+            await WebhookChannel().send(http, connection, note)
         async with outbound_client(OutboundPolicy()) as http:
             with pytest.raises(PSAError) as caught:
-                await WebhookAdapter().post_note(http, connection, note)
+                await WebhookChannel().send(http, connection, note)
         assert "unsafe target" in str(caught.value)
         assert len(server.requests) == 1
     finally:

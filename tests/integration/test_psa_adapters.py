@@ -1,4 +1,4 @@
-"""PSA adapters against fake vendors on real loopback sockets: one note per push, never two, errors classified."""
+"""PSA adapters and the webhook channel against fake vendors on real loopback sockets: one note per push, never two."""
 
 from __future__ import annotations
 
@@ -11,12 +11,14 @@ from typing import Any
 import httpx
 import pytest
 
+from services.notifier.channels.base import Notice, Sent
+from services.notifier.channels.registry import PROVIDERS, connection_channel
+from services.notifier.channels.webhook import WebhookChannel
 from services.notifier.psa.autotask import AutotaskAdapter
-from services.notifier.psa.base import PSAConnection, PSAError, PSANote, marker
+from services.notifier.psa.base import PSAAdapter, PSAConnection, PSAError, PSANote, marker
 from services.notifier.psa.connectwise import ConnectWiseAdapter
 from services.notifier.psa.halopsa import REFRESH_MARGIN, HaloPSAAdapter
-from services.notifier.psa.registry import PROVIDERS, adapter_for
-from services.notifier.psa.webhook import WebhookAdapter
+from services.notifier.psa.registry import adapter_for
 from shared.integrations.outbound import OutboundPolicy, outbound_client
 from tests.conftest import OUTBOUND_ALLOW
 from tests.support.psa_servers import (
@@ -68,9 +70,33 @@ def logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     return caplog
 
 
-def a_note(key: str = "handoff:0192f1c2-aaaa-7bbb-8ccc-0123456789ab", ticket_ref: str = str(TICKET)) -> PSANote:
+class EventNote(PSANote, kw_only=True):
+    """A note, and the event a webhook sends it with."""
+
+    payload: dict[str, Any] = {}
+
+
+class WebhookAdapter:
+    """The webhook channel, given a note as PSA adapters are, so every vendor is tried alike."""
+
+    provider = "webhook"
+
+    def __init__(self, clock: Any = time.time) -> None:
+        self.channel = WebhookChannel(clock)
+
+    async def post_note(self, http: httpx.AsyncClient, connection: PSAConnection, note: PSANote) -> Sent:
+        event = note.payload if isinstance(note, EventNote) else {}
+        notice = Notice(ticket_ref=note.ticket_ref, text=note.text, idempotency_key=note.idempotency_key, event=event)
+        return await self.channel.send(http, connection, notice)
+
+
+def sender_for(provider: str) -> PSAAdapter:
+    return WebhookAdapter() if provider == "webhook" else adapter_for(provider)
+
+
+def a_note(key: str = "handoff:0192f1c2-aaaa-7bbb-8ccc-0123456789ab", ticket_ref: str = str(TICKET)) -> EventNote:
     text = f"Escalated: VPN drops every 5 minutes at the Leeds office.\nTried: rebuilt the tunnel.\n{marker(key)}"
-    return PSANote(
+    return EventNote(
         ticket_ref=ticket_ref,
         text=text,
         idempotency_key=key,
@@ -120,7 +146,7 @@ async def test_first_push_posts_one_note_and_a_retry_posts_none(
     vendor: Fake, http: httpx.AsyncClient, trailing_slash: bool
 ) -> None:
     connection = vendor.connection(trailing_slash=trailing_slash)
-    adapter = adapter_for(connection.provider)
+    adapter = sender_for(connection.provider)
     note = a_note()
 
     first = await adapter.post_note(http, connection, note)
@@ -143,7 +169,7 @@ async def test_first_push_posts_one_note_and_a_retry_posts_none(
 
 async def test_a_note_without_its_marker_gets_one(vendor: Fake, http: httpx.AsyncClient) -> None:
     connection = vendor.connection()
-    adapter = adapter_for(connection.provider)
+    adapter = sender_for(connection.provider)
     note = a_note()
     bare = PSANote(ticket_ref=note.ticket_ref, text="Escalated, no marker yet", idempotency_key=note.idempotency_key)
 
@@ -156,7 +182,7 @@ async def test_a_note_without_its_marker_gets_one(vendor: Fake, http: httpx.Asyn
 @pytest.mark.parametrize("vendor", TICKET_VENDORS, indirect=True)
 async def test_ticket_refs_may_start_with_a_hash(vendor: Fake, http: httpx.AsyncClient) -> None:
     connection = vendor.connection()
-    await adapter_for(connection.provider).post_note(http, connection, a_note(ticket_ref=f" #{TICKET}"))
+    await sender_for(connection.provider).post_note(http, connection, a_note(ticket_ref=f" #{TICKET}"))
     assert len(vendor.stored()) == 1
 
 
@@ -167,7 +193,7 @@ async def test_a_non_numeric_ticket_ref_fails_before_any_request(
 ) -> None:
     connection = vendor.connection()
     with pytest.raises(PSAError) as caught:
-        await adapter_for(connection.provider).post_note(http, connection, a_note(ticket_ref=ticket_ref))
+        await sender_for(connection.provider).post_note(http, connection, a_note(ticket_ref=ticket_ref))
     assert caught.value.transient is False
     assert vendor.requests == []
 
@@ -176,7 +202,7 @@ async def test_a_non_numeric_ticket_ref_fails_before_any_request(
 async def test_an_unknown_ticket_is_not_transient(vendor: Fake, http: httpx.AsyncClient, logs: Any) -> None:
     connection = vendor.connection()
     with pytest.raises(PSAError) as caught:
-        await adapter_for(connection.provider).post_note(http, connection, a_note(ticket_ref="999"))
+        await sender_for(connection.provider).post_note(http, connection, a_note(ticket_ref="999"))
     assert caught.value.transient is False
     assert "404" in str(caught.value)
     assert_nothing_secret(vendor, connection, caught.value, logs)
@@ -191,7 +217,7 @@ async def test_error_statuses_are_classified(
     vendor.fail_with = status
     connection = vendor.connection()
     with pytest.raises(PSAError) as caught:
-        await adapter_for(connection.provider).post_note(http, connection, a_note())
+        await sender_for(connection.provider).post_note(http, connection, a_note())
     assert caught.value.transient is transient
     assert str(status) in str(caught.value)
     assert vendor.stored() == []
@@ -203,7 +229,7 @@ async def test_bad_credentials_answer_401_and_are_not_transient(
 ) -> None:
     connection = vendor.connection(**wrong_credentials(vendor))
     with pytest.raises(PSAError) as caught:
-        await adapter_for(connection.provider).post_note(http, connection, a_note())
+        await sender_for(connection.provider).post_note(http, connection, a_note())
     assert caught.value.transient is False
     assert "401" in str(caught.value)
     assert vendor.stored() == []
@@ -216,7 +242,7 @@ async def test_a_vendor_that_hangs_past_the_timeout_is_transient(vendor: Fake, l
     started = time.monotonic()
     async with outbound_client(LOOPBACK_ALLOWED, timeout=0.3) as http:
         with pytest.raises(PSAError) as caught:
-            await adapter_for(connection.provider).post_note(http, connection, a_note())
+            await sender_for(connection.provider).post_note(http, connection, a_note())
     assert caught.value.transient is True
     assert "timed out" in str(caught.value)
     print(f"\nhanging vendor given up after {time.monotonic() - started:.2f} s (client timeout 0.3 s)")
@@ -227,7 +253,7 @@ async def test_a_vendor_that_is_down_is_transient(vendor: Fake, http: httpx.Asyn
     connection = vendor.connection()
     await vendor.stop()  # nothing listens on the port any more
     with pytest.raises(PSAError) as caught:
-        await adapter_for(connection.provider).post_note(http, connection, a_note())
+        await sender_for(connection.provider).post_note(http, connection, a_note())
     assert caught.value.transient is True
     assert_nothing_secret(vendor, connection, caught.value, logs)
 
@@ -237,7 +263,7 @@ async def test_a_missing_credential_is_named_not_shown(vendor: Fake, http: httpx
     name = next(iter(wrong_credentials(vendor)))
     del connection.credentials[name]
     with pytest.raises(PSAError) as caught:
-        await adapter_for(connection.provider).post_note(http, connection, a_note())
+        await sender_for(connection.provider).post_note(http, connection, a_note())
     assert caught.value.transient is False
     assert name in str(caught.value)
     assert vendor.requests == []
@@ -313,10 +339,10 @@ async def test_registry_knows_every_provider_and_refuses_others() -> None:
         "connectwise": ConnectWiseAdapter,
         "autotask": AutotaskAdapter,
         "halopsa": HaloPSAAdapter,
-        "webhook": WebhookAdapter,
+        "webhook": WebhookChannel,
     }
     for provider, kind in kinds.items():
-        adapter = adapter_for(provider)
+        adapter = connection_channel(provider) if provider == "webhook" else adapter_for(provider)
         assert isinstance(adapter, kind)
         assert adapter.provider == provider
     with pytest.raises(PSAError) as caught:

@@ -6,8 +6,8 @@ from typing import Any
 
 import httpx
 
+from services.notifier.channels.http import endpoint, external_id, json_of, log, posted_body, send
 from services.notifier.psa.base import PSAConnection, PSANote, PSAResult, marker, note_text, ticket_number
-from services.notifier.psa.http import endpoint, external_id, json_of, log, posted_body, send
 
 NOTE_TYPE = 1
 PUBLISH_INTERNAL_ONLY = 2

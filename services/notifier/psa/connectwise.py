@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 
+from services.notifier.channels.http import endpoint, external_id, json_of, log, posted_body, send
 from services.notifier.psa.base import PSAConnection, PSANote, PSAResult, marker, note_text, ticket_number
-from services.notifier.psa.http import endpoint, external_id, json_of, log, posted_body, send
 
 # Characters that mean something in a conditions string or in the SQL LIKE behind it.
 _UNSAFE = re.compile(r"[^A-Za-z0-9:._\-]+")

@@ -9,8 +9,8 @@ from typing import Any
 
 import httpx
 
+from services.notifier.channels.http import endpoint, external_id, json_of, log, posted_body, send
 from services.notifier.psa.base import PSAConnection, PSAError, PSANote, PSAResult, marker, note_text, ticket_number
-from services.notifier.psa.http import endpoint, external_id, json_of, log, posted_body, send
 
 OUTCOME = "Private Note"
 REFRESH_MARGIN = 60.0  # seconds before expiry that a cached token stops being used

@@ -1,4 +1,4 @@
-"""Which adapter posts for a provider."""
+"""Which adapter posts a PSA note for a provider."""
 
 from __future__ import annotations
 
@@ -6,12 +6,10 @@ from services.notifier.psa.autotask import AutotaskAdapter
 from services.notifier.psa.base import PSAAdapter, PSAError
 from services.notifier.psa.connectwise import ConnectWiseAdapter
 from services.notifier.psa.halopsa import HaloPSAAdapter
-from services.notifier.psa.webhook import WebhookAdapter
 
 # One instance per provider for the process, so HaloPSA's token cache outlives a single push.
 _ADAPTERS: dict[str, PSAAdapter] = {
-    adapter.provider: adapter
-    for adapter in (ConnectWiseAdapter(), AutotaskAdapter(), HaloPSAAdapter(), WebhookAdapter())
+    adapter.provider: adapter for adapter in (ConnectWiseAdapter(), AutotaskAdapter(), HaloPSAAdapter())
 }
 
 PROVIDERS = frozenset(_ADAPTERS)

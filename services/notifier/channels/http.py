@@ -1,4 +1,4 @@
-"""How adapters call a vendor: one request at a time, failures classified, answers read defensively."""
+"""How HTTP channels call the far end: one request at a time, failures classified, answers read defensively."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from typing import Any
 
 import httpx
 
-from services.notifier.psa.base import PSAError
+from services.notifier.channels.base import ChannelError
 from shared.errors import UnsafeTarget
 
-log = logging.getLogger("handoff.notifier.psa")
+log = logging.getLogger("handoff.notifier.psa")  # the name operators filter PSA and webhook lines by
 
 _TRANSIENT_STATUSES = frozenset({408, 425, 429})
 
@@ -30,24 +30,24 @@ async def send(
     allow: frozenset[int] = frozenset(),
     **kwargs: Any,
 ) -> httpx.Response:
-    """Make one vendor call; failures become PSAErrors naming the step and a status, never a credential, URL or body."""
+    """Make one call; failures become ChannelErrors naming the step and a status, never a credential, URL or body."""
     try:
         response = await http.request(method, url, **kwargs)
     except UnsafeTarget:
         log.warning("%s: %s refused: unsafe target", provider, action)
-        raise PSAError(f"{provider}: {action} refused: unsafe target", transient=False) from None
+        raise ChannelError(f"{provider}: {action} refused: unsafe target", transient=False) from None
     except httpx.TimeoutException:
-        raise PSAError(f"{provider}: {action} timed out", transient=True) from None
+        raise ChannelError(f"{provider}: {action} timed out", transient=True) from None
     except (httpx.UnsupportedProtocol, httpx.InvalidURL):
-        raise PSAError(f"{provider}: {action} has an unusable base URL", transient=False) from None
+        raise ChannelError(f"{provider}: {action} has an unusable base URL", transient=False) from None
     except httpx.TransportError as exc:
-        raise PSAError(f"{provider}: {action} failed ({type(exc).__name__})", transient=True) from None
+        raise ChannelError(f"{provider}: {action} failed ({type(exc).__name__})", transient=True) from None
     status = response.status_code
     if response.is_success or status in allow:
         return response
     transient = status >= 500 or status in _TRANSIENT_STATUSES
     log.warning("%s: %s answered HTTP %d", provider, action, status)
-    raise PSAError(f"{provider}: {action} answered HTTP {status}", transient=transient)
+    raise ChannelError(f"{provider}: {action} answered HTTP {status}", transient=transient)
 
 
 def json_of(response: httpx.Response, *, provider: str, action: str) -> Any:
@@ -55,7 +55,7 @@ def json_of(response: httpx.Response, *, provider: str, action: str) -> Any:
     try:
         return response.json()
     except ValueError:
-        raise PSAError(f"{provider}: {action} answered something that is not JSON", transient=True) from None
+        raise ChannelError(f"{provider}: {action} answered something that is not JSON", transient=True) from None
 
 
 def posted_body(response: httpx.Response) -> Any:

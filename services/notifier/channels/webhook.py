@@ -1,9 +1,9 @@
-"""A generic signed webhook: the handoff event POSTed as JSON to the account's URL, deduplicated by its receiver.
+"""The webhook channel: the handoff event, as written, POSTed as JSON to the account's URL, signed, deduplicated.
 
 The request carries these headers:
 
 - ``Content-Type: application/json``
-- ``Idempotency-Key: <note.idempotency_key>``, the same on every retry; the receiver keeps the keys it has seen
+- ``Idempotency-Key: <notice.idempotency_key>``, the same on every retry; the receiver keeps the keys it has seen
   and answers ``409 Conflict`` to a repeat, which this adapter reports as already posted.
 - ``X-Handoff-Timestamp: <unix seconds>``, when this attempt was signed.
 - ``X-Handoff-Signature: sha256=<hex>``, the HMAC-SHA256 of ``"<timestamp>.<raw body>"`` keyed with the UTF-8 bytes
@@ -20,8 +20,8 @@ can move to a new secret while the old one still signs.
 
 To verify, a receiver takes the body bytes exactly as received (before any JSON parsing), computes the HMAC,
 compares it with each signature in constant time, and rejects timestamps more than a few minutes from its own
-clock so that a captured request cannot be replayed. The body is ``note.payload`` with ``ticket_ref`` and ``text``
-(the note, marker included) added.
+clock so that a captured request cannot be replayed. The body is the event the outbox wrote (the stream's data),
+with ``link`` to the handoff, ``ticket_ref`` and ``text`` (the note, marker included) added.
 """
 
 from __future__ import annotations
@@ -36,8 +36,10 @@ from collections.abc import Callable, Sequence
 import httpx
 import msgspec
 
-from services.notifier.psa.base import PSAConnection, PSAError, PSANote, PSAResult, note_text
-from services.notifier.psa.http import external_id, log, posted_body, send
+from services.notifier.channels.base import ChannelError, Connection, Notice, Plan, Recipient, Sent, marked
+from services.notifier.channels.http import external_id, log, posted_body, send
+from shared.db.models import HandoffRow
+from shared.integrations import webhook as settings
 
 SIGNATURE_SCHEME = "sha256"
 STANDARD_SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
@@ -65,12 +67,12 @@ def standard_signature(secret: str, message_id: str, timestamp: int, body: bytes
     return "v1," + base64.b64encode(digest).decode()
 
 
-def signing_secrets(connection: PSAConnection) -> list[str]:
-    """The connection's signing secrets, one or a list; a missing or empty one is a non-transient PSAError."""
+def signing_secrets(connection: Connection) -> list[str]:
+    """The connection's signing secrets, one or a list; a missing or empty one is a non-transient ChannelError."""
     value = connection.credentials.get("signing_secret")
     secrets = value if isinstance(value, list) else [value]
     if not secrets or any(not isinstance(secret, str) or not secret for secret in secrets):
-        raise PSAError("webhook: credential 'signing_secret' is missing", transient=False)
+        raise ChannelError("webhook: credential 'signing_secret' is missing", transient=False)
     return list(secrets)
 
 
@@ -85,23 +87,29 @@ def signature_headers(secrets: Sequence[str], message_id: str, timestamp: int, b
     }
 
 
-class WebhookAdapter:
+class WebhookChannel:
     """Posts the signed event to `connection.base_url`; the receiver answers 409 to a key it has already seen."""
 
-    provider = "webhook"
+    name = "webhook"
+    provider = settings.PROVIDER  # the connection provider that feeds it
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
 
-    async def post_note(self, http: httpx.AsyncClient, connection: PSAConnection, note: PSANote) -> PSAResult:
+    def plan(self, handoff: HandoffRow, connection: Connection, recipient: str) -> Plan:
+        """One row per escalation, whether or not the session names a ticket."""
+        return Plan(recipients=[Recipient(recipient)])
+
+    async def send(self, http: httpx.AsyncClient, connection: Connection, notice: Notice) -> Sent:
         """Send the event once per attempt; a 409 means an earlier attempt was received."""
         secrets = signing_secrets(connection)
-        body = msgspec.json.encode({**note.payload, "ticket_ref": note.ticket_ref, "text": note_text(note)})
+        text = marked(notice.text, notice.idempotency_key)
+        body = msgspec.json.encode({**notice.event, "ticket_ref": notice.ticket_ref, "text": text})
         timestamp = int(self._clock())
         headers = {
             "Content-Type": "application/json",
-            "Idempotency-Key": note.idempotency_key,
-            **signature_headers(secrets, note.idempotency_key, timestamp, body),
+            "Idempotency-Key": notice.idempotency_key,
+            **signature_headers(secrets, notice.idempotency_key, timestamp, body),
         }
         response = await send(
             http,
@@ -114,7 +122,7 @@ class WebhookAdapter:
             headers=headers,
         )
         if response.status_code == 409:
-            log.info("webhook: the receiver already has %s", note.idempotency_key)
-            return PSAResult(external_id=None, already_posted=True)
-        log.info("webhook: delivered %s", note.idempotency_key)
-        return PSAResult(external_id=external_id(posted_body(response)))
+            log.info("webhook: the receiver already has %s", notice.idempotency_key)
+            return Sent(external_id=None, already_posted=True)
+        log.info("webhook: delivered %s", notice.idempotency_key)
+        return Sent(external_id=external_id(posted_body(response)))
