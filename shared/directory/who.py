@@ -16,8 +16,10 @@ from sqlalchemy import ColumnElement, SQLColumnExpression, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth.principal import Principal
-from shared.db.models import AISession, HandoffRow, User
+from shared.directory.tables import User
 from shared.errors import CannotClaimOwnHandoff, Forbidden, HandoffNotClaimable, NotFound
+from shared.handoffs.tables import HandoffRow
+from shared.sessions.tables import AISession
 
 # The people an escalation goes to, and those who may run an account.
 SENIOR_ROLES: frozenset[str] = frozenset({"owner", "admin", "engineer"})

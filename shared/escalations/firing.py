@@ -15,15 +15,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.channels import EMAIL
 from shared.clock import utcnow
-from shared.db.models import HandoffRow, HandoffTimer, User
 from shared.deliveries.service import ensure_deliveries
+from shared.directory.tables import User
 from shared.directory.who import may_be_nudged, seniors_to_page
 from shared.escalations.policy import policy_of
 from shared.escalations.schemas import EscalationPolicy
 from shared.escalations.timers import REMINDER, STALE_CLAIM_ROUND, add_timer, newest_message, pending_timer
 from shared.handoffs.events import announce
 from shared.handoffs.schemas import HandoffStatus, Intent
+from shared.handoffs.tables import HandoffRow
 from shared.outbox.writer import add_job
+from shared.policy.tables import HandoffTimer
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,11 @@ from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.clock import utcnow
-from shared.db.models import HandoffRow, HandoffTimer, SessionMessage
 from shared.escalations.policy import policy_of
 from shared.escalations.schemas import EscalationPolicy
+from shared.handoffs.tables import HandoffRow
+from shared.policy.tables import HandoffTimer
+from shared.sessions.tables import SessionMessage
 
 REMINDER = "reminder"
 CLAIM_STALE = "claim_stale"

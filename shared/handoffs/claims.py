@@ -8,7 +8,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth.principal import Principal
 from shared.clock import utcnow
-from shared.db.models import HandoffRow
 from shared.directory.who import require_may_claim, require_senior
 from shared.errors import HandoffNotClaimable
 from shared.escalations.timers import REMINDER, cancel_timers, schedule_stale_claim
@@ -21,6 +20,7 @@ from shared.handoffs.service import (
     raise_if_claimed,
     reactivate_session,
 )
+from shared.handoffs.tables import HandoffRow
 from shared.handoffs.views import handoff_out
 
 

@@ -16,8 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.clock import utcnow
-from shared.db.models import OutboxRow
 from shared.db.uow import read_only
+from shared.outbox.table import OutboxRow
 
 log = logging.getLogger("handoff.metrics")
 

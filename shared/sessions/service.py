@@ -13,11 +13,11 @@ from sqlalchemy.orm import aliased, load_only
 
 from shared.auth.principal import Principal
 from shared.clock import utcnow
-from shared.db.models import AISession, HandoffRow, SessionMessage
 from shared.db.tenancy import TenantLoader
 from shared.directory.who import may_see_session, require_member, require_senior, require_session_engineer
 from shared.errors import InvalidInput, SessionMessageLimit
 from shared.handoffs.schemas import HandoffStatus, Intent
+from shared.handoffs.tables import HandoffRow
 from shared.ids import new_id
 from shared.pagination import Positioned, newest_first_page
 from shared.sessions.schemas import (
@@ -32,6 +32,7 @@ from shared.sessions.schemas import (
     SessionStatus,
     SessionSummary,
 )
+from shared.sessions.tables import AISession, SessionMessage
 from shared.sessions.views import PACKAGE_SUMMARY_FIELDS, message_out, package_summary, session_out, session_summary_out
 
 

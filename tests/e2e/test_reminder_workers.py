@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from shared.bus.base import stream_key
-from shared.db.models import HandoffTimer
+from shared.policy.tables import HandoffTimer
 from tests.conftest import JWT_SECRET, fresh_pg_database, redis_db_url
 from tests.support.processes import api_env, running, spare_port, started
 from tests.support.smtp import MailCatcher, Received, SMTPServer

@@ -18,8 +18,9 @@ from services.notifier.mailers import MailDropMailer, SendFailed, SMTPMailer
 from services.notifier.service import NotifyHandoff
 from shared.bootstrap import Runtime
 from shared.config import Settings
-from shared.db.models import HandoffRow, User
 from shared.deliveries.service import handoffs_with_unfinished_deliveries
+from shared.directory.tables import User
+from shared.handoffs.tables import HandoffRow
 from tests.support.certs import self_signed
 from tests.support.email_corpus import CORPUS, POSITIONS, RECIPIENT_EMAIL, SENDER, attack, problems, raw_attack
 from tests.support.smtp import MailCatcher, SMTPServer
