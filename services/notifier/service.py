@@ -37,13 +37,13 @@ from shared.deliveries.service import (
 from shared.deliveries.tables import Delivery
 from shared.directory.tables import User
 from shared.directory.who import seniors_to_page
-from shared.escalations.timers import STALE_CLAIM_ROUND
 from shared.handoffs.schemas import AssessmentStatus, HandoffStatus, Intent
 from shared.handoffs.tables import HandoffRow
 from shared.integrations.allow_list import allow_list_of
 from shared.integrations.crypto import SecretBox
 from shared.integrations.outbound import OutboundClients
 from shared.integrations.service import load_connection
+from shared.policy.timers import STALE_CLAIM_ROUND
 
 log = logging.getLogger("handoff.notifier")
 

@@ -18,14 +18,14 @@ from shared.clock import utcnow
 from shared.deliveries.service import ensure_deliveries
 from shared.directory.tables import User
 from shared.directory.who import may_be_nudged, seniors_to_page
-from shared.escalations.policy import policy_of
-from shared.escalations.schemas import EscalationPolicy
-from shared.escalations.timers import REMINDER, STALE_CLAIM_ROUND, add_timer, newest_message, pending_timer
 from shared.handoffs.events import announce
 from shared.handoffs.schemas import HandoffStatus, Intent
 from shared.handoffs.tables import HandoffRow
 from shared.outbox.writer import add_job
+from shared.policy.schemas import EscalationPolicy
+from shared.policy.service import policy_of
 from shared.policy.tables import HandoffTimer
+from shared.policy.timers import REMINDER, STALE_CLAIM_ROUND, add_timer, newest_message, pending_timer
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from shared.auth.principal import Principal
 from shared.clock import utcnow
 from shared.directory.who import require_account_manager
 from shared.errors import InvalidInput
-from shared.escalations.schemas import EscalationPolicy, ReminderIntervals
+from shared.policy.schemas import EscalationPolicy, ReminderIntervals
 from shared.policy.tables import EscalationPolicyRow
 
 REMINDER_BOUNDS = (5, 86400)
