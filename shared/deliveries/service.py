@@ -205,3 +205,8 @@ async def escalations_never_notified(
         query = select(HandoffRow.id).where(window, ~has_rows[job], *wanted).limit(500)
         found += [(h, job) for h in (await db.execute(query)).scalars().all()]
     return found
+
+
+def notify_job_id(handoff_id: uuid.UUID, round: int) -> str:
+    """`notify:{id}` for the escalation itself, `notify:{id}:{round}` for a later round."""
+    return f"notify:{handoff_id}" if round == 0 else f"notify:{handoff_id}:{round}"

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.channels import EMAIL
 from shared.clock import utcnow
-from shared.deliveries.service import ensure_deliveries
+from shared.deliveries.service import ensure_deliveries, notify_job_id
 from shared.directory.tables import User
 from shared.directory.who import may_be_nudged, seniors_to_page
 from shared.handoffs.events import announce
@@ -120,8 +120,3 @@ async def _notify(
             job_id=notify_job_id(handoff.id, round),
             payload={"handoff_id": str(handoff.id), "account_id": str(handoff.account_id), "round": round},
         )
-
-
-def notify_job_id(handoff_id: uuid.UUID, round: int) -> str:
-    """`notify:{id}` for the escalation itself, `notify:{id}:{round}` for a later round."""
-    return f"notify:{handoff_id}" if round == 0 else f"notify:{handoff_id}:{round}"
