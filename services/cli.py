@@ -231,9 +231,9 @@ def cmd_notifier(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_rotate_secrets(settings: Settings, _: argparse.Namespace) -> None:
+    from shared.crypto import SecretBox
     from shared.db.engine import create_engine
     from shared.db.uow import unit_of_work
-    from shared.integrations.crypto import SecretBox
     from shared.integrations.service import reseal_credentials
 
     if not settings.secret_key:

@@ -35,9 +35,9 @@ from services.handoff_api.sse.endpoint import escalation_stream
 from services.handoff_api.sse.hub import SSEHub
 from shared.bootstrap import Runtime
 from shared.config import Settings
+from shared.crypto import SecretBox
 from shared.directory.service import users_refused_streams
-from shared.integrations.crypto import SecretBox
-from shared.integrations.outbound import OutboundPolicy
+from shared.outbound.guard import OutboundPolicy
 from shared.pagination import cursor_key
 
 MAX_BODY_BYTES = 1024 * 1024

@@ -25,6 +25,7 @@ from services.notifier.channels.registry import connection_channel
 from services.notifier.email_message import handoff_link
 from services.notifier.mailers import Mailer
 from shared.channels import EMAIL, PSA
+from shared.crypto import SecretBox
 from shared.db.uow import unit_of_work
 from shared.deliveries.events import written_event
 from shared.deliveries.schemas import DeliveryState
@@ -40,9 +41,8 @@ from shared.directory.who import seniors_to_page
 from shared.handoffs.schemas import AssessmentStatus, HandoffStatus, Intent
 from shared.handoffs.tables import HandoffRow
 from shared.integrations.allow_list import allow_list_of
-from shared.integrations.crypto import SecretBox
-from shared.integrations.outbound import OutboundClients
 from shared.integrations.service import load_connection
+from shared.outbound.guard import OutboundClients
 from shared.policy.timers import STALE_CLAIM_ROUND
 
 log = logging.getLogger("handoff.notifier")
