@@ -13,6 +13,9 @@ import pytest
 
 FULL = os.environ.get("HANDOFF_BENCH") == "full"
 PROPERTY = "bench_row"
+# What the benchmarks may take together at the small scale, in seconds of test time on a quiet 2-core machine:
+# the small figures in tests/bench are chosen to fit it. Reported beside the table, never asserted.
+SMALL_BUDGET_S = 90
 
 
 @dataclass
@@ -31,8 +34,11 @@ class BenchTable:
 
     def __init__(self) -> None:
         self.rows: list[Row] = []
+        self.seconds = 0.0
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.nodeid.startswith("tests/bench/"):
+            self.seconds += report.duration
         if report.when == "call":
             self.rows.extend(Row(*value) for name, value in report.user_properties if name == PROPERTY)
 
@@ -41,6 +47,7 @@ class BenchTable:
             return
         table = [HEADER, *self.rows]
         widths = [max(len(cell) for cell in column) for column in zip(*map(astuple, table), strict=True)]
-        terminalreporter.section(f"benchmarks ({'full' if FULL else 'small'} scale)")
+        took = f"{self.seconds:.0f} s" if FULL else f"{self.seconds:.0f} s of a {SMALL_BUDGET_S} s budget"
+        terminalreporter.section(f"benchmarks ({'full' if FULL else 'small'} scale, {took})")
         for row in table:
             terminalreporter.write_line(" | ".join(cell.ljust(w) for cell, w in zip(astuple(row), widths, strict=True)))
