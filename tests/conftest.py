@@ -55,10 +55,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 # Under pytest-xdist (`make test`), tests are dealt out one by one to whichever worker is free, except these
-# groups, each run on one worker in turn: the benchmarks, so that no two print figures measured side by side,
-# and the browser tests, so that one Chromium runs at a time and each file starts its server and browser once.
+# groups, each run on one worker in turn. "heavy": the benchmarks, so that no two print figures measured side by
+# side, and the claim race with them, as each holds dozens of PostgreSQL connections and the server allows 100
+# by default. "browser": one Chromium at a time, and each file starts its server and browser once.
 XDIST_GROUPS = {
-    "bench": ("tests/bench/",),
+    "heavy": ("tests/bench/", "tests/integration/test_claim_race.py"),
     "browser": ("tests/e2e/test_dashboard",),
 }
 
