@@ -57,8 +57,12 @@ $(AXE): | $(UV)
 	@command -v npm >/dev/null || { echo "The accessibility tests need npm (Node.js) to install axe-core." >&2; exit 1; }
 	npm install --prefix $(TOOLS) --no-save --no-audit --no-fund --silent axe-core@$(AXE_VERSION)
 
+# Four workers (pytest-xdist): most of the suite waits on timers, workers and outages rather than computing.
+# Each worker takes three Redis databases from HANDOFF_TEST_REDIS_DB (3 unless set), and Redis has 16.
+TEST_WORKERS ?= 4
+
 test: lint $(CHROMIUM) $(DOCKER_COMPOSE) $(NGINX) $(AXE)
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup --durations=15
 
 # The performance figures at full scale (several minutes): each row printed beside its floor.
 bench: env

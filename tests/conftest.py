@@ -22,12 +22,17 @@ from services.handoff_api.app import create_app
 from shared.bootstrap import Runtime
 from shared.config import Settings
 from shared.db.migrate import upgrade
+from tests.bench.report import BenchTable
 from tests.support.tenants import TenantFactory
 
 PG_ADMIN_DSN = os.environ.get("HANDOFF_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
-# Database indexes of their own (this one and the next two), emptied by the tests that use them; a second
-# checkout running its suite at the same time sets HANDOFF_TEST_REDIS_DB to keep out of this one's way.
-REDIS_DB = int(os.environ.get("HANDOFF_TEST_REDIS_DB", "3"))
+# Each process running tests (a pytest-xdist worker, or pytest alone) takes a block of three Redis database
+# indexes, emptied by the tests that use them: worker n starts at the base plus 3 n. A second checkout running
+# its suite at the same time uses a Redis server of its own (HANDOFF_TEST_REDIS_PORT), or a base above this one's
+# blocks (HANDOFF_TEST_REDIS_DB).
+REDIS_DBS_PER_WORKER = 3
+WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+REDIS_DB = int(os.environ.get("HANDOFF_TEST_REDIS_DB", "3")) + REDIS_DBS_PER_WORKER * WORKER
 # Or a Redis server of its own: HANDOFF_TEST_REDIS_PORT names its port on loopback.
 REDIS_PORT = int(os.environ.get("HANDOFF_TEST_REDIS_PORT", "6379"))
 REDIS_URL = f"redis://127.0.0.1:{REDIS_PORT}/{REDIS_DB}"
@@ -44,6 +49,30 @@ OUTBOUND_ALLOW = "127.0.0.1"
 STREAM_MAXLEN = 1000
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Here rather than in tests/bench: under pytest-xdist the process printing the summary collects no tests.
+    config.pluginmanager.register(BenchTable(), "bench-table")
+
+
+# Under pytest-xdist (`make test`), tests are dealt out one by one to whichever worker is free, except these
+# groups, each run on one worker in turn. "heavy": the benchmarks, so that no two print figures measured side by
+# side, and the claim race with them, as each holds dozens of PostgreSQL connections and the server allows 100
+# by default. "browser": one Chromium at a time, and each file starts its server and browser once.
+XDIST_GROUPS = {
+    "heavy": ("tests/bench/", "tests/integration/test_claim_race.py"),
+    "browser": ("tests/e2e/test_dashboard",),
+}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        path = Path(item.path).relative_to(config.rootpath).as_posix()
+        for group, prefixes in XDIST_GROUPS.items():
+            if path.startswith(prefixes):
+                item.add_marker(pytest.mark.xdist_group(group))
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
@@ -57,16 +86,34 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         pytest.exit(f"PostgreSQL is not reachable at {PG_ADMIN_DSN} ({exc}); make test needs it running.", returncode=3)
 
     async def flush_redis() -> None:
+        # The last index of this process's block must exist too: Redis has 16 databases unless told otherwise.
+        last = redis.asyncio.Redis.from_url(redis_db_url(REDIS_DBS_PER_WORKER - 1), socket_connect_timeout=5)
         client = redis.asyncio.Redis.from_url(REDIS_URL, socket_connect_timeout=5)
         try:
+            await last.ping()
             await client.flushdb()
         finally:
             await client.aclose()
+            await last.aclose()
 
+    if _is_xdist_controller(session.config):
+        return  # the workers run the tests, each on its own block of databases
     try:
         asyncio.run(flush_redis())
+    except redis.ResponseError as exc:
+        pytest.exit(
+            f"Redis at 127.0.0.1:{REDIS_PORT} has too few databases for this worker's block from {REDIS_DB} ({exc}); "
+            "run fewer workers (-n) or start redis-server with more --databases.",
+            returncode=3,
+        )
     except (OSError, redis.RedisError) as exc:
         pytest.exit(f"Redis is not reachable at {REDIS_URL} ({exc}); make test needs it running.", returncode=3)
+
+
+def _is_xdist_controller(config: pytest.Config) -> bool:
+    """True in the process that hands tests out to pytest-xdist workers and runs none itself."""
+    distributing = getattr(config.option, "dist", "no") != "no" and bool(getattr(config.option, "tx", None))
+    return distributing and "PYTEST_XDIST_WORKER" not in os.environ
 
 
 def _sqlalchemy_url(dsn: str) -> str:

@@ -6,14 +6,14 @@ sets HANDOFF_BENCH=full for the scale of the performance goals. Nothing here ass
 
 from __future__ import annotations
 
-import os
 import statistics
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 
 import pytest
 
-FULL = os.environ.get("HANDOFF_BENCH") == "full"
+from tests.bench.report import FULL, PROPERTY, Row
+
+__all__ = ["FULL", "p50", "p50_p99", "p99", "record", "scale"]
 
 
 def scale(small: int, full: int) -> int:
@@ -33,30 +33,19 @@ def p50_p99(samples: Sequence[float]) -> str:
     return f"{p50(samples):.1f} / {p99(samples):.1f} ms"
 
 
-@dataclass
-class Row:
-    figure: str
-    project: str
-    floor: str
-    goal: str
+_running: list[pytest.Item] = []
 
 
-ROWS: list[Row] = []
+@pytest.fixture(autouse=True)
+def _bench_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The benchmark running now, whose report carries the rows it records."""
+    _running.append(request.node)
+    yield
+    _running.remove(request.node)
 
 
 def record(figure: str, project: str, floor: str, goal: str) -> None:
-    """Print one row now (under -s) and keep it for the table at the end of the run."""
+    """Print one row now (under -s) and keep it on the test's report for the table at the end of the run."""
     row = Row(figure, project, floor, goal)
-    ROWS.append(row)
+    _running[-1].user_properties.append((PROPERTY, (row.figure, row.project, row.floor, row.goal)))
     print(f"\n[bench] {figure}: {project} | floor {floor} | goal {goal}")
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if not ROWS:
-        return
-    header = Row("figure", "project", "floor", "goal")
-    widths = [max(len(getattr(r, f)) for r in [*ROWS, header]) for f in Row.__annotations__]
-    terminalreporter.section(f"benchmarks ({'full' if FULL else 'small'} scale)")
-    for row in [header, *ROWS]:
-        cells = [getattr(row, f).ljust(w) for f, w in zip(Row.__annotations__, widths, strict=True)]
-        terminalreporter.write_line(" | ".join(cells))

@@ -9,9 +9,10 @@ import statistics
 import time
 
 from shared.bootstrap import Runtime
+from tests.bench.conftest import scale
 from tests.support.tenants import TenantFactory
 
-ROUNDS = 100
+ROUNDS = scale(30, 100)
 
 
 def summary(label: str, samples: list[float]) -> str:

@@ -155,7 +155,7 @@ async def test_fan_out_to_idle_streams(pg_url: str, tmp_path: Path) -> None:
             assert connections <= REDIS_CONNECTION_BOUND
 
 
-ACCOUNTS = scale(200, 10000)
+ACCOUNTS = scale(100, 10000)
 
 
 async def test_fan_out_with_many_accounts(pg_url: str, tmp_path: Path) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -16,10 +18,28 @@ import httpx
 HANDOFF = str(Path(sys.executable).with_name("handoff"))
 
 
+# Ports are handed out below the kernel's ephemeral range (32768 and up on Linux), so no outgoing connection
+# takes one between our pick and the server's bind; each pytest-xdist worker counts through a block of its own,
+# from a random point so that two runs side by side rarely meet, and skips any port something already holds.
+PORT_BLOCK = 2000
+FIRST_PORT = 10000
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+_BLOCK_START = FIRST_PORT + PORT_BLOCK * (_WORKER % ((32768 - FIRST_PORT) // PORT_BLOCK))
+_first = random.randrange(PORT_BLOCK)
+_next_ports = itertools.cycle([*range(_first, PORT_BLOCK), *range(_first)])
+
+
 def spare_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port nothing holds now, and that no other worker of this run will hand out."""
+    for _ in range(PORT_BLOCK):
+        port = _BLOCK_START + next(_next_ports)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {_BLOCK_START}..{_BLOCK_START + PORT_BLOCK - 1}")
 
 
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
