@@ -169,6 +169,7 @@ def broken_documents(tenant: Tenant, strangers: dict[str, str]) -> list[tuple[st
     return [
         ("unknown zone", {"time_zone": "Europe/Atlantis", "rotations": [good]}, "time_zone"),
         ("a zone that is a path", {"time_zone": "../../etc/passwd"}, "time_zone"),
+        ("the host's own zone", {"time_zone": "localtime"}, "time_zone"),
         ("21 rotations", {"rotations": [rotation(f"r{i}", abe) for i in range(21)]}, "rotations"),
         (
             "duplicate name",
