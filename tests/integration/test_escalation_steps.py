@@ -1,0 +1,148 @@
+"""Escalation steps: who each step pages, when later steps fire, and what a team sees of it.
+
+Time is data: instead of waiting out a step's seconds, a test moves the handoff's timers' `due_at` to
+now, which is what the passing of time does to the rows; the real timer loop then fires them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+
+from shared.bootstrap import Runtime
+from shared.clock import utcnow
+from shared.deliveries.tables import Delivery
+from shared.escalations.runner import TimerRunner
+from shared.policy.tables import HandoffTimer
+from tests.support.db import outbox_rows
+from tests.support.tenants import Actor, Tenant, TenantFactory
+
+# Everyone starts their turn long ago: the rotation has someone on call whenever a test runs.
+START = "2026-01-05T00:00"
+
+
+def policy_path(tenant: Tenant) -> str:
+    return f"/api/v1/accounts/{tenant.account_id}/escalation-policy"
+
+
+async def put_policy(tenant: Tenant, body: dict[str, Any]) -> Any:
+    response = await tenant["owner"].request("PUT", policy_path(tenant), json=body)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def put_on_call(tenant: Tenant, *rotations: tuple[str, list[Actor]], overrides: Any = ()) -> None:
+    document = {
+        "time_zone": "UTC",
+        "rotations": [
+            {"name": name, "members": [str(m.id) for m in members], "start": START, "turn_days": 1}
+            for name, members in rotations
+        ],
+        "overrides": list(overrides),
+    }
+    response = await tenant["owner"].request("PUT", f"/api/v1/accounts/{tenant.account_id}/on-call", json=document)
+    assert response.status_code == 200, response.text
+
+
+async def on_call_now(tenant: Tenant, rotation: str) -> str:
+    response = await tenant["owner"].get(f"/api/v1/accounts/{tenant.account_id}/on-call/now")
+    [answer] = [r for r in response.json()["rotations"] if r["name"] == rotation]
+    return str(answer["user"]["id"])
+
+
+def who(tenant: Tenant, user_id: str) -> str:
+    return next(key for key, actor in tenant.users.items() if str(actor.id) == user_id)
+
+
+async def time_passes(runtime: Runtime, handoff_id: str) -> None:
+    """Every pending timer of the handoff is due now."""
+    async with runtime.sessionmaker() as db:
+        await db.execute(
+            update(HandoffTimer)
+            .where(HandoffTimer.handoff_id == uuid.UUID(handoff_id), HandoffTimer.fired_at.is_(None))
+            .values(due_at=utcnow() - timedelta(seconds=1))
+        )
+        await db.commit()
+
+
+async def fire(runtime: Runtime, handoff_id: str) -> list[tuple[str, int]]:
+    fired = await TimerRunner(runtime.sessionmaker).fire_due()
+    return [(t.kind, t.round) for t in fired if str(t.handoff_id) == handoff_id]
+
+
+async def emails(runtime: Runtime, handoff_id: str) -> list[tuple[int, int | None, uuid.UUID | None]]:
+    """(round, step, user) of every email row of the handoff."""
+    async with runtime.sessionmaker() as db:
+        query = select(Delivery.round, Delivery.step, Delivery.user_id).where(
+            Delivery.handoff_id == uuid.UUID(handoff_id), Delivery.channel == "email"
+        )
+        return sorted((r, s, u) for r, s, u in (await db.execute(query)).all())
+
+
+async def paged_events(runtime: Runtime, tenant: Tenant) -> list[dict[str, Any]]:
+    return [r["payload"] for r in await outbox_rows(runtime, tenant.account_id) if r["topic"] == "handoff_paged"]
+
+
+async def handoff(tenant: Tenant, handoff_id: str) -> Any:
+    return (await tenant["owner"].get(f"/api/v1/handoffs/{handoff_id}")).json()
+
+
+async def team(tenants: TenantFactory) -> Tenant:
+    return await tenants.create(
+        junior="engineer", owner="owner", abe="engineer", bea="engineer", cal="admin", val="viewer"
+    )
+
+
+# --- the policy -----------------------------------------------------------------------------------------
+
+
+async def test_steps_default_to_every_senior_at_once_and_are_kept_by_a_put_without_them(
+    tenants: TenantFactory,
+) -> None:
+    tenant = await team(tenants)
+    await put_on_call(tenant, ("primary", [tenant["abe"], tenant["bea"]]))
+    steps = [
+        {"after_s": 0, "notify": ["rotation:primary"]},
+        {"after_s": 600, "notify": ["rotation:primary", f"user:{tenant['cal'].id}"]},
+        {"after_s": 1800, "notify": ["all_seniors"]},
+    ]
+    saved = await put_policy(tenant, {"steps": steps, "email_pick_up_links": False})
+    assert saved["steps"] == steps
+    assert saved["email_pick_up_links"] is False
+    kept = await put_policy(tenant, {"max_reminders": 1})
+    assert kept["steps"] == steps
+    assert kept["email_pick_up_links"] is False
+    assert kept["max_reminders"] == 1
+
+
+async def test_bad_steps_are_refused_naming_the_field(tenants: TenantFactory) -> None:
+    tenant = await team(tenants)
+    await put_on_call(tenant, ("primary", [tenant["abe"]]))
+    first = {"after_s": 0, "notify": ["rotation:primary"]}
+    for steps, field in (
+        ([{"after_s": 5, "notify": ["all_seniors"]}], "steps[0].after_s"),
+        ([first, {"after_s": 4, "notify": ["all_seniors"]}], "steps[1].after_s"),
+        ([first, {"after_s": 86401, "notify": ["all_seniors"]}], "steps[1].after_s"),
+        (
+            [first, {"after_s": 60, "notify": ["all_seniors"]}, {"after_s": 60, "notify": ["all_seniors"]}],
+            "steps[2].after_s",
+        ),
+        ([{"after_s": 0, "notify": ["rotation:nightly"]}], "steps[0].notify[0]"),
+        ([{"after_s": 0, "notify": ["all_seniors", f"user:{tenant['val'].id}"]}], "steps[0].notify[1]"),
+        ([{"after_s": 0, "notify": [f"user:{uuid.uuid4()}"]}], "steps[0].notify[0]"),
+        ([{"after_s": 0, "notify": ["user:not-an-id"]}], "steps[0].notify[0]"),
+        ([{"after_s": 0, "notify": ["everyone"]}], "steps[0].notify[0]"),
+    ):
+        response = await tenant["owner"].request("PUT", policy_path(tenant), json={"steps": steps})
+        assert response.status_code == 400, (steps, response.text)
+        body = response.json()
+        assert body["code"] == "validation_error"
+        assert body["field"] == field, body
+    for steps in ([], [first] * 11, [{"after_s": 0, "notify": []}], [{"after_s": 0, "notify": ["all_seniors"] * 21}]):
+        response = await tenant["owner"].request("PUT", policy_path(tenant), json={"steps": steps})
+        assert response.status_code == 400, steps
+        assert response.json()["code"] == "validation_error"
+    assert "steps" not in (await tenant["owner"].get(policy_path(tenant))).json()
