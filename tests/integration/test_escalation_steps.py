@@ -146,3 +146,57 @@ async def test_bad_steps_are_refused_naming_the_field(tenants: TenantFactory) ->
         assert response.status_code == 400, steps
         assert response.json()["code"] == "validation_error"
     assert "steps" not in (await tenant["owner"].get(policy_path(tenant))).json()
+
+
+# --- steps at run time ----------------------------------------------------------------------------------
+
+ROTA_THEN_ALL = [{"after_s": 0, "notify": ["rotation:primary"]}, {"after_s": 5, "notify": ["all_seniors"]}]
+
+
+async def escalate(tenant: Tenant) -> Any:
+    junior = tenant["junior"]
+    return await junior.escalate((await junior.new_session("Exchange queue stuck"))["id"])
+
+
+def ids(tenant: Tenant, *names: str) -> set[uuid.UUID]:
+    return {tenant[name].id for name in names}
+
+
+async def test_with_nobody_on_call_every_active_senior_is_paged_as_the_fallback(
+    tenants: TenantFactory, runtime: Runtime
+) -> None:
+    tenant = await team(tenants)
+    await tenants.add_user(tenant, "gone", "engineer", active=False)
+    document = {
+        "time_zone": "UTC",
+        "rotations": [
+            {"name": "nights", "members": [str(tenant["bea"].id)], "start": "2099-01-05T00:00", "turn_days": 7}
+        ],
+        "overrides": [],
+    }
+    response = await tenant["owner"].request("PUT", f"/api/v1/accounts/{tenant.account_id}/on-call", json=document)
+    assert response.status_code == 200, response.text
+    await put_policy(tenant, {"steps": [{"after_s": 0, "notify": ["rotation:nights"]}]})
+
+    created = await escalate(tenant)
+    assert {p["reason"] for p in created["paged"]} == {"fallback"}
+    assert {uuid.UUID(p["user"]["id"]) for p in created["paged"]} == ids(tenant, "owner", "abe", "bea", "cal")
+    assert {user for _, _, user in await emails(runtime, created["id"])} == ids(tenant, "owner", "abe", "bea", "cal")
+    [event] = await paged_events(runtime, tenant)
+    assert {p["reason"] for p in event["paged"]} == {"fallback"}
+
+
+async def test_step_zero_pages_only_the_senior_on_call(tenants: TenantFactory, runtime: Runtime) -> None:
+    tenant = await team(tenants)
+    await put_on_call(tenant, ("primary", [tenant["abe"], tenant["bea"]]))
+    await put_policy(tenant, {"steps": ROTA_THEN_ALL})
+    on_call = await on_call_now(tenant, "primary")
+    created = await escalate(tenant)
+    [page] = created["paged"]
+    assert page["user"] == {"id": on_call, "name": tenant[who(tenant, on_call)].name}
+    assert (page["step"], page["reason"]) == (0, "rotation:primary")
+    assert await emails(runtime, created["id"]) == [(0, 0, uuid.UUID(on_call))]
+    [event] = await paged_events(runtime, tenant)
+    assert (event["step"], event["paged"]) == (0, [{"user": page["user"], "reason": "rotation:primary"}])
+    timeline = (await tenant["val"].get(f"/api/v1/handoffs/{created['id']}/timeline")).json()
+    assert [e["type"] for e in timeline] == ["created", "paged", "notified"]
