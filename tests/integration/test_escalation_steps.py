@@ -162,6 +162,115 @@ def ids(tenant: Tenant, *names: str) -> set[uuid.UUID]:
     return {tenant[name].id for name in names}
 
 
+async def test_step_zero_pages_only_the_senior_on_call_and_a_later_step_the_rest(
+    tenants: TenantFactory, runtime: Runtime
+) -> None:
+    tenant = await team(tenants)
+    await put_on_call(tenant, ("primary", [tenant["abe"], tenant["bea"]]))
+    await put_policy(tenant, {"steps": ROTA_THEN_ALL})
+    on_call = await on_call_now(tenant, "primary")
+    other = "bea" if who(tenant, on_call) == "abe" else "abe"
+
+    created = await escalate(tenant)
+    [page] = created["paged"]
+    assert page["user"] == {"id": on_call, "name": tenant[who(tenant, on_call)].name}
+    assert (page["step"], page["reason"]) == (0, "rotation:primary")
+    assert await emails(runtime, created["id"]) == [(0, 0, uuid.UUID(on_call))]
+    [event] = await paged_events(runtime, tenant)
+    assert event["handoff_id"] == created["id"]
+    assert event["step"] == 0
+    assert event["paged"] == [{"user": page["user"], "reason": "rotation:primary"}]
+
+    assert await fire(runtime, created["id"]) == []  # not yet due
+    await time_passes(runtime, created["id"])
+    assert ("step", 1) in await fire(runtime, created["id"])
+    rows = await emails(runtime, created["id"])
+    assert {user for _, step, user in rows if step == 1} == ids(
+        tenant, other, "owner", "cal"
+    )  # no viewer, no escalator
+    assert [user for r, _, user in rows if r == 0].count(uuid.UUID(on_call)) == 1  # never paged twice
+    got = await handoff(tenant, created["id"])
+    assert [(p["step"], p["reason"]) for p in got["paged"]] == [(0, "rotation:primary")] + [(1, "all_seniors")] * 3
+    assert [e["step"] for e in await paged_events(runtime, tenant)] == [0, 1]
+
+    timeline = (await tenant["val"].get(f"/api/v1/handoffs/{created['id']}/timeline")).json()
+    paged = [e for e in timeline if e["type"] == "paged"]
+    assert [e["detail"]["step"] for e in paged] == [0, 1]
+    assert paged[0]["detail"]["users"] == [{"user": page["user"], "reason": "rotation:primary"}]
+    assert timeline[0]["type"] == "created"
+    deliveries = (await tenant["abe"].get(f"/api/v1/handoffs/{created['id']}/deliveries")).json()
+    assert sorted(d["step"] for d in deliveries if d["channel"] == "email" and d["round"] == 0) == [0, 1, 1, 1]
+
+
+async def test_a_claim_before_a_step_stops_it(tenants: TenantFactory, runtime: Runtime) -> None:
+    tenant = await team(tenants)
+    await put_on_call(tenant, ("primary", [tenant["abe"], tenant["bea"]]))
+    await put_policy(tenant, {"steps": ROTA_THEN_ALL})
+    created = await escalate(tenant)
+    claimer = tenant[who(tenant, created["paged"][0]["user"]["id"])]
+    assert (await claimer.post(f"/api/v1/handoffs/{created['id']}/claim")).status_code == 200
+    await time_passes(runtime, created["id"])
+    assert ("step", 1) not in await fire(runtime, created["id"])
+    assert [step for r, step, _ in await emails(runtime, created["id"]) if r == 0] == [0]
+    assert len((await handoff(tenant, created["id"]))["paged"]) == 1
+
+
+async def test_withdrawing_stops_later_steps(tenants: TenantFactory, runtime: Runtime) -> None:
+    tenant = await team(tenants)
+    await put_on_call(tenant, ("primary", [tenant["abe"]]))
+    await put_policy(tenant, {"steps": ROTA_THEN_ALL})
+    created = await escalate(tenant)
+    assert (await tenant["junior"].post(f"/api/v1/handoffs/{created['id']}/withdraw")).status_code == 200
+    await time_passes(runtime, created["id"])
+    assert await fire(runtime, created["id"]) == []
+    assert len(await paged_events(runtime, tenant)) == 1
+
+
+async def test_a_step_that_pages_nobody_is_skipped_and_the_next_pages_at_once(
+    tenants: TenantFactory, runtime: Runtime
+) -> None:
+    tenant = await team(tenants)
+    # Nobody is on call in `nights` before its start, and the escalator on call in `desk` is never paged.
+    await put_on_call(tenant, ("primary", [tenant["abe"]]), ("desk", [tenant["junior"]]))
+    document = (await tenant["owner"].get(f"/api/v1/accounts/{tenant.account_id}/on-call")).json()
+    document["rotations"].append(
+        {"name": "nights", "members": [str(tenant["bea"].id)], "start": "2099-01-05T00:00", "turn_days": 7}
+    )
+    response = await tenant["owner"].request("PUT", f"/api/v1/accounts/{tenant.account_id}/on-call", json=document)
+    assert response.status_code == 200, response.text
+    steps = [
+        {"after_s": 0, "notify": ["rotation:nights", "rotation:desk"]},
+        {"after_s": 60, "notify": [f"user:{tenant['cal'].id}", "rotation:nights"]},
+        {"after_s": 120, "notify": [f"user:{tenant['cal'].id}"]},
+        {"after_s": 180, "notify": ["rotation:primary"]},
+    ]
+    await put_policy(tenant, {"steps": steps})
+
+    created = await escalate(tenant)
+    assert [(p["user"]["id"], p["step"], p["reason"]) for p in created["paged"]] == [(str(tenant["cal"].id), 1, "user")]
+    timeline = (await tenant["cal"].get(f"/api/v1/handoffs/{created['id']}/timeline")).json()
+    assert [(e["type"], e["detail"].get("step")) for e in timeline if e["type"] in ("paged", "step_skipped")] == [
+        ("step_skipped", 0),
+        ("paged", 1),
+    ]
+    await time_passes(runtime, created["id"])
+    assert ("step", 2) in await fire(runtime, created["id"])  # cal again: nobody new, so step 3 at once
+    got = await handoff(tenant, created["id"])
+    assert [(p["user"]["id"], p["step"], p["reason"]) for p in got["paged"]] == [
+        (str(tenant["cal"].id), 1, "user"),
+        (str(tenant["abe"].id), 3, "rotation:primary"),
+    ]
+    timeline = (await tenant["cal"].get(f"/api/v1/handoffs/{created['id']}/timeline")).json()
+    assert [(e["type"], e["detail"].get("step")) for e in timeline if e["type"] in ("paged", "step_skipped")] == [
+        ("step_skipped", 0),
+        ("paged", 1),
+        ("step_skipped", 2),
+        ("paged", 3),
+    ]
+    await time_passes(runtime, created["id"])
+    assert [t for t in await fire(runtime, created["id"]) if t[0] == "step"] == []  # the last step has passed
+
+
 async def test_with_nobody_on_call_every_active_senior_is_paged_as_the_fallback(
     tenants: TenantFactory, runtime: Runtime
 ) -> None:
@@ -186,17 +295,38 @@ async def test_with_nobody_on_call_every_active_senior_is_paged_as_the_fallback(
     assert {p["reason"] for p in event["paged"]} == {"fallback"}
 
 
-async def test_step_zero_pages_only_the_senior_on_call(tenants: TenantFactory, runtime: Runtime) -> None:
+async def test_an_override_is_the_reason_and_reminders_reach_only_those_paged(
+    tenants: TenantFactory, runtime: Runtime
+) -> None:
     tenant = await team(tenants)
-    await put_on_call(tenant, ("primary", [tenant["abe"], tenant["bea"]]))
-    await put_policy(tenant, {"steps": ROTA_THEN_ALL})
-    on_call = await on_call_now(tenant, "primary")
+    now = utcnow()
+    override = {
+        "rotation": "primary",
+        "user_id": str(tenant["cal"].id),
+        "start": (now - timedelta(hours=1)).isoformat(),
+        "end": (now + timedelta(hours=1)).isoformat(),
+    }
+    await put_on_call(tenant, ("primary", [tenant["abe"], tenant["bea"]]), overrides=[override])
+    await put_policy(
+        tenant,
+        {
+            "unclaimed_reminder_s": {"low": 5, "normal": 5, "high": 5},
+            "max_reminders": 1,
+            "steps": [{"after_s": 0, "notify": ["rotation:primary"]}, {"after_s": 3600, "notify": ["all_seniors"]}],
+        },
+    )
     created = await escalate(tenant)
-    [page] = created["paged"]
-    assert page["user"] == {"id": on_call, "name": tenant[who(tenant, on_call)].name}
-    assert (page["step"], page["reason"]) == (0, "rotation:primary")
-    assert await emails(runtime, created["id"]) == [(0, 0, uuid.UUID(on_call))]
-    [event] = await paged_events(runtime, tenant)
-    assert (event["step"], event["paged"]) == (0, [{"user": page["user"], "reason": "rotation:primary"}])
-    timeline = (await tenant["val"].get(f"/api/v1/handoffs/{created['id']}/timeline")).json()
-    assert [e["type"] for e in timeline] == ["created", "paged", "notified"]
+    assert [(p["user"]["id"], p["reason"]) for p in created["paged"]] == [(str(tenant["cal"].id), "override:primary")]
+
+    async with runtime.sessionmaker() as db:  # the reminder falls due; the next step does not yet
+        await db.execute(
+            update(HandoffTimer)
+            .where(HandoffTimer.handoff_id == uuid.UUID(created["id"]), HandoffTimer.kind == "reminder")
+            .values(due_at=utcnow() - timedelta(seconds=1))
+        )
+        await db.commit()
+    assert await fire(runtime, created["id"]) == [("reminder", 1)]
+    assert [(r, u) for r, _, u in await emails(runtime, created["id"])] == [
+        (0, tenant["cal"].id),
+        (1, tenant["cal"].id),
+    ]
