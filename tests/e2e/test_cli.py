@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import socket
-import subprocess
 import uuid
 from importlib.metadata import version
 from pathlib import Path
 
-from tests.support.processes import HANDOFF, clean_env, spare_port
+from tests.support.processes import handoff, spare_port
 
 USER = str(uuid.uuid4())
-
-
-def handoff(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [HANDOFF, *args], cwd=cwd, env=clean_env(env), capture_output=True, text=True, timeout=60, check=False
-    )
 
 
 def test_token_without_a_secret_outside_a_dev_folder_refuses_in_one_sentence(tmp_path: Path) -> None:
