@@ -62,7 +62,7 @@ def wait_healthy(base_url: str, process: subprocess.Popen[str], timeout: float =
     raise TimeoutError(f"{base_url} did not become healthy in {timeout} s")
 
 
-def handoff(
+def run_handoff(
     *args: str, cwd: Path, env: Mapping[str, str] | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
     """Run `handoff <args>` to its end with only the given HANDOFF_* settings; its output is captured."""
