@@ -203,7 +203,7 @@ def _write_demo_env(tokens: list[tuple[str, str]]) -> None:
 
 def _check_worker(settings: Settings, job: str) -> None:
     """Exit 0 when a worker running `job` reported itself healthy within the last few seconds, else 1."""
-    from shared.observability.workers import worker_is_healthy
+    from shared.jobs.arq_observed import worker_is_healthy
 
     if not settings.redis_url:
         sys.exit("handoff: the health check needs HANDOFF_REDIS_URL (the workers' Redis)")
@@ -231,9 +231,9 @@ def cmd_notifier(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_rotate_secrets(settings: Settings, _: argparse.Namespace) -> None:
+    from shared.crypto import SecretBox
     from shared.db.engine import create_engine
     from shared.db.uow import unit_of_work
-    from shared.integrations.crypto import SecretBox
     from shared.integrations.service import reseal_credentials
 
     if not settings.secret_key:

@@ -9,12 +9,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.auth.principal import Principal
-from shared.db.models import AISession
 from shared.db.uow import unit_of_work
 from shared.directory.schemas import DirectoryRole, UserPut
 from shared.directory.service import put_user
 from shared.sessions.schemas import MessageIn, SessionCreate
 from shared.sessions.service import create_session
+from shared.sessions.tables import AISession
 
 DEMO_ACCOUNT = uuid.UUID("00000000-0000-4000-a000-000000000001")
 

@@ -20,7 +20,7 @@ from shared.db.engine import create_engine
 from shared.jobs.arq import ArqJobQueue
 from shared.jobs.base import NOTIFY_QUEUE, JobQueue, register_job
 from shared.jobs.memory import InProcessJobQueue
-from shared.observability.metrics import OutboxLagSampler
+from shared.outbox.lag import OutboxLagSampler
 from shared.outbox.relay import OutboxRelay
 from shared.outbox.writer import PENDING_FLAG
 from shared.ratelimit import InMemoryRateLimiter, RateLimiter, RedisRateLimiter

@@ -18,9 +18,9 @@ from arq.worker import Retry, Worker, func
 from shared.bootstrap import Runtime
 from shared.config import ConfigError, Settings
 from shared.jobs.arq import JOB_COMPLETION_WAIT_S, arq_worker, serve
+from shared.jobs.arq_observed import health_options, observed
 from shared.jobs.base import JOB_QUEUES, JobHandler
 from shared.jobs.memory import InProcessJobQueue
-from shared.observability.workers import health_options, observed
 
 # A job's delay before its next try, given what it raised and the try that failed.
 RetryDelay = Callable[[Exception, int], float]

@@ -11,6 +11,7 @@ import logging
 from services.assessor.providers.factory import build_provider
 from services.assessor.service import AssessHandoff
 from shared import worker
+from shared.assessments.sweep import assess_sweep
 from shared.bootstrap import Runtime
 from shared.config import Settings
 from shared.jobs.sweeper import Sweeper
@@ -35,9 +36,8 @@ def build(runtime: Runtime) -> worker.WorkerParts:
     sweeper = Sweeper(
         runtime.sessionmaker,
         runtime.jobs,
-        families=["assess"],
+        sweeps=[assess_sweep(stale_after_s=job_timeout_s(settings) + 10)],
         interval_s=settings.sweep_interval_s,
-        stale_after_s=job_timeout_s(settings) + 10,
     )
     return worker.WorkerParts(
         queue="assess",

@@ -35,9 +35,10 @@ from services.handoff_api.sse.endpoint import escalation_stream
 from services.handoff_api.sse.hub import SSEHub
 from shared.bootstrap import Runtime
 from shared.config import Settings
+from shared.crypto import SecretBox
+from shared.db.uow import read_only
 from shared.directory.service import users_refused_streams
-from shared.integrations.crypto import SecretBox
-from shared.integrations.outbound import OutboundPolicy
+from shared.outbound.guard import OutboundPolicy
 from shared.pagination import cursor_key
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -64,7 +65,7 @@ def create_app(
     rt = runtime or Runtime.build(settings)
 
     async def refused_streams(holders: set[tuple[uuid.UUID, uuid.UUID]]) -> set[uuid.UUID]:
-        async with rt.sessionmaker() as db:
+        async with read_only(rt.sessionmaker) as db:
             return await users_refused_streams(db, holders)
 
     outbound_policy = outbound or OutboundPolicy.from_allow_list(settings.outbound_allow)

@@ -19,9 +19,9 @@ from services.handoff_api.sse.hub import SSEHub
 from shared.auth.principal import Principal
 from shared.bootstrap import Runtime
 from shared.config import Settings
+from shared.crypto import SecretBox
 from shared.db.uow import in_transaction
-from shared.integrations.crypto import SecretBox
-from shared.integrations.outbound import OutboundPolicy
+from shared.outbound.guard import OutboundPolicy
 
 CONTEXT_KEY = "api_context"
 # The session the authentication opened for the directory lookup; the handler's unit of work goes on in it.

@@ -10,8 +10,9 @@ from email.message import EmailMessage
 
 from services.notifier.mail_format import Escalation, Recipient, Unwritable, escalation_email, flatten
 from services.notifier.mailers import SendFailed
-from shared.db.models import HandoffRow, User
-from shared.escalations.timers import STALE_CLAIM_ROUND
+from shared.directory.tables import User
+from shared.handoffs.tables import HandoffRow
+from shared.policy.timers import STALE_CLAIM_ROUND
 
 
 def handoff_link(public_url: str, handoff_id: str) -> str:

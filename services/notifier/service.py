@@ -25,7 +25,7 @@ from services.notifier.channels.registry import connection_channel
 from services.notifier.email_message import handoff_link
 from services.notifier.mailers import Mailer
 from shared.channels import EMAIL, PSA
-from shared.db.models import Delivery, HandoffRow, User
+from shared.crypto import SecretBox
 from shared.db.uow import unit_of_work
 from shared.deliveries.events import written_event
 from shared.deliveries.schemas import DeliveryState
@@ -35,13 +35,15 @@ from shared.deliveries.service import (
     pending_deliveries,
     record_outcome,
 )
+from shared.deliveries.tables import Delivery
+from shared.directory.tables import User
 from shared.directory.who import seniors_to_page
-from shared.escalations.timers import STALE_CLAIM_ROUND
 from shared.handoffs.schemas import AssessmentStatus, HandoffStatus, Intent
+from shared.handoffs.tables import HandoffRow
 from shared.integrations.allow_list import allow_list_of
-from shared.integrations.crypto import SecretBox
-from shared.integrations.outbound import OutboundClients
 from shared.integrations.service import load_connection
+from shared.outbound.guard import OutboundClients
+from shared.policy.timers import STALE_CLAIM_ROUND
 
 log = logging.getLogger("handoff.notifier")
 

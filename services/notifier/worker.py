@@ -14,11 +14,12 @@ from shared import worker
 from shared.bootstrap import Runtime
 from shared.channels import channel_jobs
 from shared.config import Settings
+from shared.crypto import SecretBox
+from shared.deliveries.sweep import notify_sweep
 from shared.escalations.runner import TimerRunner
-from shared.integrations.crypto import SecretBox
-from shared.integrations.outbound import OutboundClients, OutboundPolicy
 from shared.jobs.base import JobHandler
 from shared.jobs.sweeper import Sweeper
+from shared.outbound.guard import OutboundClients, OutboundPolicy
 
 log = logging.getLogger("handoff.notifier")
 MAX_RETRY_DELAY_S = 300
@@ -59,9 +60,8 @@ def build(runtime: Runtime) -> worker.WorkerParts:
     sweeper = Sweeper(
         runtime.sessionmaker,
         runtime.jobs,
-        families=["notify"],
+        sweeps=[notify_sweep(stale_after_s=settings.job_timeout_s + 10)],
         interval_s=settings.sweep_interval_s,
-        stale_after_s=settings.job_timeout_s + 10,
     )
     return worker.WorkerParts(
         queue="notify",

@@ -12,11 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.assessments.schemas import Assessment, AssessmentInput
 from shared.clock import utcnow
-from shared.db.models import AISession, HandoffRow
 from shared.escalations.feedback import proven_steps
 from shared.handoffs.events import announce
 from shared.handoffs.schemas import AssessmentStatus
+from shared.handoffs.tables import HandoffRow
 from shared.handoffs.views import escalation_package
+from shared.sessions.tables import AISession
 
 
 async def pending_assessment(db: AsyncSession, handoff_id: uuid.UUID) -> AssessmentInput | None:

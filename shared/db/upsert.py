@@ -8,7 +8,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db.models import Base
+from shared.db.base import Base
 
 
 async def insert_missing(db: AsyncSession, model: type[Base], rows: dict[str, Any] | list[dict[str, Any]]) -> None:

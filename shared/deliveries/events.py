@@ -7,8 +7,9 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db.models import HandoffRow, OutboxRow
+from shared.handoffs.tables import HandoffRow
 from shared.observability.context import REQUEST_ID_KEY
+from shared.outbox.table import OutboxRow
 
 
 async def written_event(db: AsyncSession, handoff: HandoffRow, event_type: str) -> dict[str, Any] | None:

@@ -13,12 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.auth.principal import Principal
 from shared.channels import channel_jobs, channels_sent_by, job_sending
 from shared.clock import rfc3339, utcnow
-from shared.db.models import Delivery, HandoffRow
 from shared.db.upsert import insert_missing
 from shared.deliveries.schemas import DeliveryOut, DeliveryState, DeliveryStatus
+from shared.deliveries.tables import Delivery
 from shared.directory.who import pageable, require_senior
 from shared.handoffs.schemas import Intent
 from shared.handoffs.service import load_handoff
+from shared.handoffs.tables import HandoffRow
 from shared.observability.metrics import DELIVERIES
 
 MAX_ERROR_CHARS = 500
@@ -204,3 +205,8 @@ async def escalations_never_notified(
         query = select(HandoffRow.id).where(window, ~has_rows[job], *wanted).limit(500)
         found += [(h, job) for h in (await db.execute(query)).scalars().all()]
     return found
+
+
+def notify_job_id(handoff_id: uuid.UUID, round: int) -> str:
+    """`notify:{id}` for the escalation itself, `notify:{id}:{round}` for a later round."""
+    return f"notify:{handoff_id}" if round == 0 else f"notify:{handoff_id}:{round}"

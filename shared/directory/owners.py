@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth.principal import Principal
-from shared.db.models import User
+from shared.directory.tables import User
 from shared.errors import Forbidden, LastOwner
 
 

@@ -11,10 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth.principal import ROLES, Principal
 from shared.clock import utcnow
-from shared.db.models import Account, User
 from shared.db.upsert import insert_missing
 from shared.directory.owners import check_owner_change, lock_active_owners
 from shared.directory.schemas import DirectoryNotice, UserOut, UserPut
+from shared.directory.tables import Account, User
 from shared.directory.views import user_out
 from shared.directory.who import Standing, may_act, may_stream, require_account_manager, standing_of
 from shared.errors import NotFound, UserInOtherAccount

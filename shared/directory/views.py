@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from shared.clock import rfc3339
-from shared.db.models import User
 from shared.directory.schemas import UserOut
+from shared.directory.tables import User
 
 
 def user_out(user: User) -> UserOut:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from sqlalchemy import ColumnElement, SQLColumnExpression, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth.principal import Principal
-from shared.db.models import AISession, HandoffRow, User
+from shared.directory.tables import User
 from shared.errors import CannotClaimOwnHandoff, Forbidden, HandoffNotClaimable, NotFound
 
 # The people an escalation goes to, and those who may run an account.
@@ -98,12 +98,30 @@ def may_stream(standing: Standing, account_id: uuid.UUID) -> bool:
 # --- seeing and working on sessions and handoffs ----------------------------------------------------
 
 
-def may_see_session(principal: Principal, session: AISession, *, parked: bool) -> bool:
+class SessionFacts(Protocol):
+    """What the rules weigh of a session (its row, say): the directory knows no domain above it."""
+
+    @property
+    def account_id(self) -> uuid.UUID: ...
+    @property
+    def engineer_id(self) -> uuid.UUID: ...
+
+
+class HandoffFacts(Protocol):
+    """What the rules weigh of a handoff (its row, say)."""
+
+    @property
+    def account_id(self) -> uuid.UUID: ...
+    @property
+    def created_by_id(self) -> uuid.UUID: ...
+
+
+def may_see_session(principal: Principal, session: SessionFacts, *, parked: bool) -> bool:
     """A session of the caller's account; a parked one only for its engineer."""
     return principal.in_account(session.account_id) and (not parked or session.engineer_id == principal.user_id)
 
 
-def may_see_handoff(principal: Principal, handoff: HandoffRow, *, park: bool) -> bool:
+def may_see_handoff(principal: Principal, handoff: HandoffFacts, *, park: bool) -> bool:
     """A handoff of the caller's account; a park only for the engineer who parked it."""
     return principal.in_account(handoff.account_id) and (not park or handoff.created_by_id == principal.user_id)
 
@@ -128,7 +146,7 @@ def require_escalator(principal: Principal, created_by_id: uuid.UUID) -> None:
         raise Forbidden("only the engineer who escalated can withdraw it")
 
 
-def require_may_claim(principal: Principal, handoff: HandoffRow, *, park: bool) -> None:
+def require_may_claim(principal: Principal, handoff: HandoffFacts, *, park: bool) -> None:
     """A senior claims someone else's escalation; a park is its engineer's to resume, never claimed.
 
     The role is checked before the handoff is loaded (`require_senior`); this weighs the handoff.

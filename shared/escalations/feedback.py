@@ -9,12 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth.principal import Principal
 from shared.clock import utcnow
-from shared.db.models import AssessmentFeedbackRow
 from shared.directory.who import require_senior
 from shared.errors import Forbidden, InvalidInput
 from shared.escalations.schemas import FeedbackPut
 from shared.handoffs.schemas import Handoff
 from shared.handoffs.service import handoff_with_feedback, load_handoff
+from shared.handoffs.tables import AssessmentFeedbackRow
 
 PROVEN_STEPS_LIMIT = 200
 

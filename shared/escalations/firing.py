@@ -15,15 +15,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.channels import EMAIL
 from shared.clock import utcnow
-from shared.db.models import HandoffRow, HandoffTimer, User
-from shared.deliveries.service import ensure_deliveries
+from shared.deliveries.service import ensure_deliveries, notify_job_id
+from shared.directory.tables import User
 from shared.directory.who import may_be_nudged, seniors_to_page
-from shared.escalations.policy import policy_of
-from shared.escalations.schemas import EscalationPolicy
-from shared.escalations.timers import REMINDER, STALE_CLAIM_ROUND, add_timer, newest_message, pending_timer
 from shared.handoffs.events import announce
 from shared.handoffs.schemas import HandoffStatus, Intent
+from shared.handoffs.tables import HandoffRow
 from shared.outbox.writer import add_job
+from shared.policy.schemas import EscalationPolicy
+from shared.policy.service import policy_of
+from shared.policy.tables import HandoffTimer
+from shared.policy.timers import REMINDER, STALE_CLAIM_ROUND, add_timer, newest_message, pending_timer
 
 
 @dataclass(frozen=True)
@@ -118,8 +120,3 @@ async def _notify(
             job_id=notify_job_id(handoff.id, round),
             payload={"handoff_id": str(handoff.id), "account_id": str(handoff.account_id), "round": round},
         )
-
-
-def notify_job_id(handoff_id: uuid.UUID, round: int) -> str:
-    """`notify:{id}` for the escalation itself, `notify:{id}:{round}` for a later round."""
-    return f"notify:{handoff_id}" if round == 0 else f"notify:{handoff_id}:{round}"

@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.auth.principal import Principal
 from shared.clock import rfc3339, utcnow
 from shared.db.aggregates import count_if
-from shared.db.models import AssessmentFeedbackRow, HandoffRow
 from shared.directory.who import require_account_manager
 from shared.errors import InvalidInput
 from shared.escalations.schemas import (
@@ -28,6 +27,7 @@ from shared.escalations.schemas import (
     UrgencyFigures,
 )
 from shared.handoffs.schemas import AssessmentStatus, HandoffStatus, Intent, Urgency
+from shared.handoffs.tables import AssessmentFeedbackRow, HandoffRow
 from shared.input_rules import require_in_range
 
 DEFAULT_WINDOW = timedelta(days=7)

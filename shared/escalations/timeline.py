@@ -13,12 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.auth.principal import Principal
 from shared.clock import rfc3339
 from shared.db.aggregates import count_if
-from shared.db.models import Delivery, HandoffRow, HandoffTimer
 from shared.deliveries.schemas import DeliveryState
+from shared.deliveries.tables import Delivery
 from shared.escalations.schemas import TimelineEntry, TimelineType
-from shared.escalations.timers import CLAIM_STALE, REMINDER
 from shared.handoffs.schemas import AssessmentStatus, HandoffStatus, Person
 from shared.handoffs.service import feedback_of, load_handoff
+from shared.handoffs.tables import HandoffRow
+from shared.policy.tables import HandoffTimer
+from shared.policy.timers import CLAIM_STALE, REMINDER
 
 # Same instant: the order things happen in.
 ORDER: dict[str, int] = {kind: position for position, kind in enumerate(get_args(TimelineType))}

@@ -8,10 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth.principal import Principal
 from shared.clock import utcnow
-from shared.db.models import HandoffRow
 from shared.directory.who import require_may_claim, require_senior
 from shared.errors import HandoffNotClaimable
-from shared.escalations.timers import REMINDER, cancel_timers, schedule_stale_claim
 from shared.handoffs.events import announce
 from shared.handoffs.schemas import Handoff, HandoffStatus, Intent
 from shared.handoffs.service import (
@@ -21,7 +19,9 @@ from shared.handoffs.service import (
     raise_if_claimed,
     reactivate_session,
 )
+from shared.handoffs.tables import HandoffRow
 from shared.handoffs.views import handoff_out
+from shared.policy.timers import REMINDER, cancel_timers, schedule_stale_claim
 
 
 async def claim_handoff(db: AsyncSession, principal: Principal, handoff_id: uuid.UUID) -> Handoff:

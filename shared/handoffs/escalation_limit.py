@@ -15,9 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db.locks import transaction_lock
-from shared.db.models import HandoffRow
 from shared.errors import RateLimited
 from shared.handoffs.schemas import Intent
+from shared.handoffs.tables import HandoffRow
 
 WINDOW = timedelta(hours=1)
 # Namespace of the per-user advisory locks (two-key form: apart from the one-key locks elsewhere).

@@ -9,8 +9,8 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.clock import rfc3339, utcnow
-from shared.db.models import HandoffRow
 from shared.handoffs.schemas import AssessmentStatus, HandoffStatus, Person, Urgency
+from shared.handoffs.tables import HandoffRow
 from shared.handoffs.views import handoff_out
 from shared.outbox.writer import add_event
 

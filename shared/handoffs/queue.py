@@ -10,10 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
 from shared.auth.principal import Principal
-from shared.db.models import HandoffRow
 from shared.directory.who import require_senior
 from shared.handoffs.schemas import CARD_SNAPSHOT_FIELDS, Handoff, HandoffFields, HandoffPage, Intent, QueueStatus
 from shared.handoffs.service import feedback_of
+from shared.handoffs.tables import HandoffRow
 from shared.handoffs.views import handoff_out
 from shared.pagination import Positioned, newest_first_page
 

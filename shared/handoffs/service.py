@@ -15,20 +15,21 @@ from shared.auth.principal import Principal
 from shared.channels import channel_jobs
 from shared.clock import utcnow
 from shared.db.aggregates import count_if
-from shared.db.models import AISession, AssessmentFeedbackRow, HandoffRow, SessionMessage
 from shared.db.tenancy import TenantLoader
 from shared.directory.who import may_see_handoff, require_escalator, require_may_hand_off, require_member
 from shared.errors import HandoffActionNotAllowed, HandoffAlreadyClaimed, NotFound, SessionNotActive
-from shared.escalations.policy import policy_of
-from shared.escalations.timers import CLAIM_STALE, REMINDER, cancel_timers, schedule_first_reminder
 from shared.handoffs.escalation_limit import check_escalation_limit
 from shared.handoffs.events import announce
 from shared.handoffs.schemas import AssessmentStatus, Handoff, HandoffCreate, HandoffStatus, Intent
+from shared.handoffs.tables import AssessmentFeedbackRow, HandoffRow
 from shared.handoffs.views import escalation_package, handoff_out
 from shared.ids import new_id
 from shared.outbox.writer import add_job
+from shared.policy.service import policy_of
+from shared.policy.timers import CLAIM_STALE, REMINDER, cancel_timers, schedule_first_reminder
 from shared.sessions.schemas import SessionStatus
 from shared.sessions.service import load_session
+from shared.sessions.tables import AISession, SessionMessage
 from shared.sessions.views import message_out
 
 SNAPSHOT_MESSAGES = 50

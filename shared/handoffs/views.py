@@ -8,8 +8,8 @@ from typing import Any
 import msgspec
 
 from shared.clock import rfc3339
-from shared.db.models import AssessmentFeedbackRow, HandoffRow
 from shared.handoffs.schemas import AssessmentFeedback, Handoff, Intent, Person
+from shared.handoffs.tables import AssessmentFeedbackRow, HandoffRow
 
 
 def feedback_out(row: AssessmentFeedbackRow) -> AssessmentFeedback:

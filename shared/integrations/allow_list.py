@@ -14,11 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth.principal import Principal
 from shared.clock import utcnow
-from shared.db.models import OutboundAllowRow
 from shared.directory.who import require_account_manager, require_service
 from shared.errors import InvalidInput
-from shared.integrations.outbound import CLOUD_METADATA, HOST_NAME, IPV4_CARRIERS, IPNetwork, OutboundPolicy
 from shared.integrations.schemas import OutboundAllowList
+from shared.integrations.tables import OutboundAllowRow
+from shared.outbound.guard import CLOUD_METADATA, HOST_NAME, IPV4_CARRIERS, IPNetwork, OutboundPolicy
 
 
 async def allow_list_of(db: AsyncSession, account_id: uuid.UUID) -> OutboundAllowList:

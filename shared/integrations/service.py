@@ -11,14 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth.principal import Principal
 from shared.config import ConfigError
-from shared.db.models import PSAConnectionRow
+from shared.crypto import SecretBox
 from shared.directory.who import require_account_manager
 from shared.errors import InvalidInput, NotFound
 from shared.integrations import webhook
 from shared.integrations.allow_list import account_policy
-from shared.integrations.crypto import SecretBox
-from shared.integrations.outbound import OutboundPolicy
 from shared.integrations.schemas import REQUIRED_CREDENTIALS, PSAConnectionOut, PSAConnectionPut
+from shared.integrations.tables import PSAConnectionRow
+from shared.outbound.guard import OutboundPolicy
 
 
 def masked_url(url: str) -> str:

@@ -30,10 +30,10 @@ from shared.background import finish
 from shared.bus.base import Bus, BusUnavailable
 from shared.clock import utcnow
 from shared.db.locks import try_transaction_lock
-from shared.db.models import OutboxRow
 from shared.db.uow import unit_of_work
 from shared.jobs.base import JOB_QUEUES, JobQueue, JobQueueUnavailable
 from shared.observability.context import bound_request_id, with_request_id
+from shared.outbox.table import OutboxRow
 
 log = logging.getLogger("handoff.outbox")
 

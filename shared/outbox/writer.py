@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db.models import OutboxRow
 from shared.observability.context import current_request_id
+from shared.outbox.table import OutboxRow
 
 # Set on the session when a transaction wrote outbox rows, so the relay can be woken after commit.
 PENDING_FLAG = "outbox_pending"

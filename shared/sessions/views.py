@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from shared.clock import rfc3339
-from shared.db.models import AISession, SessionMessage
 from shared.sessions.schemas import Message, Session, SessionSummary
+from shared.sessions.tables import AISession, SessionMessage
 
 
 def message_out(row: SessionMessage) -> Message:

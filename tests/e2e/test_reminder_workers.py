@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from shared.bus.base import stream_key
-from shared.db.models import HandoffTimer
+from shared.policy.tables import HandoffTimer
 from tests.support.mail_stack import WORKER_REDIS, MailStack, mail_stack, wait_until
 from tests.support.processes import started
 from tests.support.smtp import MailCatcher, Received

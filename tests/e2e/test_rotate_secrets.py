@@ -14,10 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.config import ConfigError
+from shared.crypto import SecretBox
 from shared.db.engine import create_engine
 from shared.db.migrate import upgrade
-from shared.db.models import PSAConnectionRow
-from shared.integrations.crypto import SecretBox
+from shared.integrations.tables import PSAConnectionRow
 from tests.support.processes import HANDOFF, clean_env
 
 

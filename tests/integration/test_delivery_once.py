@@ -14,12 +14,14 @@ from sqlalchemy import select, update
 from services.notifier.service import NotifyHandoff, PushToPSA
 from shared.bootstrap import Runtime
 from shared.clock import utcnow
-from shared.db.models import AISession, Delivery, User
+from shared.crypto import SecretBox
 from shared.db.uow import unit_of_work
 from shared.deliveries.service import ensure_deliveries
+from shared.deliveries.tables import Delivery
+from shared.directory.tables import User
 from shared.directory.who import seniors_to_page
-from shared.integrations.crypto import SecretBox
-from shared.integrations.outbound import OutboundClients, OutboundPolicy
+from shared.outbound.guard import OutboundClients, OutboundPolicy
+from shared.sessions.tables import AISession
 from tests.support.email_jobs import PUBLIC_URL, deliveries, email_job
 from tests.support.psa_servers import FakeConnectWise
 from tests.support.smtp import SMTPServer

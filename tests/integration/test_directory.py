@@ -8,7 +8,7 @@ import uuid
 from sqlalchemy import select
 
 from shared.bootstrap import Runtime
-from shared.db.models import User
+from shared.directory.tables import User
 from tests.support.tenants import Actor, Tenant, TenantFactory
 
 

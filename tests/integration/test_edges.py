@@ -15,8 +15,8 @@ from sqlalchemy import update
 
 from services.handoff_api.app import create_app
 from shared.bootstrap import Runtime
-from shared.db.models import User
 from shared.db.uow import unit_of_work
+from shared.directory.tables import User
 from tests.support.servers import serving
 from tests.support.sse import SSEClient
 from tests.support.tenants import TenantFactory

@@ -16,8 +16,9 @@ from services.notifier.email_message import compose
 from services.notifier.mail_format import escalation_email
 from services.notifier.mailers import MailDropMailer, SendFailed, SMTPMailer
 from shared.bootstrap import Runtime
-from shared.db.models import HandoffRow, User
 from shared.deliveries.service import handoffs_with_unfinished_deliveries
+from shared.directory.tables import User
+from shared.handoffs.tables import HandoffRow
 from tests.support.certs import self_signed
 from tests.support.email_corpus import CORPUS, POSITIONS, RECIPIENT_EMAIL, SENDER, attack, problems, raw_attack
 from tests.support.email_jobs import PUBLIC_URL, email_job, smtp_settings

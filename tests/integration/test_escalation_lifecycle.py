@@ -17,8 +17,9 @@ from services.assessor.providers.heuristic import HeuristicProvider
 from services.assessor.service import AssessHandoff
 from shared.bootstrap import Runtime
 from shared.clock import utcnow
-from shared.db.models import Delivery, HandoffTimer
+from shared.deliveries.tables import Delivery
 from shared.escalations.runner import TimerRunner
+from shared.policy.tables import HandoffTimer
 from tests.support.db import outbox_rows
 from tests.support.tenants import Actor, Tenant, TenantFactory
 

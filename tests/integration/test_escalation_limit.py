@@ -15,7 +15,7 @@ from sqlalchemy import update
 from services.handoff_api.app import create_app
 from shared.bootstrap import Runtime
 from shared.config import ConfigError, Settings
-from shared.db.models import HandoffRow
+from shared.handoffs.tables import HandoffRow
 from tests.support.tenants import Actor, TenantFactory
 
 LIMIT = 3

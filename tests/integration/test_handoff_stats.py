@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.bootstrap import Runtime
-from shared.db.models import AISession, AssessmentFeedbackRow, HandoffRow
+from shared.handoffs.tables import AssessmentFeedbackRow, HandoffRow
+from shared.sessions.tables import AISession
 from tests.support.tenants import Tenant, TenantFactory
 
 SINCE, UNTIL = "2026-11-01T00:00:00Z", "2026-11-04T00:00:00Z"

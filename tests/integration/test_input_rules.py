@@ -16,8 +16,8 @@ from services.handoff_api.app import create_app
 from shared.bootstrap import Runtime
 from shared.bus.base import parse_id
 from shared.clock import utcnow
-from shared.db.models import SessionMessage
 from shared.db.uow import unit_of_work
+from shared.sessions.tables import SessionMessage
 from tests.support.events import wait_for_events
 from tests.support.servers import serving
 from tests.support.sse import SSEClient

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from shared.db.migrate import alembic_config, upgrade
-from shared.db.models import Base
+from shared.schema import metadata
 from tests.conftest import fresh_pg_database
 
 
@@ -35,7 +35,7 @@ def differences(url: str) -> list[object]:
 
     def compare(connection: Connection) -> list[object]:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
-        return list(compare_metadata(context, Base.metadata))
+        return list(compare_metadata(context, metadata))
 
     async def run() -> list[object]:
         engine = create_async_engine(url)

@@ -18,8 +18,8 @@ from services.assessor.service import AssessHandoff
 from services.notifier.mailers import MailDropMailer
 from services.notifier.service import NotifyHandoff, PushToPSA, RetryLater
 from shared.bootstrap import Runtime
-from shared.integrations.crypto import SecretBox
-from shared.integrations.outbound import OutboundClients, OutboundPolicy
+from shared.crypto import SecretBox
+from shared.outbound.guard import OutboundClients, OutboundPolicy
 from tests.support.email_jobs import PUBLIC_URL, deliveries, email_job
 from tests.support.events import wait_for_events
 from tests.support.psa_servers import FakeConnectWise, FakeWebhookReceiver

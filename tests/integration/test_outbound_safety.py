@@ -16,8 +16,8 @@ from services.notifier.channels.webhook import WebhookChannel
 from services.notifier.psa.base import PSAError
 from services.notifier.service import PushToPSA
 from shared.bootstrap import Runtime
-from shared.integrations.crypto import SecretBox
-from shared.integrations.outbound import OutboundClients, OutboundPolicy, Resolver, outbound_client
+from shared.crypto import SecretBox
+from shared.outbound.guard import OutboundClients, OutboundPolicy, Resolver, outbound_client
 from tests.conftest import JWT_SECRET
 from tests.support.certs import self_signed
 from tests.support.psa_servers import FakeConnectWise, FakeHaloPSA, FakeWebhookReceiver

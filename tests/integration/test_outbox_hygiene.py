@@ -11,9 +11,9 @@ from sqlalchemy import select
 
 from shared.bootstrap import Runtime
 from shared.clock import utcnow
-from shared.db.models import OutboxRow
 from shared.db.uow import unit_of_work
 from shared.outbox.relay import DEAD_LETTER_AFTER
+from shared.outbox.table import OutboxRow
 from tests.support.events import wait_for_events
 from tests.support.tenants import TenantFactory
 

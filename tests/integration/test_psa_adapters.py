@@ -19,7 +19,7 @@ from services.notifier.psa.base import PSAAdapter, PSAConnection, PSAError, PSAN
 from services.notifier.psa.connectwise import ConnectWiseAdapter
 from services.notifier.psa.halopsa import REFRESH_MARGIN, HaloPSAAdapter
 from services.notifier.psa.registry import adapter_for
-from shared.integrations.outbound import OutboundPolicy, outbound_client
+from shared.outbound.guard import OutboundPolicy, outbound_client
 from tests.conftest import OUTBOUND_ALLOW
 from tests.support.psa_servers import (
     FakeAutotask,

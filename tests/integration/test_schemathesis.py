@@ -28,7 +28,7 @@ from schemathesis.specs.openapi import checks as openapi_checks
 from services.handoff_api.app import create_app
 from services.handoff_api.server import HandoffServer
 from shared.config import Settings
-from shared.integrations.outbound import OutboundPolicy
+from shared.outbound.guard import OutboundPolicy
 from tests.conftest import JWT_SECRET, OUTBOUND_ALLOW
 from tests.support.processes import spare_port
 from tests.support.tenants import mint_token

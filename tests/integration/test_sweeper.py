@@ -12,7 +12,9 @@ from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_pre
 
 from services.notifier.mailers import SMTPMailer
 from services.notifier.service import NotifyHandoff, RetryLater
+from shared.assessments.sweep import assess_sweep
 from shared.bootstrap import Runtime
+from shared.deliveries.sweep import notify_sweep
 from shared.jobs.arq import ArqJobQueue
 from shared.jobs.base import JOB_QUEUES, JobQueue
 from shared.jobs.memory import InProcessJobQueue
@@ -55,10 +57,8 @@ def sweeper(runtime: Runtime, queue: JobQueue, *, stale_after_s: float, idle_s: 
     return Sweeper(
         runtime.sessionmaker,
         queue,
-        families=["assess", "notify"],
+        sweeps=[assess_sweep(stale_after_s=stale_after_s), notify_sweep(stale_after_s=stale_after_s, idle_s=idle_s)],
         interval_s=60,
-        stale_after_s=stale_after_s,
-        idle_s=idle_s,
     )
 
 

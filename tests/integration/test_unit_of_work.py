@@ -9,12 +9,13 @@ from sqlalchemy import func, select
 
 from shared.auth.principal import Principal
 from shared.bootstrap import Runtime
-from shared.db.models import AISession, HandoffRow
 from shared.db.uow import in_transaction, read_only, unit_of_work
 from shared.handoffs.schemas import HandoffCreate, Intent
 from shared.handoffs.service import create_handoff
+from shared.handoffs.tables import HandoffRow
 from shared.sessions.schemas import SessionCreate
 from shared.sessions.service import create_session
+from shared.sessions.tables import AISession
 from tests.support.db import outbox_rows
 from tests.support.events import wait_for_events
 from tests.support.tenants import TenantFactory

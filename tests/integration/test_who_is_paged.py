@@ -9,10 +9,10 @@ from sqlalchemy import update
 
 from shared.bootstrap import Runtime
 from shared.clock import utcnow
-from shared.db.models import HandoffRow
 from shared.db.uow import read_only, unit_of_work
 from shared.deliveries.service import escalations_never_notified
 from shared.directory.who import seniors_to_page
+from shared.handoffs.tables import HandoffRow
 from tests.support.tenants import Tenant, TenantFactory
 
 

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import select
 
 from shared.bootstrap import Runtime
-from shared.db.models import HandoffRow, OutboxRow
+from shared.handoffs.tables import HandoffRow
+from shared.outbox.table import OutboxRow
 
 
 async def outbox_rows(runtime: Runtime, account_id: uuid.UUID | str) -> list[dict[str, Any]]:

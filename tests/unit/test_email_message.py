@@ -11,7 +11,8 @@ import pytest
 from services.notifier.email_message import compose
 from services.notifier.mail_format import Unwritable, flatten
 from services.notifier.mailers import SendFailed, envelope
-from shared.db.models import HandoffRow, User
+from shared.directory.tables import User
+from shared.handoffs.tables import HandoffRow
 from tests.support.email_corpus import CORPUS, POSITIONS, REPLY_TO_ATTACK, problems, raw_attack
 
 PUBLIC_URL = "https://handoff.example.test"

@@ -9,7 +9,7 @@ from typing import Any
 import httpcore
 import httpx
 
-from shared.integrations.httpx_private import BackendTransport
+from shared.outbound.httpx_private import BackendTransport
 
 
 class RecordingBackend(httpcore.AsyncNetworkBackend):

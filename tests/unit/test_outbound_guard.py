@@ -9,8 +9,8 @@ import pytest
 from shared.config import ConfigError
 from shared.errors import InvalidInput, UnsafeTarget
 from shared.integrations.allow_list import cidr_entry, host_entry
-from shared.integrations.outbound import OutboundPolicy
 from shared.integrations.service import masked_url
+from shared.outbound.guard import OutboundPolicy
 
 REFUSED = [
     # host as written in the URL, and the reason the detail gives

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from shared.auth.principal import Principal, Role
-from shared.db.models import AISession, HandoffRow, User
+from shared.directory.tables import User
 from shared.directory.who import (
     Standing,
     may_see_handoff,
@@ -19,6 +19,8 @@ from shared.directory.who import (
     standing_of,
 )
 from shared.errors import CannotClaimOwnHandoff, Forbidden, HandoffNotClaimable
+from shared.handoffs.tables import HandoffRow
+from shared.sessions.tables import AISession
 
 ACCOUNT = uuid.uuid4()
 OTHER_ACCOUNT = uuid.uuid4()

@@ -12,9 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.handoff_api.auth import account_admin_guard
 from shared.auth.principal import Principal
-from shared.escalations.policy import get_escalation_policy, put_escalation_policy
-from shared.escalations.schemas import EscalationPolicy, HandoffStats
+from shared.escalations.schemas import HandoffStats
 from shared.escalations.stats import handoff_stats
+from shared.policy.schemas import EscalationPolicy
+from shared.policy.service import get_escalation_policy, put_escalation_policy
 
 
 class EscalationPolicyController(Controller):

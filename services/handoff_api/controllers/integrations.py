@@ -11,11 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.handoff_api.auth import account_admin_guard
 from shared.auth.principal import Principal
+from shared.crypto import SecretBox
 from shared.integrations.allow_list import get_outbound_allow, put_outbound_allow
-from shared.integrations.crypto import SecretBox
-from shared.integrations.outbound import OutboundPolicy
 from shared.integrations.schemas import OutboundAllowList, PSAConnectionOut, PSAConnectionPut
 from shared.integrations.service import get_psa_connection, put_psa_connection
+from shared.outbound.guard import OutboundPolicy
 
 
 class PSAController(Controller):

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.handoff_api.auth import member_guard, senior_guard
 from services.handoff_api.dependencies import ApiContext
 from shared.auth.principal import Principal
+from shared.handoffs.session_list import list_my_sessions
 from shared.sessions import service
 from shared.sessions.schemas import Message, MessageIn, Session, SessionCreate, SessionFilter, SessionPage
 
@@ -40,7 +41,7 @@ class SessionController(Controller):
     ) -> SessionPage:
         """The caller's own sessions, newest first; `handed_off`: those the caller escalated that another
         engineer now holds, newest hand-off first."""
-        return await service.list_my_sessions(
+        return await list_my_sessions(
             db,
             principal,
             cursor_key=api_context.cursor_key,

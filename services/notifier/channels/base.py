@@ -13,7 +13,7 @@ from typing import Any, Protocol
 import httpx
 import msgspec
 
-from shared.db.models import HandoffRow
+from shared.handoffs.tables import HandoffRow
 
 
 class ChannelError(Exception):

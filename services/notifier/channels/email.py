@@ -9,8 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.notifier.channels.base import Plan, Recipient
 from services.notifier.email_message import compose
 from services.notifier.mailers import Mailer
-from shared.db.models import HandoffRow, User
+from shared.directory.tables import User
 from shared.directory.who import seniors_to_page
+from shared.handoffs.tables import HandoffRow
 
 
 class EmailChannel:

@@ -7,7 +7,7 @@ import httpx
 from services.notifier.channels.base import Connection, Notice, Plan, Recipient, Sent
 from services.notifier.psa.base import PSANote
 from services.notifier.psa.registry import PROVIDERS, adapter_for
-from shared.db.models import HandoffRow
+from shared.handoffs.tables import HandoffRow
 
 
 class PSANoteChannel:

@@ -38,7 +38,7 @@ import msgspec
 
 from services.notifier.channels.base import ChannelError, Connection, Notice, Plan, Recipient, Sent, marked
 from services.notifier.channels.http import external_id, log, posted_body, send
-from shared.db.models import HandoffRow
+from shared.handoffs.tables import HandoffRow
 from shared.integrations import webhook as settings
 
 SIGNATURE_SCHEME = "sha256"

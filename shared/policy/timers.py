@@ -1,6 +1,6 @@
 """Durable timers: reminders of unclaimed escalations and nudges of stale claims, kept as rows with a `due_at`.
 
-This module sets and cancels them; `firing` fires them.
+This module sets and cancels them; the escalations' `firing` fires them.
 
 Whichever worker locks a due row first fires it (`FOR UPDATE SKIP LOCKED` on PostgreSQL; on SQLite
 `BEGIN IMMEDIATE` lets one writer in at a time), and the firing (event, delivery rows, notify job, the
@@ -14,19 +14,38 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.clock import utcnow
-from shared.db.models import HandoffRow, HandoffTimer, SessionMessage
-from shared.escalations.policy import policy_of
-from shared.escalations.schemas import EscalationPolicy
+from shared.policy.schemas import EscalationPolicy
+from shared.policy.service import policy_of
+from shared.policy.tables import HandoffTimer
+from shared.sessions.tables import SessionMessage
 
 REMINDER = "reminder"
 CLAIM_STALE = "claim_stale"
 # The delivery round of the email to a claimer who went quiet; reminders are rounds 1..10.
 STALE_CLAIM_ROUND = 100
+
+
+class TimedHandoff(Protocol):
+    """What the timers read of a handoff (its row, say): the policy sits under the handoffs it times."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def account_id(self) -> uuid.UUID: ...
+    @property
+    def session_id(self) -> uuid.UUID: ...
+    @property
+    def urgency(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def claimed_at(self) -> datetime | None: ...
 
 
 def pending_timer() -> ColumnElement[bool]:
@@ -35,7 +54,7 @@ def pending_timer() -> ColumnElement[bool]:
 
 
 def add_timer(
-    db: AsyncSession, handoff: HandoffRow, kind: str, round: int, due_at: datetime, last_message_id: int | None = None
+    db: AsyncSession, handoff: TimedHandoff, kind: str, round: int, due_at: datetime, last_message_id: int | None = None
 ) -> None:
     """A pending timer of `handoff`, written with the caller's transaction."""
     db.add(
@@ -50,7 +69,7 @@ def add_timer(
     )
 
 
-def schedule_first_reminder(db: AsyncSession, handoff: HandoffRow, policy: EscalationPolicy) -> None:
+def schedule_first_reminder(db: AsyncSession, handoff: TimedHandoff, policy: EscalationPolicy) -> None:
     """Round 1 of an escalation's reminders, unless the policy has them off."""
     interval = policy.reminder_interval_s(handoff.urgency)
     if interval <= 0 or policy.max_reminders <= 0:
@@ -80,7 +99,7 @@ async def newest_message(db: AsyncSession, session_id: uuid.UUID) -> tuple[int |
     return (row[0], row[1]) if row else (None, None)
 
 
-async def schedule_stale_claim(db: AsyncSession, handoff: HandoffRow) -> None:
+async def schedule_stale_claim(db: AsyncSession, handoff: TimedHandoff) -> None:
     """The check that the claimer is still working on it, `stale_claim_s` after the claim."""
     policy = await policy_of(db, handoff.account_id)
     if policy.stale_claim_s <= 0 or handoff.claimed_at is None:

@@ -27,7 +27,7 @@ import httpx
 
 from shared.config import ConfigError
 from shared.errors import UnsafeTarget
-from shared.integrations.httpx_private import BackendTransport
+from shared.outbound.httpx_private import BackendTransport
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network

@@ -8,10 +8,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth.principal import Principal
 from shared.clock import utcnow
-from shared.db.models import EscalationPolicyRow
 from shared.directory.who import require_account_manager
 from shared.errors import InvalidInput
-from shared.escalations.schemas import EscalationPolicy, ReminderIntervals
+from shared.policy.schemas import EscalationPolicy, ReminderIntervals
+from shared.policy.tables import EscalationPolicyRow
 
 REMINDER_BOUNDS = (5, 86400)
 STALE_CLAIM_BOUNDS = (5, 604800)
