@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 import socket
-import subprocess
 import uuid
 from importlib.metadata import version
 from pathlib import Path
 
-from tests.support.processes import HANDOFF, clean_env, spare_port
+from tests.support.processes import run_handoff, spare_port
 
 USER = str(uuid.uuid4())
 
 
-def handoff(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [HANDOFF, *args], cwd=cwd, env=clean_env(env), capture_output=True, text=True, timeout=60, check=False
-    )
-
-
 def test_token_without_a_secret_outside_a_dev_folder_refuses_in_one_sentence(tmp_path: Path) -> None:
-    result = handoff("token", "--user", USER, "--role", "engineer", cwd=tmp_path)
+    result = run_handoff("token", "--user", USER, "--role", "engineer", cwd=tmp_path)
     assert result.returncode == 1
     assert result.stdout == ""
     assert result.stderr.strip().splitlines() == [
@@ -31,7 +24,7 @@ def test_token_without_a_secret_outside_a_dev_folder_refuses_in_one_sentence(tmp
 
 
 def test_token_with_the_secret_prints_one_token(tmp_path: Path) -> None:
-    result = handoff(
+    result = run_handoff(
         "token",
         "--user",
         USER,
@@ -47,7 +40,7 @@ def test_token_with_the_secret_prints_one_token(tmp_path: Path) -> None:
 
 
 def test_a_bad_uuid_is_a_usage_error_not_a_traceback(tmp_path: Path) -> None:
-    result = handoff("token", "--user", "notauuid", "--role", "engineer", cwd=tmp_path)
+    result = run_handoff("token", "--user", "notauuid", "--role", "engineer", cwd=tmp_path)
     assert result.returncode == 2
     assert "argument --user: invalid UUID value: 'notauuid'" in result.stderr
     assert "Traceback" not in result.stderr
@@ -62,19 +55,19 @@ def test_a_bad_setting_names_the_environment_variable(tmp_path: Path) -> None:
             "handoff: HANDOFF_LOG_LEVEL is not valid: use one of DEBUG, INFO, WARNING, ERROR",
         ),
     ):
-        result = handoff("api", cwd=tmp_path, env={variable: value})
+        result = run_handoff("api", cwd=tmp_path, env={variable: value})
         assert result.returncode == 1
         assert result.stderr.strip().splitlines() == [message]
 
 
 def test_check_without_redis_says_what_it_needs(tmp_path: Path) -> None:
-    result = handoff("notifier", "--check", cwd=tmp_path)
+    result = run_handoff("notifier", "--check", cwd=tmp_path)
     assert result.returncode == 1
     assert "HANDOFF_REDIS_URL" in result.stderr
 
 
 def test_version_prints_the_installed_version(tmp_path: Path) -> None:
-    result = handoff("--version", cwd=tmp_path)
+    result = run_handoff("--version", cwd=tmp_path)
     assert result.returncode == 0
     assert result.stdout.strip() == f"handoff {version('handoff')}"
 
@@ -94,7 +87,7 @@ def test_a_busy_port_fails_at_once_in_one_sentence_before_any_token(tmp_path: Pa
             (["dev", "--port", str(port)], {"PORT": str(spare_port())}),  # the flag wins over the variable
             (["api", "--port", str(port)], {"HANDOFF_JWT_SECRET": "s" * 40, "HANDOFF_SECRET_KEY": "k" * 43 + "="}),
         ):
-            result = handoff(*args, cwd=tmp_path, env=env)
+            result = run_handoff(*args, cwd=tmp_path, env=env)
             assert result.returncode == 1, args
             assert result.stderr.strip().splitlines() == [expected], args
             assert result.stdout == "", args  # no tokens, no "Open http://..."
@@ -103,9 +96,9 @@ def test_a_busy_port_fails_at_once_in_one_sentence_before_any_token(tmp_path: Pa
 
 
 def test_a_port_variable_that_is_not_a_port_is_named(tmp_path: Path) -> None:
-    result = handoff("dev", cwd=tmp_path, env={"PORT": "eighty"})
+    result = run_handoff("dev", cwd=tmp_path, env={"PORT": "eighty"})
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == ["handoff: PORT='eighty' is not a port number (1-65535)"]
-    flag = handoff("dev", "--port", "70000", cwd=tmp_path)
+    flag = run_handoff("dev", "--port", "70000", cwd=tmp_path)
     assert flag.returncode == 2
     assert "argument --port: not a port number (1-65535): '70000'" in flag.stderr

@@ -3,29 +3,20 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 from playwright.async_api import Browser, expect
 
 from services.demo import DEMO_ACCOUNT
-from tests.e2e.test_dashboard import DevServer, card, on_queue
-from tests.support.browser import chromium, screenshot, signed_in
+from tests.support.browser import screenshot, signed_in
+from tests.support.dev_server import DevServer, card, dev_server, on_queue
 
 
 @pytest.fixture(scope="module")
 def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
-    server = DevServer(tmp_path_factory.mktemp("lifecycle"), "http://127.0.0.1:9")
-    server.env = {}  # the built-in rules engine assesses
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as launched:
-        yield launched
+    with dev_server(tmp_path_factory.mktemp("lifecycle")) as server:  # the built-in rules engine assesses
+        yield server
 
 
 async def test_a_lead_sets_a_10_s_reminder_and_sams_card_says_reminder_1(dev: DevServer, browser: Browser) -> None:

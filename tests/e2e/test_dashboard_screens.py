@@ -13,10 +13,10 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from services.demo import DEMO_ACCOUNT
-from tests.e2e.test_dashboard import DevServer
 from tests.support.ai_servers import FakeAIServer, answer, fake_ai_server
 from tests.support.axe import assert_accessible
-from tests.support.browser import chromium, screenshot, signed_in
+from tests.support.browser import screenshot, signed_in
+from tests.support.dev_server import DevServer, dev_server
 
 # Two steps that read the same for their first 42 characters and differ only at the end.
 STEP_RETRY = "Flush the DNS resolver cache on the laptop with `ipconfig /flushdns`, then retry the intranet"
@@ -46,16 +46,8 @@ async def ai() -> AsyncIterator[FakeAIServer]:
 
 @pytest.fixture(scope="module")
 def dev(tmp_path_factory: pytest.TempPathFactory, ai: FakeAIServer) -> Iterator[DevServer]:
-    server = DevServer(tmp_path_factory.mktemp("screens"), ai.base_url)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as launched:
-        yield launched
+    with dev_server(tmp_path_factory.mktemp("screens"), ai.base_url) as server:
+        yield server
 
 
 async def escalate(dev: DevServer, title: str) -> dict[str, Any]:

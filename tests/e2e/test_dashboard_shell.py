@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -15,9 +15,9 @@ from playwright.async_api import Browser, BrowserContext, Page, Request, Route, 
 
 from services.demo import DEMO_ACCOUNT, DEMO_USERS
 from shared.auth.tokens import issue_token
-from tests.e2e.test_dashboard import DevServer, card, on_queue
 from tests.support.axe import assert_accessible
-from tests.support.browser import chromium, screenshot
+from tests.support.browser import screenshot
+from tests.support.dev_server import DevServer, card, dev_server, on_queue
 
 WIDTHS = (1280, 360)
 USER_IDS = {user.name: user.id for user in DEMO_USERS}
@@ -25,17 +25,8 @@ USER_IDS = {user.name: user.id for user in DEMO_USERS}
 
 @pytest.fixture(scope="module")
 def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
-    server = DevServer(tmp_path_factory.mktemp("shell"), "http://127.0.0.1:9")
-    server.env = {}  # the built-in rules engine assesses
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as launched:
-        yield launched
+    with dev_server(tmp_path_factory.mktemp("shell")) as server:  # the built-in rules engine assesses
+        yield server
 
 
 async def new_page(browser: Browser, dev: DevServer, *, width: int = 1280) -> tuple[BrowserContext, Page]:

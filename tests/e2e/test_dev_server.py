@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.processes import HANDOFF, clean_env, running, spare_port, wait_healthy
+from tests.support.processes import HANDOFF, clean_env, run_handoff, running, spare_port, stop, wait_healthy
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -77,47 +77,26 @@ def test_dev_server_serves_the_readme_flow(tmp_path: Path) -> None:
         assert "outbox" not in output
 
         # The embedded default is one process: a second `handoff dev` in the same place refuses to start.
-        second = subprocess.run(
-            [HANDOFF, "dev", "--port", str(spare_port())],
-            cwd=tmp_path,
-            env=clean_env(),
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
+        second = run_handoff("dev", "--port", str(spare_port()), cwd=tmp_path, timeout=30)
         assert second.returncode != 0
         assert "already running" in second.stderr
         # `handoff api` without Redis is the embedded default too: it refuses a second process as well.
         env = {"HANDOFF_JWT_SECRET": "s" * 40, "HANDOFF_SECRET_KEY": "k" * 43 + "="}
-        replica = subprocess.run(
-            [HANDOFF, "api", "--port", str(spare_port())],
-            cwd=tmp_path,
-            env=clean_env(env),
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
+        replica = run_handoff("api", "--port", str(spare_port()), cwd=tmp_path, env=env, timeout=30)
         assert replica.returncode != 0
         assert "already running" in replica.stderr
     assert (tmp_path / "var" / "handoff.db").exists()
 
 
 def test_api_refuses_to_start_without_secrets(tmp_path: Path) -> None:
-    result = subprocess.run([HANDOFF, "api"], cwd=tmp_path, env=clean_env(), capture_output=True, text=True, timeout=30)
+    result = run_handoff("api", cwd=tmp_path, timeout=30)
     assert result.returncode != 0
     assert "HANDOFF_JWT_SECRET is required" in result.stderr
 
 
 def test_api_refuses_a_short_jwt_secret_in_one_sentence(tmp_path: Path) -> None:
     env = {"HANDOFF_JWT_SECRET": "s" * 31, "HANDOFF_SECRET_KEY": "k" * 43 + "="}
-    result = subprocess.run(
-        [HANDOFF, "api", "--port", str(spare_port())],
-        cwd=tmp_path,
-        env=clean_env(env),
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = run_handoff("api", "--port", str(spare_port()), cwd=tmp_path, env=env, timeout=30)
     assert result.returncode != 0
     assert "HANDOFF_JWT_SECRET must be at least 32 bytes" in result.stderr
     assert "Traceback" not in result.stderr
@@ -170,18 +149,13 @@ def _serve_dev(cwd: Path, env: dict[str, str], *args: str) -> subprocess.Popen[s
     )
 
 
-def _stop(process: subprocess.Popen[str]) -> None:
-    process.terminate()
-    process.wait(timeout=15)
-
-
 def test_port_and_host_variables_choose_the_address(tmp_path: Path) -> None:
     port = spare_port()
     process = _serve_dev(tmp_path, {"PORT": str(port), "HOST": "127.0.0.1"})
     try:
         wait_healthy(f"http://127.0.0.1:{port}", process)
     finally:
-        _stop(process)
+        stop(process, timeout=15)
 
 
 def test_make_run_serves_without_installing_the_dev_tools(tmp_path: Path) -> None:

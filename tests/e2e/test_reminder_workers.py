@@ -10,54 +10,25 @@ import asyncio
 import json
 import os
 import signal
-import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import redis.asyncio
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from shared.bus.base import stream_key
 from shared.policy.tables import HandoffTimer
-from tests.conftest import JWT_SECRET, fresh_pg_database, redis_db_url
-from tests.support.processes import api_env, running, spare_port, started
-from tests.support.smtp import MailCatcher, Received, SMTPServer
-from tests.support.tenants import Actor, Tenant, TenantFactory
+from tests.support.mail_stack import WORKER_REDIS, MailStack, mail_stack, wait_until
+from tests.support.processes import started
+from tests.support.smtp import MailCatcher, Received
 
-WORKER_REDIS = redis_db_url(2)
 POLICY = {"unclaimed_reminder_s": {"low": 5, "normal": 5, "high": 5}, "max_reminders": 2, "stale_claim_s": 5}
-
-
-@dataclass
-class Stack:
-    tenant: Tenant
-    seniors: list[Actor]
-    catcher: MailCatcher
-    env: dict[str, str]
-    cwd: Path
-    database_url: str
-
-    @property
-    def junior(self) -> Actor:
-        return self.tenant["junior"]
-
-    def mail_to(self, senior: Actor) -> list[Received]:
-        return [r for r in self.catcher.received if r.to.startswith(senior.name.split()[0].lower())]
-
-
-async def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.1)
 
 
 async def stream_events(account_id: str, event_type: str) -> list[dict[str, Any]]:
@@ -70,32 +41,12 @@ async def stream_events(account_id: str, event_type: str) -> list[dict[str, Any]
 
 
 @asynccontextmanager
-async def stack(tmp_path: Path, *, seniors: int = 2, policy: dict[str, Any] = POLICY) -> AsyncIterator[Stack]:
+async def stack(tmp_path: Path, *, seniors: int = 2, policy: dict[str, Any] = POLICY) -> AsyncIterator[MailStack]:
     """API and assessor running, a tenant with its policy set; the test starts its own notifiers."""
-    flush = redis.asyncio.Redis.from_url(WORKER_REDIS)
-    await flush.flushdb()
-    await flush.aclose()
-    catcher = MailCatcher()
-    smtp = SMTPServer(catcher)
-    smtp.start()
-    port = spare_port()
-    try:
-        with fresh_pg_database() as database_url:
-            env = api_env(database_url, WORKER_REDIS, JWT_SECRET) | {
-                "HANDOFF_SMTP_HOST": "127.0.0.1",
-                "HANDOFF_SMTP_PORT": str(smtp.port),
-                "HANDOFF_SMTP_STARTTLS": "false",
-            }
-            with running(["api"], cwd=tmp_path, env=env, port=port), started(["assessor"], cwd=tmp_path, env=env):
-                async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
-                    factory = TenantFactory(http, JWT_SECRET)
-                    tenant = await factory.create(junior="engineer")
-                    people = [await factory.add_user(tenant, f"senior{i}", "engineer") for i in range(seniors)]
-                    path = f"/api/v1/accounts/{tenant.account_id}/escalation-policy"
-                    assert (await tenant.service.request("PUT", path, json=policy)).status_code == 200
-                    yield Stack(tenant, people, catcher, env, tmp_path, database_url)
-    finally:
-        smtp.stop()
+    async with mail_stack(tmp_path, MailCatcher(), seniors=seniors) as s:
+        path = f"/api/v1/accounts/{s.tenant.account_id}/escalation-policy"
+        assert (await s.tenant.service.request("PUT", path, json=policy)).status_code == 200
+        yield s
 
 
 def subjects(mail: list[Received]) -> list[str]:

@@ -8,11 +8,9 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
 
-import msgspec
 import pytest
 from sqlalchemy import select, update
 
-from services.notifier.mailers import SMTPMailer
 from services.notifier.service import NotifyHandoff, PushToPSA
 from shared.bootstrap import Runtime
 from shared.clock import utcnow
@@ -24,33 +22,20 @@ from shared.directory.tables import User
 from shared.directory.who import seniors_to_page
 from shared.outbound.guard import OutboundClients, OutboundPolicy
 from shared.sessions.tables import AISession
+from tests.support.email_jobs import PUBLIC_URL, deliveries, email_job
 from tests.support.psa_servers import FakeConnectWise
 from tests.support.smtp import SMTPServer
-from tests.support.tenants import Actor, Tenant, TenantFactory
-
-PUBLIC_URL = "https://handoff.example.test"
+from tests.support.tenants import Tenant, TenantFactory
 
 
 @pytest.fixture
 def smtp() -> Iterator[SMTPServer]:
-    server = SMTPServer()
-    server.start()
-    yield server
-    server.stop()
+    with SMTPServer() as server:
+        yield server
 
 
 def notifier(runtime: Runtime, smtp: SMTPServer, *, lease_s: float = 120.0) -> NotifyHandoff:
-    settings = msgspec.structs.replace(
-        runtime.settings, smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_starttls=False
-    )
-    return NotifyHandoff(
-        runtime.sessionmaker,
-        SMTPMailer(settings, timeout_s=5),
-        public_url=PUBLIC_URL,
-        sender="handoff@msp.test",
-        assessment_wait_s=0,
-        lease_s=lease_s,
-    )
+    return email_job(runtime, smtp.port, timeout_s=5, lease_s=lease_s)
 
 
 async def seniors_team(tenants: TenantFactory, count: int) -> Tenant:
@@ -58,12 +43,6 @@ async def seniors_team(tenants: TenantFactory, count: int) -> Tenant:
     for n in range(count):
         await tenants.add_user(tenant, f"senior{n}", "engineer")
     return tenant
-
-
-async def deliveries(actor: Actor, handoff_id: str) -> list[dict[str, object]]:
-    response = await actor.get(f"/api/v1/handoffs/{handoff_id}/deliveries")
-    assert response.status_code == 200, response.text
-    return list(response.json())
 
 
 async def test_two_notify_runs_at_once_send_one_email_each(

@@ -15,18 +15,16 @@ import pytest
 from services.notifier.email_message import compose
 from services.notifier.mail_format import escalation_email
 from services.notifier.mailers import MailDropMailer, SendFailed, SMTPMailer
-from services.notifier.service import NotifyHandoff
 from shared.bootstrap import Runtime
-from shared.config import Settings
 from shared.deliveries.service import handoffs_with_unfinished_deliveries
 from shared.directory.tables import User
 from shared.handoffs.tables import HandoffRow
 from tests.support.certs import self_signed
 from tests.support.email_corpus import CORPUS, POSITIONS, RECIPIENT_EMAIL, SENDER, attack, problems, raw_attack
+from tests.support.email_jobs import PUBLIC_URL, email_job, smtp_settings
 from tests.support.smtp import MailCatcher, SMTPServer
 from tests.support.tenants import Tenant, TenantFactory
 
-PUBLIC_URL = "https://handoff.example.test"
 ATTACK_NAME = 'Sam, attacker@evil.test, "X" <other@evil.test>'
 
 
@@ -43,16 +41,7 @@ async def test_a_directory_name_cannot_add_recipients(tenants: TenantFactory, ru
     server = SMTPServer()
     server.start()
     try:
-        settings = msgspec.structs.replace(
-            runtime.settings, smtp_host="127.0.0.1", smtp_port=server.port, smtp_starttls=False
-        )
-        job = NotifyHandoff(
-            runtime.sessionmaker,
-            SMTPMailer(settings, timeout_s=2),
-            public_url=PUBLIC_URL,
-            sender="handoff@msp.test",
-            assessment_wait_s=0,
-        )
+        job = email_job(runtime, server.port, timeout_s=2)
         assert await job({"handoff_id": handoff["id"]}) == "1 emails handled"
     finally:
         server.stop()
@@ -117,10 +106,6 @@ class RawCatcher(MailCatcher):
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.raw.append(bytes(envelope.content))
         return await super().handle_DATA(server, session, envelope)
-
-
-def smtp_settings(runtime: Runtime, port: int) -> Settings:
-    return msgspec.structs.replace(runtime.settings, smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False)
 
 
 async def test_every_attack_in_every_place_arrives_as_well_formed_mail(runtime: Runtime) -> None:
@@ -211,13 +196,7 @@ async def test_the_corpus_through_the_api_and_the_notifier(tenants: TenantFactor
     server = SMTPServer(catcher)
     server.start()
     try:
-        job = NotifyHandoff(
-            runtime.sessionmaker,
-            SMTPMailer(smtp_settings(runtime, server.port), timeout_s=5),
-            public_url=PUBLIC_URL,
-            sender=SENDER,
-            assessment_wait_s=0,
-        )
+        job = email_job(runtime, server.port, timeout_s=5, sender=SENDER)
         for case, text in CORPUS.items():
             # As stored: PostgreSQL text cannot hold NUL, and names are at most 200 characters (the unit tests
             # send the corpus as it is).
@@ -247,13 +226,7 @@ async def test_an_email_that_cannot_be_written_ends_failed_with_its_reason(
     server = SMTPServer()
     server.start()
     try:
-        job = NotifyHandoff(
-            runtime.sessionmaker,
-            SMTPMailer(smtp_settings(runtime, server.port), timeout_s=5),
-            public_url=PUBLIC_URL,
-            sender=SENDER,
-            assessment_wait_s=0,
-        )
+        job = email_job(runtime, server.port, timeout_s=5, sender=SENDER)
         assert await job({"handoff_id": handoff["id"]}) == "2 emails handled"  # no retry asked for
         # Run again, as a retry or the sweeper would: nothing is left to send, and nothing changes.
         assert await job({"handoff_id": handoff["id"]}) == "0 emails handled"

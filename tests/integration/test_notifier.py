@@ -15,17 +15,16 @@ from sqlalchemy import text
 
 from services.assessor.providers.heuristic import HeuristicProvider
 from services.assessor.service import AssessHandoff
-from services.notifier.mailers import MailDropMailer, SMTPMailer
+from services.notifier.mailers import MailDropMailer
 from services.notifier.service import NotifyHandoff, PushToPSA, RetryLater
 from shared.bootstrap import Runtime
 from shared.crypto import SecretBox
 from shared.outbound.guard import OutboundClients, OutboundPolicy
+from tests.support.email_jobs import PUBLIC_URL, deliveries, email_job
 from tests.support.events import wait_for_events
 from tests.support.psa_servers import FakeConnectWise, FakeWebhookReceiver
 from tests.support.smtp import MailCatcher, SMTPServer
 from tests.support.tenants import Actor, Tenant, TenantFactory
-
-PUBLIC_URL = "https://handoff.example.test"
 
 
 def outbound_http(runtime: Runtime) -> OutboundClients:
@@ -35,18 +34,12 @@ def outbound_http(runtime: Runtime) -> OutboundClients:
 
 @pytest.fixture
 def smtp() -> Iterator[SMTPServer]:
-    server = SMTPServer()
-    server.start()
-    yield server
-    server.stop()
+    with SMTPServer() as server:
+        yield server
 
 
 def notifier(runtime: Runtime, port: int) -> NotifyHandoff:
-    settings = msgspec.structs.replace(runtime.settings, smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False)
-    mailer = SMTPMailer(settings, timeout_s=2)
-    return NotifyHandoff(
-        runtime.sessionmaker, mailer, public_url=PUBLIC_URL, sender="handoff@msp.test", assessment_wait_s=0
-    )
+    return email_job(runtime, port, timeout_s=2)
 
 
 async def team(tenants: TenantFactory) -> Tenant:
@@ -60,12 +53,6 @@ async def team(tenants: TenantFactory) -> Tenant:
 
 async def email_of(actor: Actor) -> str:
     return f"{actor.name.split()[0].lower()}-{str(actor.id)[:8]}@msp.test"
-
-
-async def deliveries(actor: Actor, handoff_id: str) -> list[dict[str, Any]]:
-    response = await actor.get(f"/api/v1/handoffs/{handoff_id}/deliveries")
-    assert response.status_code == 200, response.text
-    return list(response.json())
 
 
 async def test_every_eligible_senior_gets_exactly_one_email(

@@ -62,6 +62,26 @@ def wait_healthy(base_url: str, process: subprocess.Popen[str], timeout: float =
     raise TimeoutError(f"{base_url} did not become healthy in {timeout} s")
 
 
+def run_handoff(
+    *args: str, cwd: Path, env: Mapping[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run `handoff <args>` to its end with only the given HANDOFF_* settings; its output is captured."""
+    return subprocess.run(
+        [HANDOFF, *args], cwd=cwd, env=clean_env(env), capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def stop(process: subprocess.Popen[str], *, timeout: float) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within `timeout` seconds."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 @contextmanager
 def running(
     args: list[str], *, cwd: Path, env: Mapping[str, str] | None = None, port: int
@@ -81,13 +101,7 @@ def running(
             wait_healthy(f"http://127.0.0.1:{port}", process)
             yield process, log_path
         finally:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            stop(process, timeout=10)
 
 
 def api_env(database_url: str, redis_url: str, secret: str) -> dict[str, str]:
@@ -147,10 +161,4 @@ def started(args: list[str], *, cwd: Path, env: Mapping[str, str]) -> Iterator[s
                 raise RuntimeError(f"handoff {args[0]} exited with {process.returncode}: {log_path.read_text()}")
             yield process
         finally:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            stop(process, timeout=15)

@@ -91,3 +91,10 @@ class SMTPServer:
             self._controller.stop()
             self._controller = None
             self.catcher.release.clear()
+
+    def __enter__(self) -> SMTPServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
