@@ -145,7 +145,9 @@ async def test_bad_steps_are_refused_naming_the_field(tenants: TenantFactory) ->
         response = await tenant["owner"].request("PUT", policy_path(tenant), json={"steps": steps})
         assert response.status_code == 400, steps
         assert response.json()["code"] == "validation_error"
-    assert "steps" not in (await tenant["owner"].get(policy_path(tenant))).json()
+    assert (await tenant["owner"].get(policy_path(tenant))).json()["steps"] == [
+        {"after_s": 0, "notify": ["all_seniors"]}
+    ]
 
 
 # --- steps at run time ----------------------------------------------------------------------------------
