@@ -8,7 +8,7 @@ const DATE_CLOCK = new Intl.DateTimeFormat(undefined, {
   weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23',
 });
 const DATE = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short' });
-const TICK = new Intl.DateTimeFormat(undefined, { weekday: 'narrow', day: 'numeric' });
+const TICK = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric' });
 
 const parts = (format, iso) => format.formatToParts(new Date(iso));
 // Without the comma some locales put between weekday and clock: "Sat 00:00", never "Sat, 00:00".

@@ -23,34 +23,44 @@ export function mountOnCall(root, { me }) {
       h('h2', { id: 'oncall-rota-heading' }, 'On-call rota'), rotaSlot));
   let disposed = false;
 
-  async function showCalendar(doc) {
-    const [now, shifts] = await Promise.all([api.get(`${base}/now`), api.get(`${base}/shifts`)]);
-    if (disposed) return;
+  async function calendar() {
+    return Promise.all([api.get(`${base}/now`), api.get(`${base}/shifts`)]);
+  }
+
+  function showCalendar(doc, [now, shifts]) {
     replace(nowSlot, onCallNow(now));
     replace(daysSlot, nextDays(doc, shifts));
   }
 
+  // Everyone named on the calendar, for a member who may not read the directory.
+  function named([now, shifts]) {
+    const users = [...now.rotations.map((r) => r.user), ...shifts.shifts.map((s) => s.user)].filter(Boolean);
+    return [...new Map(users.map((u) => [u.id, { id: u.id, name: u.name }])).values()];
+  }
+
   async function load() {
     try {
-      const [doc, people] = await Promise.all([api.get(base), accountSeniors(me.accountId).catch(() => [])]);
+      const [doc, seniors, shown] = await Promise.all([api.get(base), accountSeniors(me.accountId).catch(() => []), calendar()]);
       if (disposed) return;
+      showCalendar(doc, shown);
       if (me.isAdmin) {
         const showForm = (current) => replace(rotaSlot, onCallForm(current, {
-          people, me,
+          people: seniors, me,
           save: async (body) => {
             const saved = await api.put(base, body);
             toast('On-call rota saved.');
             if (disposed) return;
             showForm(saved);
-            await showCalendar(saved);
+            const fresh = await calendar();
+            if (!disposed) showCalendar(saved, fresh);
           },
         }));
         showForm(doc);
-        if (!people.length) rotaSlot.prepend(h('p', { class: 'form-error', role: 'alert' }, 'The list of seniors could not be loaded, so members cannot be chosen.'));
+        if (!seniors.length) rotaSlot.prepend(h('p', { class: 'form-error', role: 'alert' }, 'The list of seniors could not be loaded, so members cannot be chosen.'));
       } else {
-        replace(rotaSlot, onCallSummary(doc, people));
+        const known = new Set(seniors.map((p) => p.id));
+        replace(rotaSlot, onCallSummary(doc, [...seniors, ...named(shown).filter((p) => !known.has(p.id))]));
       }
-      await showCalendar(doc);
     } catch (error) {
       if (!disposed && error.status !== 401) {
         replace(nowSlot, h('p', { class: 'empty', role: 'alert' }, `Who is on call could not be loaded: ${error.detail}`));
