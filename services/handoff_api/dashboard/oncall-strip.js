@@ -8,7 +8,7 @@ const DATE_CLOCK = new Intl.DateTimeFormat(undefined, {
   weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23',
 });
 const DATE = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short' });
-const TICK = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric' });
+const WEEKDAY = new Intl.DateTimeFormat(undefined, { weekday: 'short' });
 
 const parts = (format, iso) => format.formatToParts(new Date(iso));
 // Without the comma some locales put between weekday and clock: "Sat 00:00", never "Sat, 00:00".
@@ -49,7 +49,7 @@ function ticks(since, until) {
   day.setHours(24, 0, 0, 0);
   // Local midnights, so a tick sits where the viewer's day begins.
   for (; day.getTime() < start + span; day.setDate(day.getDate() + 1)) {
-    const mark = h('span', { class: 'strip__tick', 'aria-hidden': 'true' }, h('span', { class: 'strip__tick-label' }, TICK.format(day)));
+    const mark = h('span', { class: 'strip__tick', 'aria-hidden': 'true' }, h('span', { class: 'strip__tick-label' }, h('span', { class: 'strip__tick-day' }, `${WEEKDAY.format(day)} `), String(day.getDate())));
     mark.style.left = `${((day.getTime() - start) / span) * 100}%`;
     marks.push(mark);
   }
