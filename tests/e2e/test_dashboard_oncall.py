@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
 
@@ -25,7 +26,9 @@ ID = {user.name: str(user.id) for user in DEMO_USERS}
 @pytest.fixture(scope="module")
 async def ai() -> AsyncIterator[FakeAIServer]:
     async with fake_ai_server("openai") as fake:
-        fake.default = answer(json.dumps({"summary": "unused", "likely_causes": [], "suggested_steps": [], "risk": "low"}))
+        fake.default = answer(
+            json.dumps({"summary": "unused", "likely_causes": [], "suggested_steps": [], "risk": "low"})
+        )
         yield fake
 
 
@@ -151,10 +154,12 @@ async def test_a_lead_sets_a_rotation_and_a_cover_and_sees_who_is_on_call(
     await expect(name).to_be_focused()
     assert "oc-rotations-1-name-error" in (await name.get_attribute("aria-describedby") or "")
     text = await error.inner_text()
-    assert "rotations[" not in text and "`" not in text, text
+    assert "rotations[" not in text, text
+    assert "`" not in text, text
     assert text.startswith("Name"), text
     name_box, error_box = await name.bounding_box(), await error.bounding_box()
-    assert name_box is not None and error_box is not None
+    assert name_box is not None
+    assert error_box is not None
     assert 0 <= error_box["y"] - (name_box["y"] + name_box["height"]) < 60, "the error is not beside its input"
     assert await dev.api("Riley Lead", "GET", ON_CALL) == stored
     assert await page.evaluate("document.scrollingElement.scrollWidth - window.innerWidth") <= 0
@@ -186,4 +191,37 @@ async def test_a_viewer_sees_who_is_on_call_but_no_form(dev: DevServer, browser:
     await expect(page.locator("[data-testid=oncall-form]")).to_have_count(0)
     await expect(page.locator("[data-testid=policy-form]")).to_have_count(0)
     await assert_accessible(page, "Team view, on call, a viewer, 360 px")
+    await page.context.close()
+
+
+async def test_the_apis_refusals_read_as_sentences_about_the_field(dev: DevServer, browser: Browser) -> None:
+    rotation = {"name": "primary", "members": [ID["Sam Senior"]], "start": "2026-11-30T09:00", "turn_days": 7}
+    cover = {"rotation": "primary", "user_id": ID["Olivia Owner"], "start": "2026-12-07T09:00:00Z"}
+    # The field each refusal names, the sentence shown beside that field, and the body refused.
+    refusals = {
+        ("rotations[0].members[1]", "Member 2 is not an active senior of the account."): {
+            "rotations": [{**rotation, "members": [ID["Sam Senior"], ID["Val Viewer"]]}]
+        },
+        ("rotations[0].turn_days", "Turn length: enter a whole number."): {
+            "rotations": [{**rotation, "turn_days": "seven"}]
+        },
+        ("overrides[0].end", "End of cover 1 must be after start."): {
+            "rotations": [rotation],
+            "overrides": [{**cover, "end": "2026-12-07T08:00:00Z"}],
+        },
+    }
+    page = await team_view(browser, dev, "Riley Lead", 1280)
+    for (path, sentence), change in refusals.items():
+        body = {"time_zone": "Europe/London", "rotations": [], "overrides": [], **change}
+        async with httpx.AsyncClient(base_url=dev.url) as http:
+            refused = await http.put(
+                ON_CALL, json=body, headers={"Authorization": f"Bearer {dev.tokens['Riley Lead']}"}
+            )
+        assert refused.status_code == 400, refused.text
+        worded = await page.evaluate(
+            """async ([answer, doc]) => (await import('/dashboard/oncall-errors.js'))
+                .fieldErrors({detail: answer.detail, body: answer}, doc)""",
+            [refused.json(), body],
+        )
+        assert worded == [{"path": path, "text": sentence}]
     await page.context.close()
