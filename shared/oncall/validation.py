@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Collection
 from datetime import UTC, datetime, time, timedelta
 from functools import cache
-from zoneinfo import available_timezones
+from importlib import resources
 
 from shared.errors import InvalidField
 from shared.input_rules import require_in_range
@@ -25,7 +25,8 @@ _WITH_OFFSET = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2})?(?:\.\d+)?(?
 
 @cache
 def _zones() -> frozenset[str]:
-    return frozenset(available_timezones())
+    # The IANA names the tzdata package ships, not whatever the host's zone folder holds (`localtime`, `posix/...`).
+    return frozenset(resources.files("tzdata").joinpath("zones").read_text().split())
 
 
 def check_zone(name: str) -> str:
