@@ -33,6 +33,14 @@ class InvalidInput(DomainError):
     code = "validation_error"
 
 
+class InvalidField(InvalidInput):
+    """A value that breaks a rule; `field` is its path in the body, e.g. `rotations[0].members[2]`."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field} {problem}")
+        self.field = field
+
+
 class SessionNotActive(DomainError):
     code = "session_not_active"
 

@@ -9,6 +9,7 @@ from shared.deliveries.tables import Delivery
 from shared.directory.tables import Account, User
 from shared.handoffs.tables import AssessmentFeedbackRow, HandoffRow
 from shared.integrations.tables import OutboundAllowRow, PSAConnectionRow
+from shared.oncall.tables import OnCallRow
 from shared.outbox.table import OutboxRow
 from shared.policy.tables import EscalationPolicyRow, HandoffTimer
 from shared.sessions.tables import AISession, SessionMessage
@@ -27,5 +28,6 @@ TABLES = (
     PSAConnectionRow,
     OutboundAllowRow,
     OutboxRow,
+    OnCallRow,
 )
 metadata: MetaData = Base.metadata

@@ -23,6 +23,7 @@ from services.handoff_api.controllers.escalations import EscalationPolicyControl
 from services.handoff_api.controllers.handoffs import EscalationQueueController, HandoffController
 from services.handoff_api.controllers.health import HealthController, MetricsController
 from services.handoff_api.controllers.integrations import OutboundAllowController, PSAController
+from services.handoff_api.controllers.oncall import OnCallController
 from services.handoff_api.controllers.sessions import SessionController
 from services.handoff_api.dependencies import CONTEXT_KEY, DEPENDENCIES, ApiContext
 from services.handoff_api.edge import Edge
@@ -101,6 +102,7 @@ def create_app(
             PSAController,
             OutboundAllowController,
             EscalationPolicyController,
+            OnCallController,
             escalation_stream,
             dashboard_router(),
         ],

@@ -22,6 +22,7 @@ from shared.errors import (
     HandoffActionNotAllowed,
     HandoffAlreadyClaimed,
     HandoffNotClaimable,
+    InvalidField,
     InvalidInput,
     LastOwner,
     NotFound,
@@ -78,7 +79,7 @@ def domain_error_handler(_: Request[Any, Any, Any], exc: DomainError) -> Respons
         response = error_response(status, exc.code, exc.detail, retry_after_s=exc.retry_after_s)
         response.headers["Retry-After"] = str(exc.retry_after_s)
         return response
-    if isinstance(exc, UnsafeTarget):
+    if isinstance(exc, UnsafeTarget | InvalidField):
         extra = {"field": exc.field}
     return error_response(status, exc.code, exc.detail, **extra)
 
@@ -91,6 +92,10 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
     extra: dict[str, Any] = {}
     if isinstance(exc, ValidationException) and exc.extra:
         extra["errors"] = exc.extra
+        # The first field of the body at fault, as the domain's own refusals name theirs (`field`).
+        body_keys = [e["key"] for e in exc.extra if isinstance(e, dict) and e.get("source") == "body" and e.get("key")]
+        if body_keys:
+            extra["field"] = body_keys[0]
     headers = exc.headers or {}
     response = error_response(status, HTTP_CODES.get(status, "http_error"), str(exc.detail), **extra)
     response.headers.update(headers)

@@ -45,6 +45,7 @@ class ErrorBody(msgspec.Struct, kw_only=True):
     claimed_by: Winner | msgspec.UnsetType = msgspec.UNSET  # 409 handoff_already_claimed
     claimed_at: str | msgspec.UnsetType = msgspec.UNSET  # 409 handoff_already_claimed
     errors: list[dict[str, Any]] | msgspec.UnsetType = msgspec.UNSET  # 400 validation_error: each field
+    field: str | msgspec.UnsetType = msgspec.UNSET  # 400: the one field at fault, e.g. `rotations[0].members[2]`
     retry_after_s: int | msgspec.UnsetType = msgspec.UNSET  # 429 rate_limited, with Retry-After
     failed: list[str] | msgspec.UnsetType = msgspec.UNSET  # 503 from /readyz: what is not ready
 
@@ -93,6 +94,10 @@ ERRORS: dict[str, tuple[int, ...]] = {
     "getPSAConnection": (400, 401, 403, 404),
     "putOutboundAllow": (400, 401, 403, 413, 429),
     "getOutboundAllow": (400, 401, 403, 404),
+    "getOnCall": (400, 401, 403, 404),
+    "putOnCall": (400, 401, 403, 404, 413, 429),
+    "getOnCallNow": (400, 401, 403, 404),
+    "getOnCallShifts": (400, 401, 403, 404),
 }
 
 

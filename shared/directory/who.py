@@ -63,6 +63,14 @@ def require_account_manager(principal: Principal, account_id: uuid.UUID | None =
         raise NotFound("account")
 
 
+def require_account_reader(principal: Principal, account_id: uuid.UUID) -> None:
+    """The main application, or any user of that very account, viewers included."""
+    if principal.is_service:
+        return
+    if not principal.in_account(account_id):
+        raise NotFound("account")
+
+
 def require_service(principal: Principal) -> None:
     """The main application only: what widens an account's reach beyond what its own admins may decide."""
     if not principal.is_service:
@@ -181,6 +189,22 @@ async def seniors_to_page(db: AsyncSession, account_id: uuid.UUID, escalator_id:
     """The seniors an escalation (or its reminder) goes to, by email."""
     query = select(User).where(pageable(account_id, escalator_id)).order_by(User.email)
     return (await db.execute(query)).scalars().all()
+
+
+def active_senior(account_id: uuid.UUID) -> ColumnElement[bool]:
+    """Those who may be on call in the account's rotations: its active seniors (never viewers, nor the departed)."""
+    return and_(
+        User.account_id == account_id,
+        User.active.is_(True),
+        User.deleted_at.is_(None),
+        User.role.in_(SENIOR_ROLES),
+    )
+
+
+async def active_seniors(db: AsyncSession, account_id: uuid.UUID) -> dict[uuid.UUID, str]:
+    """The account's active seniors as the directory holds them now, id to name."""
+    rows = await db.execute(select(User.id, User.name).where(active_senior(account_id)))
+    return {user_id: name for user_id, name in rows.all()}
 
 
 def may_be_nudged(claimer: User) -> bool:

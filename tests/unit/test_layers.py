@@ -38,8 +38,8 @@ TOOLKIT = frozenset(
 )
 # The domains, lowest first: each imports the toolkit, itself and the floors below it.
 DOMAIN_FLOORS: tuple[frozenset[str], ...] = (
-    frozenset({"directory", "oncall"}),
-    frozenset({"sessions", "integrations"}),
+    frozenset({"directory"}),
+    frozenset({"sessions", "integrations", "oncall"}),
     frozenset({"policy"}),
     frozenset({"handoffs"}),
     frozenset({"deliveries"}),
