@@ -44,7 +44,7 @@ class UserOut(msgspec.Struct, kw_only=True):
     deleted_at: str | None
 
 
-class MemberOut(msgspec.Struct, kw_only=True, omit_defaults=True):
+class MemberOut(msgspec.Struct, kw_only=True):
     """A user as the account's members see them; `email` only for those who run the account."""
 
     id: uuid.UUID
