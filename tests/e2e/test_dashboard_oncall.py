@@ -225,3 +225,28 @@ async def test_the_apis_refusals_read_as_sentences_about_the_field(dev: DevServe
         )
         assert worded == [{"path": path, "text": sentence}]
     await page.context.close()
+
+
+async def test_the_form_offers_the_directorys_active_seniors(dev: DevServer, browser: Browser) -> None:
+    """Members come from the account's user list, as outside `handoff dev`: renamed, and without the inactive."""
+    users = {user.name: user for user in DEMO_USERS}
+    sam, jamie = users["Sam Senior"], users["Jamie Junior"]
+    directory = f"/api/v1/accounts/{DEMO_ACCOUNT}/users"
+    body = {"email": sam.email, "name": "Sam Renamed", "role": "engineer", "active": True}
+    await dev.api("Riley Lead", "PUT", f"{directory}/{sam.id}", json=body)
+    body = {"email": jamie.email, "name": jamie.name, "role": "engineer", "active": False}
+    await dev.api("Riley Lead", "PUT", f"{directory}/{jamie.id}", json=body)
+    try:
+        await dev.api("Riley Lead", "PUT", ON_CALL, json={"time_zone": "UTC", "rotations": [], "overrides": []})
+        page = await team_view(browser, dev, "Riley Lead", 1280)
+        form = page.locator("[data-testid=oncall-form]")
+        await form.locator("[data-testid=oc-add-rotation]").click()
+        member = form.locator("[data-testid=oc-rotations-0-members-0]")
+        await expect(member.locator("option")).to_have_text(["Olivia Owner", "Riley Lead", "Sam Renamed"])
+        await member.select_option(label="Sam Renamed")
+        await expect(member).to_have_value(str(sam.id))
+        await page.context.close()
+    finally:
+        for user in (sam, jamie):
+            body = {"email": user.email, "name": user.name, "role": user.role, "active": True}
+            await dev.api("Riley Lead", "PUT", f"{directory}/{user.id}", json=body)
