@@ -1,10 +1,12 @@
-// The Team view (owners and admins): the escalation policy form, the team's figures and a small chart.
+// The Team view: who is on call (every member), and for owners and admins the escalation policy form,
+// the team's figures and a small chart.
 
 import { api, seg } from './api.js';
 import { mountChart } from './chart.js';
 import { h, replace } from './dom.js';
 import { short } from './duration.js';
 import { toast } from './notify.js';
+import { mountOnCall } from './oncall.js';
 import { policyForm } from './policy-form.js';
 
 const URGENCIES = ['low', 'normal', 'high'];
@@ -14,12 +16,19 @@ export function mountTeam(root, { me }) {
   const heading = h('h1', { tabindex: '-1' }, 'Team');
   const policySlot = h('div');
   const figuresSlot = h('div', { testid: 'team-figures', 'aria-live': 'polite' });
+  const onCallSlot = h('div', { class: 'oncall', testid: 'oncall' });
   replace(root, h('section', { class: 'page team', testid: 'team' },
-    h('div', { class: 'page__head' }, heading, h('p', { class: 'page__sub' }, 'How fast the team picks up escalations, and when it is reminded.')),
-    h('section', { class: 'panel', 'aria-labelledby': 'policy-heading' }, h('h2', { id: 'policy-heading' }, 'Escalation policy'), policySlot),
-    h('section', { class: 'panel', 'aria-labelledby': 'figures-heading' }, h('h2', { id: 'figures-heading' }, 'Last 7 days'), figuresSlot)));
+    h('div', { class: 'page__head' }, heading, h('p', { class: 'page__sub' }, me.isAdmin
+      ? 'Who is on call, how fast the team picks up escalations, and when it is reminded.'
+      : 'Who is on call, now and over the next 14 days.')),
+    onCallSlot,
+    me.isAdmin ? [
+      h('section', { class: 'panel', 'aria-labelledby': 'policy-heading' }, h('h2', { id: 'policy-heading' }, 'Escalation policy'), policySlot),
+      h('section', { class: 'panel', 'aria-labelledby': 'figures-heading' }, h('h2', { id: 'figures-heading' }, 'Last 7 days'), figuresSlot),
+    ] : []));
   let disposed = false;
   let stopChart = () => {};
+  const stopOnCall = mountOnCall(onCallSlot, { me });
 
   function showPolicy(policy) {
     replace(policySlot, policyForm(policy, async (body) => {
@@ -76,6 +85,7 @@ export function mountTeam(root, { me }) {
       }
     }
   }
-  load();
-  return () => { disposed = true; stopChart(); };
+  // The policy and the figures are for owners and admins only: the API refuses them to everyone else.
+  if (me.isAdmin) load();
+  return () => { disposed = true; stopChart(); stopOnCall(); };
 }
