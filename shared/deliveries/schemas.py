@@ -38,3 +38,4 @@ class DeliveryOut(msgspec.Struct, kw_only=True):
     attempts: int
     last_error: str | None
     sent_at: str | None
+    step: int | None = None  # email only: the escalation step that paged the recipient

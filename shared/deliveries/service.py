@@ -43,6 +43,7 @@ def _out(row: Delivery) -> DeliveryOut:
         attempts=row.attempts,
         last_error=row.last_error,
         sent_at=rfc3339(row.sent_at) if row.sent_at else None,
+        step=row.step,
     )
 
 
@@ -66,8 +67,12 @@ async def ensure_deliveries(
     channel: str,
     recipients: Sequence[tuple[str, uuid.UUID | None]],
     round: int = 0,
+    step: int | None = None,
 ) -> None:
-    """Create the missing rows of `round`; existing ones (from an earlier run) are left as they are."""
+    """Create the missing rows of `round`; existing ones (from an earlier run) are left as they are.
+
+    `step` is the escalation step that paged these recipients, on their emails of round 0.
+    """
     if not recipients:
         return
     now = utcnow()
@@ -79,6 +84,7 @@ async def ensure_deliveries(
             "recipient": recipient,
             "round": round,
             "user_id": user_id,
+            "step": step,
             "status": DeliveryState.PENDING,
             "attempts": 0,
             "created_at": now,

@@ -38,6 +38,7 @@ class Delivery(Base):
     recipient: Mapped[str] = mapped_column(String(320))
     round: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))  # 0: the escalation itself
     user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    step: Mapped[int | None] = mapped_column(Integer, default=None)  # email of round 0: the step that paged them
     status: Mapped[DeliveryState] = mapped_column(String(16), default=DeliveryState.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)

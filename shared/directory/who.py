@@ -8,7 +8,7 @@ so no domain above the directory has to be imported to ask them.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import NamedTuple, Protocol
 
@@ -215,3 +215,64 @@ async def active_seniors(db: AsyncSession, account_id: uuid.UUID) -> dict[uuid.U
 def may_be_nudged(claimer: User) -> bool:
     """Whether the senior holding a claim gone quiet is still there to be reminded of it."""
     return claimer.active
+
+
+# --- who each escalation step pages -------------------------------------------------------------------
+
+ALL_SENIORS = "all_seniors"
+FALLBACK = "fallback"
+
+
+class Page(NamedTuple):
+    """One senior a step pages, and why (`rotation:<name>`, `override:<name>`, `user`, `all_seniors`, `fallback`)."""
+
+    user_id: uuid.UUID
+    reason: str
+
+
+class OnCallFacts(NamedTuple):
+    """A rotation's answer at the instant a step fires: who (None: nobody) and whether by `turn` or `override`."""
+
+    user_id: uuid.UUID | None
+    source: str | None
+
+
+def step_pages(
+    notify: Sequence[str],
+    on_call: dict[str, OnCallFacts],
+    eligible: Sequence[uuid.UUID],
+    already: Collection[uuid.UUID],
+) -> list[Page]:
+    """Whom a step with these targets pages now: each eligible senior once, never one paged before.
+
+    `eligible` are those who may be paged for the escalation at this instant (see `pageable`: never the
+    escalator, a viewer or an inactive user), in the order to page them; a target naming anyone else
+    pages nobody. The first target naming a senior gives the reason.
+    """
+    allowed = set(eligible)
+    chosen: dict[uuid.UUID, str] = {}
+
+    def add(user_id: uuid.UUID | None, reason: str) -> None:
+        if user_id is not None and user_id in allowed and user_id not in already and user_id not in chosen:
+            chosen[user_id] = reason
+
+    for target in notify:
+        if target == ALL_SENIORS:
+            for user_id in eligible:
+                add(user_id, ALL_SENIORS)
+        elif target.startswith("rotation:"):
+            name = target.removeprefix("rotation:")
+            answer = on_call.get(name)
+            if answer is not None:
+                add(answer.user_id, f"{'override' if answer.source == 'override' else 'rotation'}:{name}")
+        elif target.startswith("user:"):
+            try:
+                add(uuid.UUID(target.removeprefix("user:")), "user")
+            except ValueError:
+                continue  # a saved policy was checked; a malformed id names nobody
+    return [Page(user_id, reason) for user_id, reason in chosen.items()]
+
+
+def fallback_pages(eligible: Sequence[uuid.UUID]) -> list[Page]:
+    """When every step has passed and nobody was ever paged: every eligible senior."""
+    return [Page(user_id, FALLBACK) for user_id in eligible]

@@ -1,4 +1,4 @@
-"""Firing due timers: one reminder round, or one stale-claim nudge, per due row, exactly once.
+"""Firing due timers: one reminder round, one escalation step, or one stale-claim nudge, per due row, exactly once.
 
 See `timers` for why the rows are locked before their handoff.
 """
@@ -18,6 +18,7 @@ from shared.clock import utcnow
 from shared.deliveries.service import ensure_deliveries, notify_job_id
 from shared.directory.tables import User
 from shared.directory.who import may_be_nudged, seniors_to_page
+from shared.escalations.paging import paged_ids, run_steps
 from shared.handoffs.events import announce
 from shared.handoffs.schemas import HandoffStatus, Intent
 from shared.handoffs.tables import HandoffRow
@@ -25,7 +26,7 @@ from shared.outbox.writer import add_job
 from shared.policy.schemas import EscalationPolicy
 from shared.policy.service import policy_of
 from shared.policy.tables import HandoffTimer
-from shared.policy.timers import REMINDER, STALE_CLAIM_ROUND, add_timer, newest_message, pending_timer
+from shared.policy.timers import REMINDER, STALE_CLAIM_ROUND, STEP, add_timer, newest_message, pending_timer
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,8 @@ async def fire_due_timers(db: AsyncSession, *, limit: int = 20) -> list[FiredTim
         policy = await policy_of(db, handoff.account_id)
         if timer.kind == REMINDER:
             done = await _fire_reminder(db, timer, handoff, policy, now)
+        elif timer.kind == STEP:
+            done = await _fire_step(db, timer, handoff, policy, now)
         else:
             done = await _fire_stale_claim(db, timer, handoff, policy, now)
         if done:
@@ -70,10 +73,24 @@ async def _fire_reminder(
     timer.fired_at = now
     handoff.reminders_sent = max(handoff.reminders_sent, timer.round)
     seniors = await seniors_to_page(db, handoff.account_id, handoff.created_by_id)
+    if handoff.paging:  # only those paged so far (none of them has claimed: it is still open)
+        paged = paged_ids(handoff)
+        seniors = [user for user in seniors if user.id in paged]
     await _notify(db, handoff, [(user.email, user.id) for user in seniors], timer.round)
     announce(db, handoff, "handoff_reminder", round=timer.round)
     if timer.round < policy.max_reminders:
         add_timer(db, handoff, REMINDER, timer.round + 1, now + timedelta(seconds=interval))
+    return True
+
+
+async def _fire_step(
+    db: AsyncSession, timer: HandoffTimer, handoff: HandoffRow, policy: EscalationPolicy, now: datetime
+) -> bool:
+    if handoff.status != HandoffStatus.OPEN:
+        timer.cancelled_at = now  # claimed or withdrawn meanwhile
+        return False
+    timer.fired_at = now
+    await run_steps(db, handoff, policy, timer.round, now)
     return True
 
 

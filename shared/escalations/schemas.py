@@ -25,6 +25,8 @@ class Feedback(msgspec.Struct, kw_only=True):
 
 TimelineType = Literal[
     "created",
+    "step_skipped",
+    "paged",
     "assessment_ready",
     "assessment_failed",
     "notified",

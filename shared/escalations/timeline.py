@@ -50,6 +50,7 @@ async def handoff_timeline(db: AsyncSession, principal: Principal, handoff_id: u
             "assessment_ready" if handoff.assessment_status == AssessmentStatus.READY else "assessment_failed"
         )
         entries.append((generated, kind, None, {"provider": assessment.get("provider")}))
+    entries += _paging(handoff)
     entries += await _notified(db, handoff)
     timers = (
         await db.execute(
@@ -74,6 +75,22 @@ async def handoff_timeline(db: AsyncSession, principal: Principal, handoff_id: u
         entries.append((row.at, "feedback", Person(id=row.user_id, name=row.user_name), detail))
     entries.sort(key=lambda e: (e[0], ORDER[e[1]]))
     return [TimelineEntry(at=rfc3339(at), type=kind, actor=actor, detail=detail) for at, kind, actor, detail in entries]
+
+
+def _paging(handoff: HandoffRow) -> list[tuple[datetime, TimelineType, None, dict[str, Any]]]:
+    """Each escalation step as it ran: whom it paged and why, or that it paged nobody new."""
+    out: list[tuple[datetime, TimelineType, None, dict[str, Any]]] = []
+    for entry in handoff.paging or []:
+        at = _parse(entry.get("at"))
+        if at is None:
+            continue
+        at = max(at, handoff.created_at)  # written to the millisecond: step 0 is never before the escalation
+        if entry["users"]:
+            users = [{"user": {"id": u["id"], "name": u["name"]}, "reason": u["reason"]} for u in entry["users"]]
+            out.append((at, "paged", None, {"step": entry["step"], "users": users}))
+        else:
+            out.append((at, "step_skipped", None, {"step": entry["step"]}))
+    return out
 
 
 async def _notified(db: AsyncSession, handoff: HandoffRow) -> list[tuple[datetime, TimelineType, None, dict[str, Any]]]:

@@ -21,7 +21,7 @@ from shared.handoffs.service import (
 )
 from shared.handoffs.tables import HandoffRow
 from shared.handoffs.views import handoff_out
-from shared.policy.timers import REMINDER, cancel_timers, schedule_stale_claim
+from shared.policy.timers import REMINDER, STEP, cancel_timers, schedule_stale_claim
 
 
 async def claim_handoff(db: AsyncSession, principal: Principal, handoff_id: uuid.UUID) -> Handoff:
@@ -36,7 +36,7 @@ async def claim_handoff(db: AsyncSession, principal: Principal, handoff_id: uuid
     if handoff.status != HandoffStatus.OPEN:
         return _lost(handoff, principal)  # decided already: no lock to wait for, nothing to write
 
-    await cancel_timers(db, handoff.id, REMINDER)  # timers before the handoff: see timers.py; undone if we lose
+    await cancel_timers(db, handoff.id, REMINDER, STEP)  # timers before the handoff: see timers.py; undone if we lose
     won = await advance_open_handoff(
         db,
         handoff,

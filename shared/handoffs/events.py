@@ -27,6 +27,11 @@ class HandoffGlance(msgspec.Struct, kw_only=True):
     assessment_status: AssessmentStatus
 
 
+class PagedNow(msgspec.Struct, kw_only=True):
+    user: Person
+    reason: str
+
+
 class HandoffEvent(msgspec.Struct, kw_only=True, omit_defaults=True):
     """One event of a handoff: the `data` of its stream frame, and the body of its webhook."""
 
@@ -37,6 +42,8 @@ class HandoffEvent(msgspec.Struct, kw_only=True, omit_defaults=True):
     occurred_at: str
     handoff: HandoffGlance
     round: int | None = None  # reminders only
+    step: int | None = None  # handoff_paged only: the escalation step
+    paged: list[PagedNow] | None = None  # handoff_paged only: whom that step paged, and why
     link: str | None = None  # webhooks only: the handoff in the dashboard
 
 

@@ -87,6 +87,15 @@ def _snapshot_schema() -> dict[str, Any]:
 SNAPSHOT_SCHEMA = _snapshot_schema()
 
 
+class PagedSenior(msgspec.Struct, kw_only=True):
+    """A senior a step paged, and why: `rotation:<name>`, `override:<name>`, `user`, `all_seniors`, `fallback`."""
+
+    user: Person
+    step: int
+    reason: str
+    at: str
+
+
 class Handoff(msgspec.Struct, kw_only=True):
     id: uuid.UUID
     account_id: uuid.UUID
@@ -104,6 +113,7 @@ class Handoff(msgspec.Struct, kw_only=True):
     ai_assessment_data: dict[str, Any] | None
     reminders_sent: int = 0
     assessment_feedback: list[AssessmentFeedback] = msgspec.field(default_factory=list)
+    paged: list[PagedSenior] = msgspec.field(default_factory=list)
 
 
 class HandoffPage(msgspec.Struct, kw_only=True):

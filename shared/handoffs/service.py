@@ -26,7 +26,7 @@ from shared.handoffs.views import escalation_package, handoff_out
 from shared.ids import new_id
 from shared.outbox.writer import add_job
 from shared.policy.service import policy_of
-from shared.policy.timers import CLAIM_STALE, REMINDER, cancel_timers, schedule_first_reminder
+from shared.policy.timers import CLAIM_STALE, REMINDER, STEP, cancel_timers, schedule_first_reminder
 from shared.sessions.schemas import SessionStatus
 from shared.sessions.service import load_session
 from shared.sessions.tables import AISession, SessionMessage
@@ -209,7 +209,7 @@ async def withdraw_handoff(db: AsyncSession, principal: Principal, handoff_id: u
     require_escalator(principal, handoff.created_by_id)
     if handoff.status == HandoffStatus.WITHDRAWN:
         return handoff_out(handoff)
-    await cancel_timers(db, handoff.id, REMINDER, CLAIM_STALE)  # timers before the handoff: see timers.py
+    await cancel_timers(db, handoff.id, REMINDER, STEP, CLAIM_STALE)  # timers before the handoff: see timers.py
     if not await advance_open_handoff(db, handoff, {"status": HandoffStatus.WITHDRAWN, "closed_at": utcnow()}):
         raise_if_claimed(handoff)
         raise HandoffActionNotAllowed(f"the escalation is {handoff.status}")

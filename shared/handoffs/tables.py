@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.clock import utcnow
 from shared.db.base import AutoId, Base
+from shared.db.types import JSONDocument
 from shared.handoffs.schemas import AssessmentStatus, HandoffStatus, Intent, Urgency
 
 
@@ -47,6 +48,9 @@ class HandoffRow(Base):
     assessment_status: Mapped[AssessmentStatus] = mapped_column(String(16), default=AssessmentStatus.NOT_REQUESTED)
     ai_assessment_data: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     reminders_sent: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    # Each escalation step as it ran: `{"step", "at", "users": [{"id", "name", "reason"}]}`, no users when skipped.
+    # Written under the handoff's row lock, so a senior is paged once however many workers fire steps.
+    paging: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument, default=list, server_default=text("'[]'"))
 
 
 class AssessmentFeedbackRow(Base):

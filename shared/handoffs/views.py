@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 
 from shared.clock import rfc3339
-from shared.handoffs.schemas import AssessmentFeedback, Handoff, Intent, Person
+from shared.handoffs.schemas import AssessmentFeedback, Handoff, Intent, PagedSenior, Person
 from shared.handoffs.tables import AssessmentFeedbackRow, HandoffRow
 
 
@@ -46,7 +46,19 @@ def handoff_out(
         ai_assessment_data=row.ai_assessment_data,
         reminders_sent=row.reminders_sent or 0,
         assessment_feedback=[feedback_out(f) for f in feedback],
+        paged=paged_out(row),
     )
+
+
+def paged_out(row: HandoffRow) -> list[PagedSenior]:
+    """Everyone the escalation's steps paged, in the order they were paged."""
+    return [
+        PagedSenior(
+            user=Person(id=user["id"], name=user["name"]), step=entry["step"], reason=user["reason"], at=entry["at"]
+        )
+        for entry in row.paging or []
+        for user in entry["users"]
+    ]
 
 
 def escalation_package(row: HandoffRow) -> dict[str, Any]:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint, Uuid, text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.clock import utcnow
 from shared.db.base import AutoId, Base
+from shared.db.types import JSONDocument
 
 
 class EscalationPolicyRow(Base):
@@ -23,11 +25,15 @@ class EscalationPolicyRow(Base):
     reminder_high_s: Mapped[int] = mapped_column(Integer)
     max_reminders: Mapped[int] = mapped_column(Integer)
     stale_claim_s: Mapped[int] = mapped_column(Integer)
+    # The escalation steps as saved (`[{"after_s", "notify"}]`); NULL is the default, every senior at once.
+    steps: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONDocument, default=None)
+    email_pick_up_links: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class HandoffTimer(Base):
-    """Due work of one handoff: a reminder round or a stale-claim check. Time is data, not a sleep.
+    """Due work of one handoff: a reminder round, an escalation step (`round` is its index) or a stale-claim
+    check. Time is data, not a sleep.
 
     Pending while neither `fired_at` nor `cancelled_at` is set; whichever worker locks it first when it
     is due fires it, in the same transaction that records the firing.
@@ -47,7 +53,7 @@ class HandoffTimer(Base):
     id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
     handoff_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("handoffs.id"), index=True)
     account_id: Mapped[uuid.UUID] = mapped_column(Uuid)
-    kind: Mapped[str] = mapped_column(String(16))  # "reminder" | "claim_stale"
+    kind: Mapped[str] = mapped_column(String(16))  # "reminder" | "claim_stale" | "step"
     round: Mapped[int] = mapped_column(Integer, default=0)
     due_at: Mapped[datetime] = mapped_column()
     # Stale claims: the newest session message seen when the timer was set; a newer one pushes it on.

@@ -1,4 +1,4 @@
-"""Durable timers: reminders of unclaimed escalations and nudges of stale claims, kept as rows with a `due_at`.
+"""Durable timers: reminders, later escalation steps and nudges of stale claims, kept as rows with a `due_at`.
 
 This module sets and cancels them; the escalations' `firing` fires them.
 
@@ -27,6 +27,7 @@ from shared.sessions.tables import SessionMessage
 
 REMINDER = "reminder"
 CLAIM_STALE = "claim_stale"
+STEP = "step"  # a later escalation step; its `round` is the step's index
 # The delivery round of the email to a claimer who went quiet; reminders are rounds 1..10.
 STALE_CLAIM_ROUND = 100
 

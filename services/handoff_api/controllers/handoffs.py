@@ -16,10 +16,11 @@ from shared.auth.principal import Principal
 from shared.deliveries.schemas import DeliveryOut
 from shared.deliveries.service import list_deliveries
 from shared.escalations.feedback import put_feedback
+from shared.escalations.paging import page_first_step
 from shared.escalations.schemas import FeedbackPut, TimelineEntry
 from shared.escalations.timeline import handoff_timeline
 from shared.handoffs import claims, queue, service
-from shared.handoffs.schemas import Handoff, HandoffCreate, HandoffFields, HandoffPage, QueueStatus
+from shared.handoffs.schemas import Handoff, HandoffCreate, HandoffFields, HandoffPage, Intent, QueueStatus
 
 FIELDS_DESCRIPTION = "`card`: items without `snapshot.messages`, `snapshot.steps_tried` and `snapshot.context`."
 
@@ -67,7 +68,10 @@ class HandoffController(Controller):
         data: JSONBody[HandoffCreate],
     ) -> Handoff:
         limit = api_context.settings.escalations_per_hour
-        return await service.create_handoff(db, principal, session_id, data, escalations_per_hour=limit)
+        handoff = await service.create_handoff(db, principal, session_id, data, escalations_per_hour=limit)
+        if handoff.intent == Intent.ESCALATE:
+            return await page_first_step(db, handoff.id)  # in the escalation's own transaction
+        return handoff
 
     @get("/handoffs/{handoff_id:uuid}", operation_id="getHandoff")
     async def get_handoff(

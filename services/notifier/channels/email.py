@@ -11,6 +11,7 @@ from services.notifier.email_message import compose
 from services.notifier.mailers import Mailer
 from shared.directory.tables import User
 from shared.directory.who import seniors_to_page
+from shared.escalations.paging import paged_ids
 from shared.handoffs.tables import HandoffRow
 
 
@@ -23,8 +24,11 @@ class EmailChannel:
         self.sender = sender
 
     async def plan(self, db: AsyncSession, handoff: HandoffRow) -> Plan:
-        """A row per senior to page."""
+        """A row per senior its steps paged who is still eligible; one from before steps: every eligible senior."""
         seniors = await seniors_to_page(db, handoff.account_id, handoff.created_by_id)
+        if handoff.paging:  # the steps wrote their rows as they paged; here they are only made sure of
+            paged = paged_ids(handoff)
+            seniors = [user for user in seniors if user.id in paged]
         return Plan(recipients=[Recipient(user.email, user.id) for user in seniors])
 
     def message(self, handoff: HandoffRow, user: User, round: int) -> EmailMessage:
