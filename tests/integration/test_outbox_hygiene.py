@@ -39,14 +39,20 @@ async def test_a_poisoned_row_is_set_aside_and_every_account_flows(
     started = time.perf_counter()
     other_handoff = await other["junior"].escalate((await other["junior"].new_session())["id"])
     behind = await poisoned["junior"].escalate((await poisoned["junior"].new_session())["id"])
-    other_events = await wait_for_events(runtime, str(other.account_id), 1, timeout=10)
+    other_events = await wait_for_events(runtime, str(other.account_id), 2, timeout=10)
     other_ms = (time.perf_counter() - started) * 1000
-    assert [e["handoff_id"] for e in other_events] == [other_handoff["id"]]
+    assert [(e["type"], e["handoff_id"]) for e in other_events] == [
+        ("handoff_created", other_handoff["id"]),
+        ("handoff_paged", other_handoff["id"]),
+    ]
 
-    # The row behind the poisoned one, in the same account, goes out once that one is set aside.
-    own_events = await wait_for_events(runtime, str(poisoned.account_id), 1, timeout=30)
+    # The rows behind the poisoned one, in the same account, go out once that one is set aside.
+    own_events = await wait_for_events(runtime, str(poisoned.account_id), 2, timeout=30)
     own_ms = (time.perf_counter() - started) * 1000
-    assert [e["handoff_id"] for e in own_events] == [behind["id"]]
+    assert [(e["type"], e["handoff_id"]) for e in own_events] == [
+        ("handoff_created", behind["id"]),
+        ("handoff_paged", behind["id"]),
+    ]
 
     # The event goes out inside the batch that sets the bad row aside; the batch commits a moment later.
     deadline = time.monotonic() + 10

@@ -5,22 +5,28 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 
 from shared.bootstrap import Runtime
 from shared.clock import utcnow
 from shared.db.uow import read_only, unit_of_work
 from shared.deliveries.service import escalations_never_notified
+from shared.deliveries.tables import Delivery
 from shared.directory.who import seniors_to_page
 from shared.handoffs.tables import HandoffRow
 from tests.support.tenants import Tenant, TenantFactory
 
 
 async def _escalated_a_minute_ago(runtime: Runtime, tenant: Tenant) -> uuid.UUID:
-    """An escalation old enough for the sweeper to look at, whose notify job never wrote its rows."""
+    """An escalation old enough for the sweeper to look at, whose emails were never written.
+
+    Step 0 writes them with the escalation, so they are taken away again: the sweeper's question is who
+    would have been paged, asked of an escalation that has no email rows (one made before steps existed).
+    """
     junior = tenant["junior"]
     handoff_id = uuid.UUID((await junior.escalate((await junior.new_session())["id"]))["id"])
     async with unit_of_work(runtime.sessionmaker) as db:
+        await db.execute(delete(Delivery).where(Delivery.handoff_id == handoff_id, Delivery.channel == "email"))
         await db.execute(
             update(HandoffRow).where(HandoffRow.id == handoff_id).values(created_at=utcnow() - timedelta(minutes=1))
         )
