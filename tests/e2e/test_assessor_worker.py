@@ -45,9 +45,11 @@ async def test_an_escalation_gets_its_assessment_from_the_worker(tmp_path: Path)
                 started_at = time.perf_counter()
                 handoff = await junior.escalate(session["id"])
                 created = await watcher.next_frame(timeout=10)
+                paged = await watcher.next_frame(timeout=10)
                 assessed = await watcher.next_frame(timeout=30)
                 print(f"\nescalation -> assessment on the stream: {(time.perf_counter() - started_at) * 1000:.0f} ms")
                 assert created.event == "handoff_created"
+                assert (paged.event, paged.json["handoff_id"]) == ("handoff_paged", handoff["id"])
                 assert assessed.event == "handoff_assessment_ready"
                 assert assessed.json["handoff_id"] == handoff["id"]
                 assert assessed.json["handoff"]["assessment_status"] == "ready"

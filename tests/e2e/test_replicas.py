@@ -85,7 +85,10 @@ async def test_an_escalation_through_a_reaches_a_subscriber_on_b(
         handoff = await junior.escalate(session["id"])
         frame = await subscriber.next_frame(timeout=5)
         latencies.append((time.perf_counter() - started) * 1000)
-        assert frame.json["handoff_id"] == handoff["id"]
+        assert (frame.event, frame.json["handoff_id"]) == ("handoff_created", handoff["id"])
+        # Step 0 pages in the same transaction, so its event follows at once.
+        paged = await subscriber.next_frame(timeout=5)
+        assert (paged.event, paged.json["handoff_id"]) == ("handoff_paged", handoff["id"])
     print(
         f"\nescalation via replica A -> SSE on replica B, {len(latencies)} events: "
         f"p50 {statistics.median(latencies):.1f} ms, p99 {percentile(latencies, 0.99):.1f} ms"
@@ -125,7 +128,7 @@ async def test_a_subscriber_resumes_on_b_after_a_is_killed(
         created = await producer
         resumed = await SSEClient.connect(port_b, tenant["senior"].token, last_event_id=frames[-1].id)
         assert (await resumed.next_frame()).event == "ready"
-        while len(frames) < 200:
+        while len(frames) < 400:  # each escalation's handoff_created and handoff_paged
             frames.append(await resumed.next_frame(timeout=10))
         with pytest.raises(TimeoutError):
             await resumed.next_frame(timeout=0.5)
@@ -134,8 +137,9 @@ async def test_a_subscriber_resumes_on_b_after_a_is_killed(
     print(f"\nread {before_kill} events from replica A before SIGKILL, the rest from replica B")
     ids = [parse_id(f.id or "") for f in frames]
     assert ids == sorted(ids)
-    assert len(set(ids)) == 200
-    assert sorted(f.json["handoff_id"] for f in frames) == sorted(created)
+    assert len(set(ids)) == 400
+    for event in ("handoff_created", "handoff_paged"):
+        assert sorted(f.json["handoff_id"] for f in frames if f.event == event) == sorted(created)
 
 
 async def test_a_redis_outage_delays_events_and_jobs_but_loses_none(
@@ -166,14 +170,16 @@ async def test_a_redis_outage_delays_events_and_jobs_but_loses_none(
                     job_ids = set()
                     for queue in set(JOB_QUEUES.values()):
                         job_ids |= {m.decode() for m in await client.zrange(queue, 0, -1)}
-                    if (len(entries) >= 20 and len(job_ids) >= 60) or time.monotonic() > deadline:
+                    if (len(entries) >= 40 and len(job_ids) >= 60) or time.monotonic() > deadline:
                         break
                     await asyncio.sleep(0.1)
                 print(f"\nafter the outage: {len(entries)} events and {len(job_ids)} jobs arrived")
             finally:
                 await client.aclose()
-            handoff_ids = [json.loads(fields[b"data"])["handoff_id"] for _, fields in entries]
-            assert sorted(handoff_ids) == sorted(created)
+            for event in (b"handoff_created", b"handoff_paged"):
+                handoff_ids = [json.loads(f[b"data"])["handoff_id"] for _, f in entries if f[b"type"] == event]
+                assert sorted(handoff_ids) == sorted(created)
+            assert len(entries) == 40
             expected_jobs = {f"{job}:{h}" for h in created for job in ("assess", "notify", "psa_push")}
             assert job_ids == expected_jobs
             assert (await via[port].http.get("/readyz")).status_code == 200
