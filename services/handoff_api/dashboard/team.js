@@ -8,6 +8,7 @@ import { toast } from './notify.js';
 import { policyForm } from './policy-form.js';
 
 const URGENCIES = ['low', 'normal', 'high'];
+const SENIOR_ROLES = ['engineer', 'admin', 'owner'];
 
 export function mountTeam(root, { me }) {
   const account = me.accountId;
@@ -21,12 +22,26 @@ export function mountTeam(root, { me }) {
   let disposed = false;
   let stopChart = () => {};
 
+  let choices = { rotations: [], seniors: [], people: new Map() };
   function showPolicy(policy) {
     replace(policySlot, policyForm(policy, async (body) => {
       const saved = await api.put(`/api/v1/accounts/${seg(account)}/escalation-policy`, body);
       toast('Escalation policy saved: it applies from each open escalation\u2019s next reminder on.');
       if (!disposed) showPolicy(saved);
-    }));
+    }, choices));
+  }
+
+  // What a step may notify: the rota's rotations and the account's active seniors. Either list may be
+  // unavailable (no rota yet); the form then offers what it has, and "all seniors" always.
+  async function loadChoices() {
+    const [rota, members] = await Promise.all([
+      api.get(`/api/v1/accounts/${seg(account)}/on-call`).catch(() => ({ rotations: [] })),
+      api.get(`/api/v1/accounts/${seg(account)}/users`).catch(() => ({ items: [] })),
+    ]);
+    const people = new Map((members.items || []).map((u) => [String(u.id), u.name]));
+    const seniors = (members.items || []).filter((u) => u.active !== false && SENIOR_ROLES.includes(u.role))
+      .map((u) => ({ id: String(u.id), name: u.name })).sort((a, b) => a.name.localeCompare(b.name));
+    return { rotations: (rota.rotations || []).map((r) => r.name), seniors, people };
   }
 
   function figures(stats) {
@@ -60,11 +75,13 @@ export function mountTeam(root, { me }) {
 
   async function load() {
     try {
-      const [policy, stats] = await Promise.all([
+      const [policy, stats, offered] = await Promise.all([
         api.get(`/api/v1/accounts/${seg(account)}/escalation-policy`),
         api.get(`/api/v1/accounts/${seg(account)}/handoff-stats`),
+        loadChoices(),
       ]);
       if (disposed) return;
+      choices = offered;
       showPolicy(policy);
       const { nodes, box } = figures(stats);
       replace(figuresSlot, nodes);
