@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Iterator
 
+import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
 
@@ -73,6 +74,12 @@ async def test_a_lead_sets_steps_in_minutes_and_the_handoff_says_who_was_paged(
     await form.locator("[data-testid=step-1-after]").fill("15")
     await form.locator("[data-testid=step-1-notify-all_seniors]").check()
     await form.locator("[data-testid=policy-email_pick_up_links]").uncheck()
+    # A third step added by mistake goes again; the first keeps its place.
+    await form.locator("[data-testid=steps-add]").click()
+    await expect(form.locator("[data-testid=step-2-after]")).to_have_value("30")
+    await form.locator("[data-testid=step-2-remove]").click()
+    await expect(form.locator("[data-testid=step-2]")).to_have_count(0)
+    await expect(form.locator("[data-testid=step-0-remove]")).to_be_visible()
     await form.locator("[data-testid=policy-save]").click()
     await expect(page.locator("[data-testid=toast]")).to_contain_text("Escalation policy saved")
     stored = await dev.api("Riley Lead", "GET", POLICY)
@@ -143,4 +150,33 @@ async def test_the_paged_line_reads_each_reason_in_words(dev: DevServer, browser
     assert await page.evaluate(words, fallback) == "Paged: Eve (nobody was on call, so everyone)"
     assert await page.evaluate(words, []) == ""
     assert await page.evaluate(words, None) == ""
+    await page.context.close()
+
+
+async def test_the_apis_refusals_of_steps_read_as_sentences_about_their_step(dev: DevServer, browser: Browser) -> None:
+    _, page = await signed_in(browser, dev.url, "Riley Lead")
+    policy = await dev.api("Riley Lead", "GET", POLICY)
+    refusals = {
+        # Two steps at the same moment: the second's time is out of its bounds, said in minutes and hours.
+        "Step 2's time must be between 5 seconds and 24 hours.": [
+            {"after_s": 0, "notify": ["all_seniors"]},
+            {"after_s": 0, "notify": ["all_seniors"]},
+        ],
+        "Val Viewer in step 1 is not an active senior of the account.": [
+            {"after_s": 0, "notify": [f"user:{ID['Val Viewer']}"]},
+        ],
+    }
+    words = (
+        "async ([body, targets, people]) => (await import('/dashboard/policy-steps.js'))"
+        ".stepError({detail: body.detail, body}, targets, new Map(Object.entries(people))).text"
+    )
+    async with httpx.AsyncClient(base_url=dev.url) as http:
+        for sentence, steps in refusals.items():
+            refused = await http.put(
+                POLICY, json={**policy, "steps": steps}, headers={"Authorization": f"Bearer {dev.tokens['Riley Lead']}"}
+            )
+            assert refused.status_code == 400, refused.text
+            assert refused.json()["code"] == "validation_error"
+            targets = [step["notify"] for step in steps]
+            assert await page.evaluate(words, [refused.json(), targets, {ID["Val Viewer"]: "Val Viewer"}]) == sentence
     await page.context.close()
