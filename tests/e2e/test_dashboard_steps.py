@@ -103,7 +103,10 @@ async def test_a_lead_sets_steps_in_minutes_and_the_handoff_says_who_was_paged(
     # A client-side slip: step 2 no later than step 1 is explained beside step 2's minutes.
     await form.locator("[data-testid=step-1-after]").fill("0")
     await form.locator("[data-testid=policy-save]").click()
-    await expect(form.locator("[data-testid=step-1-error]")).to_contain_text("Step 2")
+    await expect(form.locator("[data-testid=step-1-error]")).to_have_text(
+        "Step 2: must be between 5 seconds and 24 hours after the escalation."
+    )
+    await expect(form.locator("[data-testid=policy-error]")).to_have_text("Not saved: see step 2.")
     await expect(form.locator("[data-testid=step-1-after]")).to_have_attribute("aria-invalid", "true")
     await form.locator("[data-testid=step-1-after]").fill("15")
 

@@ -138,7 +138,7 @@ export function policyForm(policy, save, choices = { rotations: [], seniors: [],
     }
     const chosen = steps.read();
     if (chosen.error) {
-      error.textContent = chosen.error;
+      error.textContent = `Not saved: see step ${chosen.step}.`;
       chosen.input?.focus();
       return;
     }

@@ -69,7 +69,8 @@ function stepBlock(step, index, count, options, onRemove) {
     value: minutes(step.after_s), testid: afterId, 'aria-describedby': `${afterId}-hint ${errorId}`,
   });
   const boxes = targetChoices(index, step.notify || [], options);
-  const error = h('p', { class: 'form-error step__error', id: errorId, testid: errorId, 'aria-live': 'polite' });
+  // Not live: the form's alert announces "see step n", and this text is the step's description.
+  const error = h('p', { class: 'form-error step__error', id: errorId, testid: errorId });
   const remove = count > 1 ? h('button', { type: 'button', class: 'btn', testid: `step-${index}-remove` }, `Remove step ${index + 1}`) : null;
   remove?.addEventListener('click', onRemove);
   const element = h('fieldset', { class: 'step', testid: `step-${index}`, 'aria-describedby': errorId },
@@ -154,7 +155,7 @@ export function stepsEditor(initial, options) {
         for (const box of block.boxes) box.input.removeAttribute('aria-invalid');
       }
     },
-    // { value: [steps] } or { error, input } after showing the problem beside its step.
+    // { value: [steps] } or { error, input, step } after showing the problem beside its step.
     read() {
       const out = [];
       for (const [index, block] of blocks.entries()) {
@@ -162,7 +163,7 @@ export function stepsEditor(initial, options) {
         if (result.error) {
           block.error.textContent = result.error;
           result.input?.setAttribute('aria-invalid', 'true');
-          return result;
+          return { ...result, step: index + 1 };
         }
         out.push(result.value);
       }
