@@ -77,6 +77,7 @@ READ = (400, 401, 403, 404)
 WRITE = (400, 401, 403, 404, 409, 413, 429)
 # 400 everywhere: any parameter or header may be malformed, and it must never be Litestar's own 400 body.
 ERRORS: dict[str, tuple[int, ...]] = {
+    "listUsers": (400, 401, 404),
     "putUser": (400, 401, 403, 404, 409, 413, 429),
     "deleteUser": (400, 401, 403, 404, 409, 429),
     "createSession": (400, 401, 403, 413, 429),

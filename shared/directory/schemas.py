@@ -42,3 +42,17 @@ class UserOut(msgspec.Struct, kw_only=True):
     role: DirectoryRole
     active: bool
     deleted_at: str | None
+
+
+class MemberOut(msgspec.Struct, kw_only=True):
+    """A user as the account's members see them; `email` only for those who run the account."""
+
+    id: uuid.UUID
+    name: str
+    role: DirectoryRole
+    active: bool
+    email: str | msgspec.UnsetType = msgspec.UNSET
+
+
+class MemberList(msgspec.Struct, kw_only=True):
+    items: list[MemberOut]

@@ -13,10 +13,18 @@ from shared.auth.principal import ROLES, Principal
 from shared.clock import utcnow
 from shared.db.upsert import insert_missing
 from shared.directory.owners import check_owner_change, lock_active_owners
-from shared.directory.schemas import DirectoryNotice, UserOut, UserPut
+from shared.directory.schemas import DirectoryNotice, MemberList, UserOut, UserPut
 from shared.directory.tables import Account, User
-from shared.directory.views import user_out
-from shared.directory.who import Standing, may_act, may_stream, require_account_manager, standing_of
+from shared.directory.views import member_out, user_out
+from shared.directory.who import (
+    Standing,
+    may_act,
+    may_see_emails,
+    may_stream,
+    require_account_manager,
+    require_account_reader,
+    standing_of,
+)
 from shared.errors import NotFound, UserInOtherAccount
 from shared.outbox.writer import add_event
 
@@ -79,6 +87,16 @@ async def delete_user(db: AsyncSession, principal: Principal, account_id: uuid.U
     await db.flush()
     announce_user_change(db, user)
     return user_out(user)
+
+
+async def list_members(db: AsyncSession, principal: Principal, account_id: uuid.UUID) -> MemberList:
+    """The account's users that are not deleted, by name; inactive ones too, marked so."""
+    require_account_reader(principal, account_id)
+    query = select(User).where(User.account_id == account_id, User.deleted_at.is_(None))
+    # Sorted here, not in SQL: each database's collation orders names its own way; this is one order everywhere.
+    users = sorted((await db.execute(query)).scalars().all(), key=lambda user: (user.name, str(user.id)))
+    with_email = may_see_emails(principal)
+    return MemberList(items=[member_out(user, with_email=with_email) for user in users])
 
 
 def announce_user_change(db: AsyncSession, user: User, *, account_id: uuid.UUID | None = None) -> None:

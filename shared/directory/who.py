@@ -71,6 +71,11 @@ def require_account_reader(principal: Principal, account_id: uuid.UUID) -> None:
         raise NotFound("account")
 
 
+def may_see_emails(principal: Principal) -> bool:
+    """Members' email addresses are for those who run the account: the main application, owners, admins."""
+    return principal.is_service or is_account_admin(principal)
+
+
 def require_service(principal: Principal) -> None:
     """The main application only: what widens an account's reach beyond what its own admins may decide."""
     if not principal.is_service:

@@ -73,7 +73,7 @@ async def _fire_reminder(
     timer.fired_at = now
     handoff.reminders_sent = max(handoff.reminders_sent, timer.round)
     seniors = await seniors_to_page(db, handoff.account_id, handoff.created_by_id)
-    if handoff.paging:  # with steps, only those paged so far (none of them has claimed: it is still open)
+    if handoff.paging:  # only those paged so far (none of them has claimed: it is still open)
         paged = paged_ids(handoff)
         seniors = [user for user in seniors if user.id in paged]
     await _notify(db, handoff, [(user.email, user.id) for user in seniors], timer.round)

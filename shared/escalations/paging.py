@@ -5,8 +5,8 @@ then), never cached; who a step pages is the directory's rule (`who.step_pages`)
 writes their round-0 email row (with the step), a `notify` job and a `handoff_paged` event, all in the
 caller's transaction, and records the page on the handoff, whose row lock makes each senior paged once.
 
-An account that never saved steps keeps the v1.1 behaviour exactly: its escalations go to every
-eligible senior through the `notify` job, and nothing is recorded here.
+An account that never saved steps has the default single step, `all_seniors` at once: every eligible
+senior is paged at creation, as before steps existed, and recorded like any other page.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.channels import EMAIL
@@ -41,10 +40,6 @@ def paged_ids(handoff: HandoffRow) -> set[uuid.UUID]:
     return {uuid.UUID(str(user["id"])) for entry in handoff.paging or [] for user in entry["users"]}
 
 
-def uses_steps(policy: EscalationPolicy) -> bool:
-    return policy.steps is not msgspec.UNSET
-
-
 async def on_call_at(db: AsyncSession, account_id: uuid.UUID, moment: datetime) -> dict[str, OnCallFacts]:
     """Each rotation's answer at `moment`, members who are no active senior then counting as nobody."""
     document = await on_call_document(db, account_id)
@@ -63,8 +58,6 @@ async def run_steps(db: AsyncSession, handoff: HandoffRow, policy: EscalationPol
 
     With every step passed and nobody ever paged, every eligible senior is paged with reason `fallback`.
     """
-    if not uses_steps(policy):
-        return
     steps = policy.escalation_steps()
     seniors = {user.id: user for user in await seniors_to_page(db, handoff.account_id, handoff.created_by_id)}
     eligible = list(seniors)

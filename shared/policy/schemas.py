@@ -34,7 +34,7 @@ def default_steps() -> list[EscalationStep]:
 
 
 class EscalationPolicy(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """Absent `steps` or `email_pick_up_links` in a PUT keep what is saved; absent in an answer, they are defaults."""
+    """Absent `steps` or `email_pick_up_links` in a PUT keep what is saved; an answer always carries both."""
 
     unclaimed_reminder_s: ReminderIntervals = msgspec.field(default_factory=ReminderIntervals)
     max_reminders: Annotated[int, msgspec.Meta(ge=0, le=10)] = 3

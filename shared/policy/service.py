@@ -12,7 +12,7 @@ from shared.clock import utcnow
 from shared.directory.who import active_seniors, require_account_manager
 from shared.errors import InvalidField
 from shared.oncall.service import on_call_document
-from shared.policy.schemas import EscalationPolicy, EscalationStep, ReminderIntervals
+from shared.policy.schemas import EscalationPolicy, EscalationStep, ReminderIntervals, default_steps
 from shared.policy.tables import EscalationPolicyRow
 
 REMINDER_BOUNDS = (5, 86400)
@@ -24,21 +24,18 @@ USER_PREFIX = "user:"
 
 
 async def policy_of(db: AsyncSession, account_id: uuid.UUID) -> EscalationPolicy:
-    """The account's policy; the defaults until one was saved.
-
-    Steps never saved, and pick-up links left on, are absent from the answer: a v1.1 policy reads as it did.
-    """
+    """The account's policy; the defaults until one was saved, steps and pick-up links always answered."""
     row = await db.get(EscalationPolicyRow, account_id)
     if row is None:
-        return EscalationPolicy()
+        return EscalationPolicy(steps=default_steps(), email_pick_up_links=True)
     return EscalationPolicy(
         unclaimed_reminder_s=ReminderIntervals(
             low=row.reminder_low_s, normal=row.reminder_normal_s, high=row.reminder_high_s
         ),
         max_reminders=row.max_reminders,
         stale_claim_s=row.stale_claim_s,
-        steps=msgspec.UNSET if row.steps is None else msgspec.convert(row.steps, list[EscalationStep]),
-        email_pick_up_links=msgspec.UNSET if row.email_pick_up_links else False,
+        steps=default_steps() if row.steps is None else msgspec.convert(row.steps, list[EscalationStep]),
+        email_pick_up_links=row.email_pick_up_links,
     )
 
 

@@ -62,9 +62,24 @@ async def fits(page: Page) -> None:
 async def test_a_lead_sets_steps_in_minutes_and_the_handoff_says_who_was_paged(
     dev: DevServer, browser: Browser
 ) -> None:
-    await dev.api("Riley Lead", "PUT", ON_CALL, json=rota("primary", "nights"))
+    await dev.api("Riley Lead", "PUT", ON_CALL, json=rota("nights"))
     page = await team_view(browser, dev)
     form = page.locator("[data-testid=policy-form]")
+    await expect(form.locator("[data-testid=step-0-notify-rotation-primary]")).to_have_count(0)
+
+    # The lead adds a primary rotation, Sam a week at a time; the steps may notify it at once.
+    rota_form = page.locator("[data-testid=oncall-form]")
+    await rota_form.locator("[data-testid=oc-add-rotation]").click()
+    await rota_form.locator("[data-testid=oc-rotations-1-name]").fill("primary")
+    await rota_form.locator("[data-testid=oc-rotations-1-members-0]").select_option(label="Sam Senior")
+    await rota_form.locator("[data-testid=oc-rotations-1-start]").fill("2026-01-05T00:00")
+    await rota_form.locator("[data-testid=oc-rotations-1-turn_days]").fill("7")
+    await rota_form.locator("[data-testid=oncall-save]").click()
+    await expect(page.locator("[data-testid=toast]")).to_contain_text("On-call rota saved")
+    assert [r["name"] for r in (await dev.api("Riley Lead", "GET", ON_CALL))["rotations"]] == ["nights", "primary"]
+    # Seniors are offered by name; viewers are not.
+    await expect(form.locator(f"[data-testid=step-0-notify-user-{ID['Sam Senior']}]")).to_be_visible()
+    await expect(form.locator(f"[data-testid=step-0-notify-user-{ID['Val Viewer']}]")).to_have_count(0)
 
     # Step 1 pages at once whoever is on call in primary; step 2, 15 minutes on, every senior.
     await expect(form.locator("[data-testid=step-0-after]")).to_have_text("At once, when the escalation is made")

@@ -84,9 +84,9 @@ async def test_a_good_answer_is_stored_and_announced(
     assert data["model"] == "test-model"
     assert data["prompt_version"] == PROMPT_VERSION
     assert data["generated_at"].endswith("Z")
-    events = await wait_for_events(runtime, str(tenant.account_id), 2)
-    assert [e["type"] for e in events] == ["handoff_created", "handoff_assessment_ready"]
-    assert events[1]["handoff"]["assessment_status"] == "ready"
+    events = await wait_for_events(runtime, str(tenant.account_id), 3)
+    assert [e["type"] for e in events] == ["handoff_created", "handoff_paged", "handoff_assessment_ready"]
+    assert events[2]["handoff"]["assessment_status"] == "ready"
 
 
 @pytest.mark.parametrize("flavour", ["openai", "anthropic"])

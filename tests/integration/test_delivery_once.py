@@ -159,7 +159,10 @@ async def test_a_psa_push_skips_a_withdrawn_escalation(tenants: TenantFactory, r
             assert await push({"handoff_id": handoff["id"]}) == "skipped"
         assert vendor.stored() == []
         rows = await deliveries(tenant["senior"], handoff["id"])
-        assert [(r["channel"], r["status"], r["attempts"]) for r in rows] == [("psa", "skipped", 0)]
-        assert "withdrawn" in str(rows[0]["last_error"])
+        assert [(r["channel"], r["status"], r["attempts"]) for r in rows] == [
+            ("email", "pending", 0),
+            ("psa", "skipped", 0),
+        ]
+        assert "withdrawn" in str(rows[1]["last_error"])
     finally:
         await vendor.stop()

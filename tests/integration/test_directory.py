@@ -178,3 +178,85 @@ async def test_two_owners_demoting_each_other_at_once_leave_one_owner(tenants: T
                 select(User.id).where(User.account_id == tenant.account_id, User.role == "owner", User.active)
             )
             assert len(owners.all()) == 1
+
+
+# --- listing an account's users ---------------------------------------------------------------------
+
+
+async def put_member(
+    tenant: Tenant, name: str, role: str, *, user_id: uuid.UUID | None = None, active: bool = True
+) -> str:
+    """A directory user with a name of the test's choosing; its id."""
+    user_id = user_id or uuid.uuid4()
+    body = {"email": f"{name.lower()}-{str(user_id)[:8]}@msp.test", "name": name, "role": role, "active": active}
+    response = await tenant.service.request("PUT", f"/api/v1/accounts/{tenant.account_id}/users/{user_id}", json=body)
+    assert response.status_code == 200, response.text
+    return str(user_id)
+
+
+def users_path(tenant: Tenant) -> str:
+    return f"/api/v1/accounts/{tenant.account_id}/users"
+
+
+async def test_members_list_the_account_users_by_name_without_the_deleted(tenants: TenantFactory) -> None:
+    tenant = await tenants.create(owner="owner")
+    ben = await put_member(tenant, "Ben", "admin")
+    # Two of the same name follow their ids.
+    cleos = sorted([await put_member(tenant, "Cleo", "engineer"), await put_member(tenant, "Cleo", "viewer")])
+    ana = await put_member(tenant, "Ana", "engineer", active=False)
+    gone = await put_member(tenant, "Aaron", "engineer")
+    assert (await tenant.service.request("DELETE", f"{users_path(tenant)}/{gone}")).status_code == 200
+    viewer = await tenants.add_user(tenant, "zed", "viewer")
+
+    response = await viewer.get(users_path(tenant))
+
+    assert response.status_code == 200
+    items = response.json()["items"]
+    owner = tenant["owner"]
+    assert [item["id"] for item in items] == [ana, ben, *cleos, str(owner.id), str(viewer.id)]
+    assert items[0] == {"id": ana, "name": "Ana", "role": "engineer", "active": False}
+    assert items[1] == {"id": ben, "name": "Ben", "role": "admin", "active": True}
+    assert all(set(item) == {"id", "name", "role", "active"} for item in items)
+
+
+async def test_only_owners_admins_and_the_main_application_see_emails(tenants: TenantFactory) -> None:
+    tenant = await tenants.create(owner="owner", admin="admin", engineer="engineer", viewer="viewer")
+    for caller, sees_emails in (
+        (tenant.service, True),
+        (tenant["owner"], True),
+        (tenant["admin"], True),
+        (tenant["engineer"], False),
+        (tenant["viewer"], False),
+    ):
+        response = await caller.get(users_path(tenant))
+        assert response.status_code == 200, caller.role
+        items = response.json()["items"]
+        assert {item["id"] for item in items} == {str(actor.id) for actor in tenant.users.values()}
+        if sees_emails:
+            assert all(item["email"].endswith("@msp.test") for item in items), caller.role
+        else:
+            assert all("email" not in item for item in items), caller.role
+
+
+async def test_another_account_is_not_found_and_no_token_is_refused(tenants: TenantFactory) -> None:
+    first = await tenants.create(owner="owner", viewer="viewer")
+    second = await tenants.create(owner="owner")
+
+    for caller in (first["owner"], first["viewer"]):
+        foreign = await caller.get(users_path(second))
+        assert foreign.status_code == 404
+        assert foreign.json()["code"] == "not_found"
+        assert str(second["owner"].id) not in foreign.text
+
+    anonymous = await first["owner"].http.get(users_path(first))
+    assert anonymous.status_code == 401
+    assert anonymous.json()["code"] == "unauthorized"
+
+
+async def test_head_answers_like_get_without_a_body(tenants: TenantFactory) -> None:
+    tenant = await tenants.create(owner="owner")
+    got = await tenant["owner"].get(users_path(tenant))
+    head = await tenant["owner"].request("HEAD", users_path(tenant))
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-type"] == got.headers["content-type"]

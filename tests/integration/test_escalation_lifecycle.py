@@ -24,6 +24,8 @@ from tests.support.db import outbox_rows
 from tests.support.tenants import Actor, Tenant, TenantFactory
 
 FAST = {"unclaimed_reminder_s": {"low": 5, "normal": 5, "high": 5}, "max_reminders": 2, "stale_claim_s": 5}
+# Who is paged, as every answer carries it until steps or the pick-up-link switch are saved.
+DEFAULT_PAGING = {"steps": [{"after_s": 0, "notify": ["all_seniors"]}], "email_pick_up_links": True}
 
 
 async def set_policy(tenant: Tenant, policy: dict[str, Any]) -> None:
@@ -70,9 +72,10 @@ async def test_the_policy_has_defaults_until_a_put_and_refuses_out_of_bounds(ten
         "unclaimed_reminder_s": {"low": 3600, "normal": 900, "high": 300},
         "max_reminders": 3,
         "stale_claim_s": 1800,
+        **DEFAULT_PAGING,
     }
-    assert (await tenant["owner"].request("PUT", path, json=FAST)).json() == FAST
-    assert (await tenant["lead"].get(path)).json() == FAST
+    assert (await tenant["owner"].request("PUT", path, json=FAST)).json() == {**FAST, **DEFAULT_PAGING}
+    assert (await tenant["lead"].get(path)).json() == {**FAST, **DEFAULT_PAGING}
     off = {"unclaimed_reminder_s": {"low": 0, "normal": 0, "high": 0}, "max_reminders": 0, "stale_claim_s": 0}
     assert (await tenant.service.request("PUT", path, json=off)).status_code == 200
 
@@ -86,7 +89,7 @@ async def test_the_policy_has_defaults_until_a_put_and_refuses_out_of_bounds(ten
         response = await tenant["lead"].request("PUT", path, json=bad)
         assert response.status_code == 400, bad
         assert response.json()["code"] == "validation_error"
-    assert (await tenant["lead"].get(path)).json() == off
+    assert (await tenant["lead"].get(path)).json() == {**off, **DEFAULT_PAGING}
 
     assert (await tenant["junior"].get(path)).status_code == 403
     other = await tenants.create(lead="admin")
@@ -223,10 +226,15 @@ async def test_the_timeline_is_in_order_and_a_park_stays_private(tenants: Tenant
     types = [entry["type"] for entry in timeline]
     assert types[0] == "created"
     assert timeline[0]["actor"]["id"] == str(tenant["junior"].id)
-    # The reminder fires, then its emails are queued: round 1's rows (no worker sends them here).
-    assert types == ["created", "reminder", "notified", "claimed", "feedback"]
+    # Step 0 pages every senior (round 0's rows); the reminder fires, then its emails are queued: round 1's rows
+    # (no worker sends them here).
+    assert types == ["created", "paged", "notified", "reminder", "notified", "claimed", "feedback"]
     assert [e["at"] for e in timeline] == sorted(e["at"] for e in timeline)
-    notified = next(e for e in timeline if e["type"] == "notified")
+    paged = next(e for e in timeline if e["type"] == "paged")["detail"]
+    assert paged["step"] == 0
+    assert {(u["user"]["id"], u["reason"]) for u in paged["users"]} == {(str(tenant["sam"].id), "all_seniors")}
+    first, notified = [e for e in timeline if e["type"] == "notified"]
+    assert first["detail"] == {"channel": "email", "round": 0, "sent": 0, "failed": 0}
     assert notified["detail"] == {"channel": "email", "round": 1, "sent": 0, "failed": 0}  # queued, not sent yet
     assert next(e for e in timeline if e["type"] == "reminder")["detail"] == {"round": 1}
     assert next(e for e in timeline if e["type"] == "claimed")["actor"]["name"] == sam.name

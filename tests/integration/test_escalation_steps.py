@@ -18,6 +18,8 @@ from shared.deliveries.tables import Delivery
 from shared.escalations.runner import TimerRunner
 from shared.policy.tables import HandoffTimer
 from tests.support.db import outbox_rows
+from tests.support.email_jobs import deliveries, email_job
+from tests.support.smtp import SMTPServer
 from tests.support.tenants import Actor, Tenant, TenantFactory
 
 # Everyone starts their turn long ago: the rotation has someone on call whenever a test runs.
@@ -145,7 +147,9 @@ async def test_bad_steps_are_refused_naming_the_field(tenants: TenantFactory) ->
         response = await tenant["owner"].request("PUT", policy_path(tenant), json={"steps": steps})
         assert response.status_code == 400, steps
         assert response.json()["code"] == "validation_error"
-    assert "steps" not in (await tenant["owner"].get(policy_path(tenant))).json()
+    assert (await tenant["owner"].get(policy_path(tenant))).json()["steps"] == [
+        {"after_s": 0, "notify": ["all_seniors"]}
+    ]
 
 
 # --- steps at run time ----------------------------------------------------------------------------------
@@ -160,6 +164,38 @@ async def escalate(tenant: Tenant) -> Any:
 
 def ids(tenant: Tenant, *names: str) -> set[uuid.UUID]:
     return {tenant[name].id for name in names}
+
+
+async def test_without_saved_steps_every_senior_is_paged_at_once_and_emailed_once(
+    tenants: TenantFactory, runtime: Runtime
+) -> None:
+    tenant = await team(tenants)
+    policy = (await tenant["cal"].get(policy_path(tenant))).json()
+    assert (policy["steps"], policy["email_pick_up_links"]) == ([{"after_s": 0, "notify": ["all_seniors"]}], True)
+
+    created = await escalate(tenant)
+    seniors = ids(tenant, "abe", "bea", "cal", "owner")  # never the escalator, never the viewer
+    assert {(uuid.UUID(p["user"]["id"]), p["step"], p["reason"]) for p in created["paged"]} == {
+        (user, 0, "all_seniors") for user in seniors
+    }
+    assert len(created["paged"]) == len(seniors)
+    assert await emails(runtime, created["id"]) == sorted((0, 0, user) for user in seniors)
+    [event] = await paged_events(runtime, tenant)
+    assert (event["handoff_id"], event["step"]) == (created["id"], 0)
+    assert {uuid.UUID(p["user"]["id"]) for p in event["paged"]} == seniors
+    timeline = (await tenant["val"].get(f"/api/v1/handoffs/{created['id']}/timeline")).json()
+    [paged] = [e for e in timeline if e["type"] == "paged"]
+    assert paged["detail"]["step"] == 0
+    assert not [e for e in timeline if e["type"] == "step_skipped"]
+
+    with SMTPServer() as smtp:
+        job = email_job(runtime, smtp.port, timeout_s=2)
+        assert await job({"handoff_id": created["id"]}) == f"{len(seniors)} emails handled"
+        assert await job({"handoff_id": created["id"]}) == "0 emails handled"
+        sent_to = sorted(mail.to for mail in smtp.catcher.received)
+    rows = await deliveries(tenant["abe"], created["id"])
+    assert sent_to == sorted(r["recipient"] for r in rows)  # each paged senior, once
+    assert {(r["channel"], r["round"], r["step"], r["status"]) for r in rows} == {("email", 0, 0, "sent")}
 
 
 async def test_step_zero_pages_only_the_senior_on_call_and_a_later_step_the_rest(

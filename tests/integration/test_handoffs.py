@@ -46,6 +46,7 @@ async def test_escalation_snapshots_the_session_and_writes_its_outbox(tenants: T
         ("job", "assess", f"assess:{handoff['id']}"),
         ("job", "notify", f"notify:{handoff['id']}"),
         ("job", "psa_push", f"psa_push:{handoff['id']}"),
+        ("event", "handoff_paged", None),
     ]
     event = rows[0]["payload"]
     assert event["type"] == "handoff_created"
@@ -132,7 +133,7 @@ async def test_withdraw_reactivates_and_announces(tenants: TenantFactory, runtim
     assert (await junior.post(f"/api/v1/handoffs/{handoff['id']}/withdraw")).status_code == 200
     assert (await junior.get(f"/api/v1/ai-sessions/{session['id']}")).json()["status"] == "active"
     topics = [r["topic"] for r in await outbox_rows(runtime, tenant.account_id) if r["kind"] == "event"]
-    assert topics == ["handoff_created", "handoff_withdrawn"]
+    assert topics == ["handoff_created", "handoff_paged", "handoff_withdrawn"]
 
     late_claim = await senior.post(f"/api/v1/handoffs/{handoff['id']}/claim")
     assert late_claim.status_code == 409
@@ -179,4 +180,4 @@ async def test_claim_hands_the_session_to_the_winner(tenants: TenantFactory, run
     assert withdraw.json()["code"] == "handoff_already_claimed"
 
     events = [r["topic"] for r in await outbox_rows(runtime, tenant.account_id) if r["kind"] == "event"]
-    assert events == ["handoff_created", "handoff_claimed"]
+    assert events == ["handoff_created", "handoff_paged", "handoff_claimed"]

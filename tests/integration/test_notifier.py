@@ -213,8 +213,10 @@ async def test_psa_note_is_posted_once_and_recorded(
         assert "Escalated to the senior team by" in notes[0]["text"]
         assert notes[0]["internalAnalysisFlag"] is True
         rows = await deliveries(tenant["senior"], handoff["id"])
+        # The senior's email was written when step 0 paged them; no notify job runs here.
         assert [(r["channel"], r["recipient"], r["status"], r["attempts"]) for r in rows] == [
-            ("psa", "127.0.0.1", "sent", 1)
+            ("email", f"senior-{str(tenant['senior'].id)[:8]}@msp.test", "pending", 0),
+            ("psa", "127.0.0.1", "sent", 1),
         ]
         for secret in (connection.credentials["private_key"], connection.credentials["client_id"]):
             assert secret not in caplog.text
@@ -230,8 +232,8 @@ async def test_psa_push_without_ticket_or_connection_is_skipped(tenants: TenantF
         push = PushToPSA(runtime.sessionmaker, SecretBox(runtime.settings.secret_key), http, public_url=PUBLIC_URL)
         assert await push({"handoff_id": handoff["id"]}) == "skipped"
     rows = await deliveries(tenant["senior"], handoff["id"])
-    assert [(r["channel"], r["status"]) for r in rows] == [("psa", "skipped")]
-    assert "no PSA connection" in rows[0]["last_error"]
+    assert [(r["channel"], r["status"]) for r in rows] == [("email", "pending"), ("psa", "skipped")]
+    assert "no PSA connection" in rows[1]["last_error"]
 
 
 @pytest.fixture
@@ -268,7 +270,7 @@ async def test_webhook_channel_is_signed_and_recorded(
     assert body["handoff"]["status"] == "open"
     assert body["link"].endswith(handoff["id"])
     rows = await deliveries(tenant["senior"], handoff["id"])
-    assert [(r["channel"], r["status"]) for r in rows] == [("webhook", "sent")]
+    assert [(r["channel"], r["status"]) for r in rows] == [("email", "pending"), ("webhook", "sent")]
 
 
 async def test_a_webhook_carries_the_event_the_stream_carried(

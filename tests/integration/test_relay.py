@@ -30,12 +30,13 @@ async def test_escalation_is_published_after_commit_with_its_jobs(tenants: Tenan
     junior, senior = tenant["junior"], tenant["senior"]
     started = time.perf_counter()
     handoff = await junior.escalate((await junior.new_session("Outlook prompts for password"))["id"])
-    events = await wait_for_events(runtime, str(tenant.account_id), 1)
+    events = await wait_for_events(runtime, str(tenant.account_id), 2)
     latency_ms = (time.perf_counter() - started) * 1000
     print(f"\n[{runtime.engine.dialect.name}] escalation request + relay to the stream: {latency_ms:.1f} ms")
 
-    assert [e["type"] for e in events] == ["handoff_created"]
+    assert [e["type"] for e in events] == ["handoff_created", "handoff_paged"]
     assert events[0]["handoff_id"] == handoff["id"]
+    assert events[1]["handoff_id"] == handoff["id"]
     assert events[0]["handoff"]["status"] == "open"
     # The jobs follow the event in the same batch, a moment later.
     jobs = {f"assess:{handoff['id']}", f"notify:{handoff['id']}", f"psa_push:{handoff['id']}"}
@@ -45,9 +46,9 @@ async def test_escalation_is_published_after_commit_with_its_jobs(tenants: Tenan
     assert jobs <= ids
 
     await senior.post(f"/api/v1/handoffs/{handoff['id']}/claim")
-    events = await wait_for_events(runtime, str(tenant.account_id), 2)
-    assert [e["type"] for e in events] == ["handoff_created", "handoff_claimed"]
-    assert events[1]["handoff"]["claimed_by"]["id"] == str(senior.id)
+    events = await wait_for_events(runtime, str(tenant.account_id), 3)
+    assert [e["type"] for e in events] == ["handoff_created", "handoff_paged", "handoff_claimed"]
+    assert events[2]["handoff"]["claimed_by"]["id"] == str(senior.id)
 
 
 async def test_a_park_publishes_nothing(tenants: TenantFactory, runtime: Runtime) -> None:
@@ -57,11 +58,12 @@ async def test_a_park_publishes_nothing(tenants: TenantFactory, runtime: Runtime
     assert (
         await junior.post(f"/api/v1/ai-sessions/{session['id']}/handoff", json={"intent": "park"})
     ).status_code == 201
-    await junior.escalate((await junior.new_session())["id"])
-    events = await wait_for_events(runtime, str(tenant.account_id), 1)
+    escalated = await junior.escalate((await junior.new_session())["id"])
+    events = await wait_for_events(runtime, str(tenant.account_id), 2)
     await asyncio.sleep(0.2)
-    events = await wait_for_events(runtime, str(tenant.account_id), 1)
-    assert [e["type"] for e in events] == ["handoff_created"]
+    events = await wait_for_events(runtime, str(tenant.account_id), 2)
+    assert [e["type"] for e in events] == ["handoff_created", "handoff_paged"]  # the escalation's, none of the park
+    assert {e["handoff_id"] for e in events} == {escalated["id"]}
 
 
 async def test_the_event_goes_out_as_written_and_only_its_jobs_carry_the_request_id(
@@ -75,10 +77,11 @@ async def test_the_event_goes_out_as_written_and_only_its_jobs_carry_the_request
     response = await tenant["junior"].post(path, json=escalate, headers=traced)
     assert response.status_code == 201
     handoff_id = response.json()["id"]
-    [published] = await wait_for_events(runtime, str(tenant.account_id), 1)
-    [written] = [row for row in await outbox_rows(runtime, tenant.account_id) if row["kind"] == "event"]
+    [published, published_paged] = await wait_for_events(runtime, str(tenant.account_id), 2)
+    [written, written_paged] = [row for row in await outbox_rows(runtime, tenant.account_id) if row["kind"] == "event"]
     assert written["request_id"] == "trace-relay-7"
     assert {k: v for k, v in published.items() if k != "id"} == written["payload"]  # the event, as it was written
+    assert {k: v for k, v in published_paged.items() if k != "id"} == written_paged["payload"]
     assert "request_id" not in published
     if runtime.redis_pool is not None:  # arq's queue shows what a worker will run; the in-process one does not
         arq = arq_client(runtime.redis_pool)

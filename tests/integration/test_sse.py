@@ -74,6 +74,9 @@ async def test_ready_then_live_events(port: int, tenants: TenantFactory) -> None
         "assessment_status": "pending",
     }
 
+    paged = await client.next_frame()
+    assert paged.event == "handoff_paged"
+    assert paged.json["handoff_id"] == handoff["id"]
     await senior.post(f"/api/v1/handoffs/{handoff['id']}/claim")
     claimed = await client.next_frame()
     assert claimed.event == "handoff_claimed"
@@ -87,17 +90,21 @@ async def test_last_event_id_replays_exactly_what_followed(port: int, tenants: T
     first = await SSEClient.connect(port, senior.token)
     await first.next_frame()
     handoffs = [await junior.escalate((await junior.new_session(f"s{i}"))["id"]) for i in range(5)]
-    seen = await first.events(5)
-    assert [f.json["handoff_id"] for f in seen] == [h["id"] for h in handoffs]
+    # Each escalation is its `handoff_created`, then its `handoff_paged`.
+    created_then_paged = ("handoff_created", "handoff_paged")
+    seen = await first.events(10)
+    assert [(f.event, f.json["handoff_id"]) for f in seen] == [
+        (t, h["id"]) for h in handoffs for t in created_then_paged
+    ]
     await first.close()
 
     later = [await junior.escalate((await junior.new_session(f"t{i}"))["id"]) for i in range(3)]
-    resumed = await SSEClient.connect(port, senior.token, last_event_id=seen[1].id)
+    resumed = await SSEClient.connect(port, senior.token, last_event_id=seen[3].id)
     ready = await resumed.next_frame()
     assert ready.event == "ready"
-    replayed = await resumed.events(6)
-    expected = [h["id"] for h in handoffs[2:] + later]
-    assert [f.json["handoff_id"] for f in replayed] == expected
+    replayed = await resumed.events(12)
+    expected = [(t, h["id"]) for h in handoffs[2:] + later for t in created_then_paged]
+    assert [(f.event, f.json["handoff_id"]) for f in replayed] == expected
     live = await junior.escalate((await junior.new_session("live"))["id"])
     assert (await resumed.next_frame()).json["handoff_id"] == live["id"]
     await resumed.close()
@@ -136,8 +143,10 @@ async def test_accounts_never_see_each_other_and_parks_are_silent(port: int, ten
     mine = await first["junior"].escalate((await first["junior"].new_session())["id"])
     theirs = await second["junior"].escalate((await second["junior"].new_session())["id"])
 
-    assert (await watch_first.next_frame()).json["handoff_id"] == mine["id"]
-    assert (await watch_second.next_frame()).json["handoff_id"] == theirs["id"]
+    for watch, handoff in ((watch_first, mine), (watch_second, theirs)):
+        for event in ("handoff_created", "handoff_paged"):
+            frame = await watch.next_frame()
+            assert (frame.event, frame.json["handoff_id"]) == (event, handoff["id"])
     with pytest.raises(TimeoutError):
         await watch_first.next_frame(timeout=0.5)
     with pytest.raises(TimeoutError):

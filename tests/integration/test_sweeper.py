@@ -70,7 +70,8 @@ async def test_lost_jobs_of_an_escalation_are_queued_again_once(tenants: TenantF
     lost = {f"{job}:{handoff['id']}" for job in ("assess", "notify", "psa_push")}
     assert not lost & await queued(queue)
 
-    sweep = sweeper(runtime, queue, stale_after_s=0)
+    # Step 0 wrote the emails' rows with the escalation: the lost `notify` is found by its rows left pending.
+    sweep = sweeper(runtime, queue, stale_after_s=0, idle_s=0)
     first = await sweep.sweep()
     assert lost <= await queued(queue)  # its assessment, its emails and its PSA note
     second = await sweep.sweep()

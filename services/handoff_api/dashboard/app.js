@@ -34,7 +34,7 @@ function setConnection(state) {
 
 function showHeader(me) {
   nav.hidden = !me;
-  document.querySelector('[data-testid=nav-team]').hidden = !me?.isAdmin;
+  document.querySelector('[data-testid=nav-team]').hidden = !me;
   userBox.hidden = !me;
   document.querySelector('[data-testid=whoami]').textContent = me ? me.name : '';
   document.getElementById('me-role').textContent = me ? me.role : '';
@@ -177,7 +177,7 @@ function route() {
   } else if (hash === '#/sessions') {
     setPageTitle('My sessions');
     unmountView = mountSessions(main, ctx);
-  } else if (hash === '#/team' && ctx.me.isAdmin) {
+  } else if (hash === '#/team') {
     setPageTitle('Team');
     unmountView = mountTeam(main, ctx);
   } else if (handoff) {

@@ -104,8 +104,8 @@ function countField(name, label, value, bounds) {
   };
 }
 
-// Returns the form; `save(body)` resolves when stored and rejects with an ApiError.
-// `choices` ({ rotations, seniors, people }) are what a step may notify.
+// Returns { element, offer(choices) }; `save(body)` resolves when stored and rejects with an ApiError.
+// `choices` ({ rotations, seniors, people }) are what a step may notify; `offer` swaps them in place.
 export function policyForm(policy, save, choices = { rotations: [], seniors: [], people: new Map() }) {
   const reminders = URGENCIES.map((u) => [u, durationField(u, `${u[0].toUpperCase()}${u.slice(1)} urgency`, policy.unclaimed_reminder_s[u], REMINDER)]);
   const maxReminders = countField('max_reminders', 'Reminders at most', policy.max_reminders, { min: 0, max: 10 });
@@ -162,5 +162,5 @@ export function policyForm(policy, save, choices = { rotations: [], seniors: [],
       button.disabled = false;
     }
   });
-  return form;
+  return { element: form, offer: (next) => steps.offer(next) };
 }

@@ -111,7 +111,8 @@ function stepBlock(step, index, count, options, onRemove) {
 }
 
 // The steps editor. `options`: { rotations: [name], seniors: [{id, name}], people: Map(id → name) }.
-export function stepsEditor(initial, options) {
+export function stepsEditor(initial, offered) {
+  let options = offered;
   let steps = (initial && initial.length ? initial : [{ after_s: 0, notify: ['all_seniors'] }]).map((s) => ({ after_s: s.after_s, notify: [...s.notify] }));
   let blocks = [];
   const list = h('div', { class: 'steps', testid: 'steps' });
@@ -148,6 +149,12 @@ export function stepsEditor(initial, options) {
 
   return {
     element,
+    // New rotations or seniors to choose from; what is on screen stays as it is.
+    offer(next) {
+      steps = current();
+      options = next;
+      draw();
+    },
     clear() {
       for (const block of blocks) {
         block.error.textContent = '';

@@ -1,46 +1,59 @@
-// The Team view (owners and admins): the escalation policy form, the team's figures and a small chart.
+// The Team view: who is on call (every member), and for owners and admins the escalation policy form,
+// the team's figures and a small chart.
 
 import { api, seg } from './api.js';
 import { mountChart } from './chart.js';
 import { h, replace } from './dom.js';
 import { short } from './duration.js';
 import { toast } from './notify.js';
+import { mountOnCall } from './oncall.js';
+import { accountSeniors } from './people.js';
 import { policyForm } from './policy-form.js';
 
 const URGENCIES = ['low', 'normal', 'high'];
-const SENIOR_ROLES = ['engineer', 'admin', 'owner'];
 
 export function mountTeam(root, { me }) {
   const account = me.accountId;
   const heading = h('h1', { tabindex: '-1' }, 'Team');
   const policySlot = h('div');
   const figuresSlot = h('div', { testid: 'team-figures', 'aria-live': 'polite' });
+  const onCallSlot = h('div', { class: 'oncall', testid: 'oncall' });
   replace(root, h('section', { class: 'page team', testid: 'team' },
-    h('div', { class: 'page__head' }, heading, h('p', { class: 'page__sub' }, 'How fast the team picks up escalations, and when it is reminded.')),
-    h('section', { class: 'panel', 'aria-labelledby': 'policy-heading' }, h('h2', { id: 'policy-heading' }, 'Escalation policy'), policySlot),
-    h('section', { class: 'panel', 'aria-labelledby': 'figures-heading' }, h('h2', { id: 'figures-heading' }, 'Last 7 days'), figuresSlot)));
+    h('div', { class: 'page__head' }, heading, h('p', { class: 'page__sub' }, me.isAdmin
+      ? 'Who is on call, how fast the team picks up escalations, and when it is reminded.'
+      : 'Who is on call, now and over the next 14 days.')),
+    onCallSlot,
+    me.isAdmin ? [
+      h('section', { class: 'panel', 'aria-labelledby': 'policy-heading' }, h('h2', { id: 'policy-heading' }, 'Escalation policy'), policySlot),
+      h('section', { class: 'panel', 'aria-labelledby': 'figures-heading' }, h('h2', { id: 'figures-heading' }, 'Last 7 days'), figuresSlot),
+    ] : []));
   let disposed = false;
   let stopChart = () => {};
-
   let choices = { rotations: [], seniors: [], people: new Map() };
+  let form = null;
+  // A rota saved above changes which rotations a step may notify; steps being edited are kept.
+  const stopOnCall = mountOnCall(onCallSlot, { me, onSaved: (doc) => {
+    choices = { ...choices, rotations: (doc.rotations || []).map((r) => r.name) };
+    form?.offer(choices);
+  } });
+
   function showPolicy(policy) {
-    replace(policySlot, policyForm(policy, async (body) => {
+    form = policyForm(policy, async (body) => {
       const saved = await api.put(`/api/v1/accounts/${seg(account)}/escalation-policy`, body);
       toast('Escalation policy saved: it applies from each open escalation\u2019s next reminder on.');
       if (!disposed) showPolicy(saved);
-    }, choices));
+    }, choices);
+    replace(policySlot, form.element);
   }
 
   // What a step may notify: the rota's rotations and the account's active seniors. Either list may be
-  // unavailable (no rota yet); the form then offers what it has, and "all seniors" always.
+  // unavailable; the form then offers what it has, and "all seniors" always.
   async function loadChoices() {
-    const [rota, members] = await Promise.all([
+    const [rota, seniors] = await Promise.all([
       api.get(`/api/v1/accounts/${seg(account)}/on-call`).catch(() => ({ rotations: [] })),
-      api.get(`/api/v1/accounts/${seg(account)}/users`).catch(() => ({ items: [] })),
+      accountSeniors(account).catch(() => []),
     ]);
-    const people = new Map((members.items || []).map((u) => [String(u.id), u.name]));
-    const seniors = (members.items || []).filter((u) => u.active !== false && SENIOR_ROLES.includes(u.role))
-      .map((u) => ({ id: String(u.id), name: u.name })).sort((a, b) => a.name.localeCompare(b.name));
+    const people = new Map(seniors.map((s) => [String(s.id), s.name]));
     return { rotations: (rota.rotations || []).map((r) => r.name), seniors, people };
   }
 
@@ -93,6 +106,7 @@ export function mountTeam(root, { me }) {
       }
     }
   }
-  load();
-  return () => { disposed = true; stopChart(); };
+  // The policy and the figures are for owners and admins only: the API refuses them to everyone else.
+  if (me.isAdmin) load();
+  return () => { disposed = true; stopChart(); stopOnCall(); };
 }

@@ -24,7 +24,7 @@ class EmailChannel:
         self.sender = sender
 
     async def plan(self, db: AsyncSession, handoff: HandoffRow) -> Plan:
-        """A row per senior to page: those its steps paged, or, without steps, every eligible senior."""
+        """A row per senior its steps paged who is still eligible; one from before steps: every eligible senior."""
         seniors = await seniors_to_page(db, handoff.account_id, handoff.created_by_id)
         if handoff.paging:  # the steps wrote their rows as they paged; here they are only made sure of
             paged = paged_ids(handoff)
