@@ -9,6 +9,7 @@ import { h, replace } from './dom.js';
 import { withCode } from './inline.js';
 import { messageItem, OUTCOME_LABELS } from './messages.js';
 import { announce, setPageTitle, toast } from './notify.js';
+import { pagedLine } from './paged.js';
 import { seenEscalations } from './storage.js';
 import { formatTime, timeAgo } from './time.js';
 import { timelineBlock } from './timeline.js';
@@ -146,6 +147,7 @@ export function mountHandoff(root, id, { me, stream, queue, navigate }) {
           h('strong', { testid: 'escalator' }, handoff.created_by?.name || 'someone')),
         h('time', { class: 'fact', datetime: handoff.created_at, title: formatTime(handoff.created_at) },
           `${formatTime(handoff.created_at)} (${timeAgo(handoff.created_at)})`)),
+      pagedLine(handoff.paged),
       ownership);
   }
 

@@ -8,7 +8,7 @@ import { onCallForm, onCallSummary } from './oncall-form.js';
 import { nextDays, onCallNow } from './oncall-strip.js';
 import { accountSeniors } from './people.js';
 
-export function mountOnCall(root, { me }) {
+export function mountOnCall(root, { me, onSaved = () => {} }) {
   const base = `/api/v1/accounts/${seg(me.accountId)}/on-call`;
   const nowSlot = h('div', { testid: 'oncall-now-slot', 'aria-live': 'polite' }, h('p', { class: 'muted' }, 'Loading…'));
   const daysSlot = h('div', { testid: 'oncall-days-slot' });
@@ -50,6 +50,7 @@ export function mountOnCall(root, { me }) {
             const saved = await api.put(base, body);
             toast('On-call rota saved.');
             if (disposed) return;
+            onSaved(saved);
             showForm(saved);
             const fresh = await calendar();
             if (!disposed) showCalendar(saved, fresh);

@@ -2,6 +2,7 @@
 
 import { h } from './dom.js';
 import { bestUnit, inWords, UNITS } from './duration.js';
+import { stepsEditor } from './policy-steps.js';
 
 const URGENCIES = ['low', 'normal', 'high'];
 const REMINDER = { min: 5, max: 86400 };
@@ -103,17 +104,22 @@ function countField(name, label, value, bounds) {
   };
 }
 
-// Returns the form; `save(body)` resolves when stored and rejects with an ApiError.
-export function policyForm(policy, save) {
+// Returns { element, offer(choices) }; `save(body)` resolves when stored and rejects with an ApiError.
+// `choices` ({ rotations, seniors, people }) are what a step may notify; `offer` swaps them in place.
+export function policyForm(policy, save, choices = { rotations: [], seniors: [], people: new Map() }) {
   const reminders = URGENCIES.map((u) => [u, durationField(u, `${u[0].toUpperCase()}${u.slice(1)} urgency`, policy.unclaimed_reminder_s[u], REMINDER)]);
   const maxReminders = countField('max_reminders', 'Reminders at most', policy.max_reminders, { min: 0, max: 10 });
   const stale = durationField('stale_claim_s', 'Nudge a claimer who goes quiet after', policy.stale_claim_s, STALE);
+  const steps = stepsEditor(policy.steps, choices);
+  const links = h('input', { id: 'policy-email_pick_up_links', type: 'checkbox', testid: 'policy-email_pick_up_links', checked: policy.email_pick_up_links !== false });
   const error = h('p', { class: 'form-error', testid: 'policy-error', role: 'alert' });
   const button = h('button', { type: 'submit', class: 'btn btn--primary', testid: 'policy-save' }, 'Save policy');
   const form = h('form', { class: 'policy', testid: 'policy-form', novalidate: true },
     h('fieldset', {}, h('legend', {}, 'Remind the team when an escalation waits unclaimed for'),
       h('div', { class: 'policy__row' }, reminders.map(([, field]) => field.element))),
     h('div', { class: 'policy__row' }, maxReminders.element, stale.element),
+    steps.element,
+    h('div', { class: 'field' }, h('label', { class: 'check', for: 'policy-email_pick_up_links' }, links, ' Put a pick-up link in emails')),
     error,
     button);
   const fields = [...reminders.map(([, field]) => field), maxReminders, stale];
@@ -121,6 +127,7 @@ export function policyForm(policy, save) {
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     for (const field of fields) field.input.removeAttribute('aria-invalid');
+    steps.clear();
     const read = fields.map((field) => [field, field.read()]);
     const bad = read.find(([, result]) => result.error);
     if (bad) {
@@ -129,21 +136,31 @@ export function policyForm(policy, save) {
       bad[0].input.focus();
       return;
     }
+    const chosen = steps.read();
+    if (chosen.error) {
+      error.textContent = `Not saved: see step ${chosen.step}.`;
+      chosen.input?.focus();
+      return;
+    }
     const value = (field) => read.find(([f]) => f === field)[1].value;
     const body = {
       unclaimed_reminder_s: Object.fromEntries(reminders.map(([u, field]) => [u, value(field)])),
       max_reminders: value(maxReminders),
       stale_claim_s: value(stale),
+      steps: chosen.value,
+      email_pick_up_links: links.checked,
     };
     button.disabled = true;
     try {
       await save(body);
       error.textContent = '';
     } catch (failure) {
-      error.textContent = errorInWords(failure);
+      // A refused step is explained beside it; the alert points there, for those who hear the page.
+      const step = steps.showApiError(failure);
+      error.textContent = step ? `Not saved: see step ${step}.` : errorInWords(failure);
     } finally {
       button.disabled = false;
     }
   });
-  return form;
+  return { element: form, offer: (next) => steps.offer(next) };
 }

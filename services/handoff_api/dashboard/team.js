@@ -7,6 +7,7 @@ import { h, replace } from './dom.js';
 import { short } from './duration.js';
 import { toast } from './notify.js';
 import { mountOnCall } from './oncall.js';
+import { accountSeniors } from './people.js';
 import { policyForm } from './policy-form.js';
 
 const URGENCIES = ['low', 'normal', 'high'];
@@ -28,14 +29,32 @@ export function mountTeam(root, { me }) {
     ] : []));
   let disposed = false;
   let stopChart = () => {};
-  const stopOnCall = mountOnCall(onCallSlot, { me });
+  let choices = { rotations: [], seniors: [], people: new Map() };
+  let form = null;
+  // A rota saved above changes which rotations a step may notify; steps being edited are kept.
+  const stopOnCall = mountOnCall(onCallSlot, { me, onSaved: (doc) => {
+    choices = { ...choices, rotations: (doc.rotations || []).map((r) => r.name) };
+    form?.offer(choices);
+  } });
 
   function showPolicy(policy) {
-    replace(policySlot, policyForm(policy, async (body) => {
+    form = policyForm(policy, async (body) => {
       const saved = await api.put(`/api/v1/accounts/${seg(account)}/escalation-policy`, body);
       toast('Escalation policy saved: it applies from each open escalation\u2019s next reminder on.');
       if (!disposed) showPolicy(saved);
-    }));
+    }, choices);
+    replace(policySlot, form.element);
+  }
+
+  // What a step may notify: the rota's rotations and the account's active seniors. Either list may be
+  // unavailable; the form then offers what it has, and "all seniors" always.
+  async function loadChoices() {
+    const [rota, seniors] = await Promise.all([
+      api.get(`/api/v1/accounts/${seg(account)}/on-call`).catch(() => ({ rotations: [] })),
+      accountSeniors(account).catch(() => []),
+    ]);
+    const people = new Map(seniors.map((s) => [String(s.id), s.name]));
+    return { rotations: (rota.rotations || []).map((r) => r.name), seniors, people };
   }
 
   function figures(stats) {
@@ -69,11 +88,13 @@ export function mountTeam(root, { me }) {
 
   async function load() {
     try {
-      const [policy, stats] = await Promise.all([
+      const [policy, stats, offered] = await Promise.all([
         api.get(`/api/v1/accounts/${seg(account)}/escalation-policy`),
         api.get(`/api/v1/accounts/${seg(account)}/handoff-stats`),
+        loadChoices(),
       ]);
       if (disposed) return;
+      choices = offered;
       showPolicy(policy);
       const { nodes, box } = figures(stats);
       replace(figuresSlot, nodes);
