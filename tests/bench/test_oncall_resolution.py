@@ -136,15 +136,17 @@ async def test_on_call_resolution_cost(runtimes: dict[str, Runtime], pg_client: 
     # does weighs on each figure alike.
     for n, moment in enumerate([moments[0], *moments]):
         if n == 1:
-            directory_ms.clear(), step_ms.clear(), shifts_ms.clear(), answers.clear()
+            for kept in (directory_ms, step_ms, shifts_ms, answers):
+                kept.clear()
         async with runtime.sessionmaker() as db:
-            principal = await timed(lambda: principal_from_claims(db, claims), directory_ms)  # noqa: B023
-            assert principal is not None and principal.user_id == owner.id
+            principal = await timed(lambda: principal_from_claims(db, claims), directory_ms)
+            assert principal is not None
+            assert principal.user_id == owner.id
         async with runtime.sessionmaker() as db:
             answers.append((moment, await timed(lambda: on_call_at(db, account_id, moment), step_ms)))  # noqa: B023
         async with runtime.sessionmaker() as db:
             found = await timed(
-                lambda: on_call_shifts(db, reader, account_id, rfc3339(SINCE), rfc3339(UNTIL)),  # noqa: B023
+                lambda: on_call_shifts(db, reader, account_id, rfc3339(SINCE), rfc3339(UNTIL)),
                 shifts_ms,
             )
     assert found is not None
