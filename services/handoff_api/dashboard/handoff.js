@@ -250,8 +250,12 @@ export function mountHandoff(root, id, { me, stream, queue, navigate }) {
 
   const onEvent = (event) => { if (event.detail?.handoff_id === id) load(); };
   const onResync = () => load();
+  // A stream that opened without a cursor replays nothing: an event that went out before it was live (the
+  // assessment becoming ready while this screen loaded) is only seen by reading the handoff again.
+  const onReady = (event) => { if (!event.detail?.resumed) load(); };
   stream.addEventListener('event', onEvent);
   stream.addEventListener('resync', onResync);
+  stream.addEventListener('ready', onReady);
   load();
 
   return () => {
@@ -259,5 +263,6 @@ export function mountHandoff(root, id, { me, stream, queue, navigate }) {
     clearTimeout(pollTimer);
     stream.removeEventListener('event', onEvent);
     stream.removeEventListener('resync', onResync);
+    stream.removeEventListener('ready', onReady);
   };
 }
