@@ -11,6 +11,7 @@ from shared.handoffs.tables import AssessmentFeedbackRow, HandoffRow
 from shared.integrations.tables import OutboundAllowRow, PSAConnectionRow
 from shared.oncall.tables import OnCallRow
 from shared.outbox.table import OutboxRow
+from shared.pickup.tables import PickUpLinkRow
 from shared.policy.tables import EscalationPolicyRow, HandoffTimer
 from shared.sessions.tables import AISession, SessionMessage
 
@@ -29,5 +30,6 @@ TABLES = (
     OutboundAllowRow,
     OutboxRow,
     OnCallRow,
+    PickUpLinkRow,
 )
 metadata: MetaData = Base.metadata

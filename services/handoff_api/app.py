@@ -24,6 +24,7 @@ from services.handoff_api.controllers.handoffs import EscalationQueueController,
 from services.handoff_api.controllers.health import HealthController, MetricsController
 from services.handoff_api.controllers.integrations import OutboundAllowController, PSAController
 from services.handoff_api.controllers.oncall import OnCallController
+from services.handoff_api.controllers.pick_up import PickUpController
 from services.handoff_api.controllers.sessions import SessionController
 from services.handoff_api.dependencies import CONTEXT_KEY, DEPENDENCIES, ApiContext
 from services.handoff_api.edge import Edge
@@ -103,6 +104,7 @@ def create_app(
             OutboundAllowController,
             EscalationPolicyController,
             OnCallController,
+            PickUpController,
             escalation_stream,
             dashboard_router(),
         ],

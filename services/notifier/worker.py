@@ -20,6 +20,7 @@ from shared.escalations.runner import TimerRunner
 from shared.jobs.base import JobHandler
 from shared.jobs.sweeper import Sweeper
 from shared.outbound.guard import OutboundClients, OutboundPolicy
+from shared.pickup.links import PickUpLinks
 
 log = logging.getLogger("handoff.notifier")
 MAX_RETRY_DELAY_S = 300
@@ -36,6 +37,7 @@ def build_jobs(runtime: Runtime, outbound: OutboundClients) -> dict[str, JobHand
         public_url=settings.public_url,
         sender=settings.smtp_from,
         lease_s=lease_s,
+        links=PickUpLinks.from_settings(settings),
     )
     box = SecretBox(settings.secret_key)
     push = PushToPSA(runtime.sessionmaker, box, outbound, public_url=settings.public_url, lease_s=lease_s)

@@ -11,7 +11,7 @@ from shared.clock import utcnow
 from shared.directory.who import require_may_claim, require_senior
 from shared.errors import HandoffNotClaimable
 from shared.handoffs.events import announce
-from shared.handoffs.schemas import Handoff, HandoffStatus, Intent
+from shared.handoffs.schemas import ClaimVia, Handoff, HandoffStatus, Intent
 from shared.handoffs.service import (
     advance_open_handoff,
     handoff_with_feedback,
@@ -24,8 +24,10 @@ from shared.handoffs.views import handoff_out
 from shared.policy.timers import REMINDER, STEP, cancel_timers, schedule_stale_claim
 
 
-async def claim_handoff(db: AsyncSession, principal: Principal, handoff_id: uuid.UUID) -> Handoff:
-    """Claim an open escalation.
+async def claim_handoff(
+    db: AsyncSession, principal: Principal, handoff_id: uuid.UUID, *, via: ClaimVia = "api"
+) -> Handoff:
+    """Claim an open escalation; `via` says how (the timeline shows it).
 
     The winner is decided by one conditional UPDATE (`WHERE status = 'open'`): concurrent
     claimers queue on the row lock and every one after the first matches nothing.
@@ -45,6 +47,7 @@ async def claim_handoff(db: AsyncSession, principal: Principal, handoff_id: uuid
             "claimed_by_id": principal.user_id,
             "claimed_by_name": principal.name,
             "claimed_at": utcnow(),
+            "claimed_via": via,
         },
     )
     if not won:

@@ -42,7 +42,7 @@ DOMAIN_FLOORS: tuple[frozenset[str], ...] = (
     frozenset({"sessions", "integrations", "oncall"}),
     frozenset({"policy"}),
     frozenset({"handoffs"}),
-    frozenset({"deliveries"}),
+    frozenset({"deliveries", "pickup"}),
     frozenset({"escalations"}),
     frozenset({"assessments"}),
 )
