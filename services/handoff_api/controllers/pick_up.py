@@ -12,7 +12,7 @@ import logging
 import uuid
 from typing import Any
 
-from litestar import Controller, MediaType, Request, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
@@ -37,9 +37,7 @@ MAX_USER_AGENT_CHARS = 300
 
 
 def _answer(page: pages.Page) -> Response[bytes]:
-    return Response(
-        page.body, status_code=page.status, media_type=f"{MediaType.HTML}; charset=utf-8", headers=pages.HEADERS
-    )
+    return Response(page.body, status_code=page.status, media_type="text/html", headers=pages.HEADERS)
 
 
 def _logged(
