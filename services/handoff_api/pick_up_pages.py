@@ -37,6 +37,7 @@ font:inherit;font-weight:600;cursor:pointer;overflow-wrap:anywhere}
 button:hover{background:#1e3a8a}
 button:focus-visible,a:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}
 a{color:#1d4ed8}
+time{white-space:nowrap}
 .hint{color:#374151;font-size:.875rem}
 @media (min-width:40rem){main{padding-top:3rem}button{width:auto}}
 """.strip()
