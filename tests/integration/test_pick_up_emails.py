@@ -191,3 +191,20 @@ async def test_a_new_key_in_front_keeps_every_link_and_dropping_its_key_gives_a_
     assert second["sam"] != first["sam"]
     assert await opens(client, second["sam"]) == 200
     assert await opens(client, first["sam"]) == 404  # one link per senior: the new one took its place
+
+
+async def test_a_reminder_after_the_link_expired_carries_none(
+    tenants: TenantFactory, runtime: Runtime, smtp: SMTPServer, client: httpx.AsyncClient
+) -> None:
+    tenant = await tenants.create(junior="engineer", sam="engineer")
+    await put_policy(tenant, FAST)
+    handoff_id = await escalation(tenant)
+    one_second = PickUpLinks(LinkKeys.from_secret(runtime.settings.secret_key), ttl_s=1)
+    link = (await emailed_links(runtime, smtp, handoff_id, links=one_second))["sam"]
+    await asyncio.sleep(1.1)
+    await timers_fire(runtime, handoff_id)
+    [reminder] = (await emails_for(runtime, smtp, handoff_id, round=1, links=one_second)).values()
+    assert "/pick-up/" not in reminder.text()
+    assert "/pick-up/" not in reminder.html()
+    assert f"/#/handoffs/{handoff_id}" in reminder.text()
+    assert await opens(client, link) == 404
