@@ -13,6 +13,7 @@ from sqlalchemy.orm import load_only
 
 from shared.auth.principal import Principal
 from shared.channels import channel_jobs
+from shared.chat.jobs import WITHDRAWN_ROUND, queue_chat_posts
 from shared.clock import utcnow
 from shared.db.aggregates import count_if
 from shared.db.tenancy import TenantLoader
@@ -215,4 +216,5 @@ async def withdraw_handoff(db: AsyncSession, principal: Principal, handoff_id: u
         raise HandoffActionNotAllowed(f"the escalation is {handoff.status}")
     await reactivate_session(db, handoff)
     announce(db, handoff, "handoff_withdrawn")
+    await queue_chat_posts(db, account_id=handoff.account_id, handoff_id=handoff.id, round=WITHDRAWN_ROUND)
     return handoff_out(handoff)
