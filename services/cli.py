@@ -294,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
         worker.set_defaults(func=func)
     sub.add_parser(
-        "rotate-secrets", help="re-encrypt every stored credential and webhook URL under the first key of HANDOFF_SECRET_KEY"
+        "rotate-secrets", help="re-encrypt stored credentials and chat URLs under the first key of HANDOFF_SECRET_KEY"
     ).set_defaults(func=cmd_rotate_secrets)
     for name, func, help_text in (
         ("api", cmd_api, "run the HTTP/SSE API"),

@@ -42,16 +42,29 @@ def no_links(text: str) -> str:
 
 
 def fit(notice: ChatNotice, size: Callable[[ChatNotice], int], limit: int) -> ChatNotice:
-    """`notice` with its note and summary cut, the longer first, until `size` of it is at most `limit`."""
-    while (over := size(notice) - limit) > 0:
-        cut_note = len(notice.note) >= len(notice.summary)
-        text = notice.note if cut_note else notice.summary
-        if not text:
-            raise ValueError("the post does not fit even without its note and summary")
-        without = replace(notice, note="") if cut_note else replace(notice, summary="")
-        # What one character of this field costs once escaped and encoded, so the cut is close to what is needed.
-        per_char = max(1.0, (size(notice) - size(without)) / len(text))
-        keep = len(text) - math.ceil(over / per_char) - len(ELLIPSIS)
-        text = shortened(text, keep) if keep > len(ELLIPSIS) else ""
-        notice = replace(notice, note=text) if cut_note else replace(notice, summary=text)
+    """`notice` with its note and summary cut until `size` of it is at most `limit`: the longer one first, down to
+    the other's length, then both alike, so neither is lost to the other."""
+    # A character costs at least one unit of `size`: more than `limit` of them can never fit.
+    notice = replace(notice, note=shortened(notice.note, limit), summary=shortened(notice.summary, limit))
+    bare = size(replace(notice, note="", summary=""))
+    if bare > limit:
+        raise ValueError("the post does not fit even without its note and summary")
+    while (over := (full := size(notice)) - limit) > 0:
+        lengths = len(notice.note) + len(notice.summary)
+        # What one character of the two costs once escaped and encoded, so the cut is close to what is needed.
+        per_char = max(1.0, (full - bare) / lengths)
+        cap = _cap(len(notice.note), len(notice.summary), lengths - math.ceil(over / per_char) - 2 * len(ELLIPSIS))
+        notice = replace(notice, note=_cut(notice.note, cap), summary=_cut(notice.summary, cap))
     return notice
+
+
+def _cap(a: int, b: int, keep: int) -> int:
+    """The longest length both texts may keep so that together they keep at most `keep` characters."""
+    if keep <= 0:
+        return 0
+    short = min(a, b)
+    return keep // 2 if keep <= 2 * short else keep - short
+
+
+def _cut(text: str, cap: int) -> str:
+    return shortened(text, cap) if cap > len(ELLIPSIS) else ("" if len(text) > cap else text)

@@ -20,15 +20,16 @@ CARD_VERSION = "1.4"
 MAX_BODY_BYTES = 28_000
 INTERVAL_S = 0.25  # at most 4 posts a second to one webhook
 
-# Markdown's punctuation, each written after a backslash so it is shown as itself.
-_MARKDOWN = re.compile(r"([\\*_~\[\]()#>\-+!|`])")
+# Markdown's punctuation (and what opens an autolink, HTML or an entity), each written after a backslash so it is
+# shown as itself.
+_MARKDOWN = str.maketrans({char: "\\" + char for char in "\\*_~[]()#<>-+!|`&"})
 # A line that opens with a number and a dot would become a numbered list.
 _ORDERED_ITEM = re.compile(r"(?m)^(\s*\d+)\.")
 
 
 def escaped(text: str) -> str:
     """`text` as a Teams text block shows it literally: no Markdown, no links, its line breaks kept."""
-    text = _ORDERED_ITEM.sub(r"\1\\.", _MARKDOWN.sub(r"\\\1", no_links(text)))
+    text = _ORDERED_ITEM.sub(r"\1\\.", no_links(text).translate(_MARKDOWN))
     # One line break in Markdown is a space; a blank line between them keeps each line on its own.
     return "\n\n".join(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
 
