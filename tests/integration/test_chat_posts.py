@@ -146,6 +146,8 @@ async def test_an_escalation_is_posted_at_once_to_each_enabled_destination(
         tenant = await team_with_chat(tenants, teams, slack, quiet=quiet)
         handoff = await escalate(tenant, note="Queue at 4,000 messages since 09:10", urgency="high")
         assert handoff["assessment_status"] == "pending"  # no assessor runs here: the post does not wait for one
+        jobs = [r["job_id"] for r in await outbox_rows(runtime, tenant.account_id) if r["kind"] == "job"]
+        assert f"chat_post:{handoff['id']}" in jobs  # written with the escalation
 
         job = chat_job(runtime, outbound)
         assert await job({"handoff_id": handoff["id"]}) == "2 chat posts handled"
@@ -501,7 +503,8 @@ async def test_the_sweeper_queues_chat_only_for_escalations_a_destination_was_en
             found = await escalations_never_notified(db, older_than_s=0, within_s=3600)
         return {(str(h), job) for h, job in found if str(h) in (quiet["id"], lost["id"])}
 
-    assert (quiet["id"], "chat_post") not in await never_notified()  # no destination: nothing was lost
+    assert "chat_post" not in [r["topic"] for r in await outbox_rows(runtime, without.account_id)]  # no job at all
+    assert (quiet["id"], "chat_post") not in await never_notified()  # and nothing looks lost
     assert (lost["id"], "chat_post") in await never_notified()
     assert await chat_job(runtime, outbound)({"handoff_id": lost["id"]}) == "2 chat posts handled"
     assert (lost["id"], "chat_post") not in await never_notified()
