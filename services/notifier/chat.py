@@ -26,7 +26,7 @@ from shared.channels import CHAT_CHANNELS as CHAT_CHANNEL_NAMES
 from shared.chat.jobs import CLAIMED_ROUND, FOLLOW_UP_ROUNDS, WITHDRAWN_ROUND
 from shared.chat.message import ChatNotice
 from shared.chat.post import PostOutcome, post
-from shared.chat.service import Destination, chat_destinations
+from shared.chat.service import UNOPENED, Destination, chat_destinations
 from shared.crypto import SecretBox
 from shared.db.uow import unit_of_work
 from shared.deliveries.schemas import DeliveryState
@@ -98,6 +98,8 @@ class PostToChat:
                 reason = _why_not(handoff, round, destinations.get(key), firsts.get(key))
                 if reason:
                     await skip(db, row, reason)
+                elif not destinations[key].url:
+                    await record_outcome(db, row.id, DeliveryState.FAILED, error=f"{row.channel}: {UNOPENED}")
                 else:
                     outgoing.append((row, destinations[key]))
             notice = notice_about(handoff, round, handoff_link(self.public_url, str(handoff.id)))

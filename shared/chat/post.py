@@ -17,7 +17,7 @@ import httpx
 
 from shared.chat.message import ChatNotice
 from shared.chat.schemas import ChatTestResult
-from shared.chat.service import Destination
+from shared.chat.service import UNOPENED, Destination
 from shared.chat.vendors import VENDORS, ChatVendor
 from shared.errors import UnsafeTarget
 from shared.pace import Pace, pace_key, wait_to_start
@@ -127,6 +127,9 @@ async def send_test_post(
 ) -> ChatTestResult:
     """Post a test message to `destination` now, enabled or not, as escalation posts go; how the far end answered."""
     vendor = VENDORS[destination.kind]
+    if not destination.url:
+        kind, label = destination.kind, destination.label
+        return ChatTestResult(label=label, kind=kind, sent=False, http_status=None, detail=f"{kind}: {UNOPENED}")
     notice = ChatNotice(
         headline="Test post from the handoff service",
         title=f"Escalations will be posted to {destination.label} like this.",

@@ -33,9 +33,12 @@ from shared.outbound.guard import OutboundPolicy
 _LOCK_NAMESPACE = 0x43484154  # "CHAT": one PUT of an account's list at a time
 
 
+UNOPENED = "its URL does not open with HANDOFF_SECRET_KEY; save it again"
+
+
 @dataclass(frozen=True)
 class Destination:
-    """A destination with its URL opened: for the notifier and the test post only."""
+    """A destination with its URL opened (empty when it does not open): for the notifier and the test post only."""
 
     kind: ChatKind
     label: str
@@ -134,13 +137,12 @@ def _one_line(field: str, value: str) -> None:
 
 
 def _opened(box: SecretBox, row: ChatDestinationRow) -> Destination:
-    return Destination(
-        kind=row.kind,
-        label=row.label,
-        url=str(box.open(row.url_encrypted)["url"]),
-        enabled=row.enabled,
-        enabled_since=row.enabled_since,
-    )
+    """The row with its URL opened; an empty URL when it opens with none of the keys (the key list was changed)."""
+    try:
+        url = str(box.open(row.url_encrypted)["url"])
+    except ConfigError:
+        url = ""
+    return Destination(kind=row.kind, label=row.label, url=url, enabled=row.enabled, enabled_since=row.enabled_since)
 
 
 async def chat_destinations(db: AsyncSession, box: SecretBox, account_id: uuid.UUID) -> list[Destination]:

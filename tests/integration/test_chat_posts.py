@@ -7,7 +7,9 @@ The receivers answer as the vendors do (Teams 202 with no body, Slack 200 `ok`, 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import os
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -24,12 +26,15 @@ from services.assessor.service import AssessHandoff
 from services.notifier.chat import PostToChat
 from services.notifier.service import RetryLater
 from shared.bootstrap import Runtime
+from shared.chat.tables import ChatDestinationRow
 from shared.clock import utcnow
 from shared.crypto import SecretBox
 from shared.db.uow import read_only
 from shared.deliveries.service import chat_follow_ups_never_written, escalations_never_notified
+from shared.deliveries.sweep import notify_sweep
 from shared.escalations.runner import TimerRunner
 from shared.handoffs.tables import HandoffRow
+from shared.jobs.sweeper import Requeue
 from shared.outbound.guard import OutboundClients, OutboundPolicy
 from shared.pace import InProcessPace, Pace, RedisPace
 from shared.policy.tables import HandoffTimer
@@ -525,6 +530,9 @@ async def test_the_sweeper_queues_chat_only_for_escalations_a_destination_was_en
     async with read_only(runtime.sessionmaker) as db:
         follow_ups = await chat_follow_ups_never_written(db, older_than_s=0, within_s=3600)
     assert (uuid.UUID(lost["id"]), "chat_post", 200) in follow_ups
+    async with read_only(runtime.sessionmaker) as db:
+        requeued = await notify_sweep(stale_after_s=0).left_pending(db)
+    assert Requeue("chat_post", f"chat_post:{lost['id']}:200", {"handoff_id": lost["id"], "round": 200}) in requeued
     assert await chat_job(runtime, outbound)({"handoff_id": lost["id"], "round": 200}) == "2 chat posts handled"
     async with read_only(runtime.sessionmaker) as db:
         follow_ups = await chat_follow_ups_never_written(db, older_than_s=0, within_s=3600)
@@ -561,3 +569,35 @@ async def test_two_workers_keep_one_pace_per_destination(
     print(f"\nslack gaps {[round(g, 3) for g in spacing(slack)]}, teams gaps {[round(g, 3) for g in spacing(teams)]}")
     assert min(spacing(slack)) >= 0.9  # one post a second to one Slack hook
     assert min(spacing(teams)) >= 0.2  # four a second to one Teams webhook
+
+
+async def test_a_url_sealed_under_a_key_no_longer_given_fails_its_posts_and_says_why(
+    tenants: TenantFactory,
+    runtime: Runtime,
+    outbound: OutboundClients,
+    teams: FakeTeamsWorkflow,
+    slack: FakeSlackWebhook,
+) -> None:
+    tenant = await team_with_chat(tenants, teams, slack)
+    stranger = SecretBox(base64.urlsafe_b64encode(os.urandom(32)).decode())
+    async with runtime.sessionmaker() as db:
+        await db.execute(
+            update(ChatDestinationRow)
+            .where(ChatDestinationRow.account_id == tenant.account_id, ChatDestinationRow.label == "#escalations")
+            .values(url_encrypted=stranger.seal({"url": slack.url}))
+        )
+        await db.commit()
+    handoff = await escalate(tenant)
+    assert await chat_job(runtime, outbound)({"handoff_id": handoff["id"]}) == "1 chat posts handled"
+    rows = [r for r in await deliveries(tenant["senior"], handoff["id"]) if r["channel"] in ("teams", "slack")]
+    assert sorted((r["channel"], r["status"], r["last_error"]) for r in rows) == [
+        ("slack", "failed", "slack: its URL does not open with HANDOFF_SECRET_KEY; save it again"),
+        ("teams", "sent", None),
+    ]
+    answer = await tenant["lead"].post(
+        f"/api/v1/accounts/{tenant.account_id}/chat/test", json={"label": "#escalations"}
+    )
+    assert answer.status_code == 200
+    assert (answer.json()["sent"], answer.json()["http_status"]) == (False, None)
+    assert "does not open" in answer.json()["detail"]
+    assert slack.arrivals == []
