@@ -23,6 +23,7 @@ from shared.jobs.memory import InProcessJobQueue
 from shared.outbox.lag import OutboxLagSampler
 from shared.outbox.relay import OutboxRelay
 from shared.outbox.writer import PENDING_FLAG
+from shared.pace import InProcessPace, Pace, RedisPace
 from shared.ratelimit import InMemoryRateLimiter, RateLimiter, RedisRateLimiter
 
 ReadinessProbe = Callable[[], Awaitable[bool]]
@@ -39,6 +40,7 @@ class Runtime:
     jobs: JobQueue
     relay: OutboxRelay
     rate_limiter: RateLimiter
+    pace: Pace  # the per-destination pace of chat posts, shared by every process on the same Redis
     readiness_probes: dict[str, ReadinessProbe] = field(default_factory=dict)
     redis_pool: BlockingConnectionPool | None = None
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -56,6 +58,7 @@ class Runtime:
         bus: Bus
         jobs: JobQueue
         limiter: RateLimiter
+        pace: Pace
         pool = None
         if settings.redis_url:
             pool = BlockingConnectionPool.from_url(
@@ -70,10 +73,12 @@ class Runtime:
             bus = RedisBus(pool, tail_url=settings.redis_url, maxlen=settings.stream_maxlen)
             jobs = ArqJobQueue(pool)
             limiter = RedisRateLimiter(pool)
+            pace = RedisPace(pool)
         else:
             bus = InProcessBus(maxlen=settings.stream_maxlen)
             jobs = InProcessJobQueue()
             limiter = InMemoryRateLimiter()
+            pace = InProcessPace()
         for job in channel_jobs():  # every channel is sent by the notifier
             register_job(job, NOTIFY_QUEUE)
         relay = OutboxRelay(sessionmaker, bus, jobs)
@@ -95,6 +100,7 @@ class Runtime:
             jobs,
             relay,
             limiter,
+            pace,
             redis_pool=pool,
             outbox_lag=OutboxLagSampler(sessionmaker),
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import MetaData
 
+from shared.chat.tables import ChatDestinationRow
 from shared.db.base import Base
 from shared.deliveries.tables import Delivery
 from shared.directory.tables import Account, User
@@ -31,5 +32,6 @@ TABLES = (
     OutboxRow,
     OnCallRow,
     PickUpLinkRow,
+    ChatDestinationRow,
 )
 metadata: MetaData = Base.metadata

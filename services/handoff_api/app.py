@@ -17,6 +17,7 @@ from services.handoff_api.auth import (
     bearer_auth_middleware,
     rate_limit_guard,
 )
+from services.handoff_api.controllers.chat import ChatController
 from services.handoff_api.controllers.dashboard import dashboard_router
 from services.handoff_api.controllers.directory import DirectoryController
 from services.handoff_api.controllers.escalations import EscalationPolicyController
@@ -102,6 +103,7 @@ def create_app(
             HandoffController,
             PSAController,
             OutboundAllowController,
+            ChatController,
             EscalationPolicyController,
             OnCallController,
             PickUpController,

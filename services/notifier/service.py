@@ -42,6 +42,7 @@ from shared.handoffs.schemas import AssessmentStatus, HandoffStatus, Intent
 from shared.handoffs.tables import HandoffRow
 from shared.integrations.allow_list import allow_list_of
 from shared.integrations.service import load_connection
+from shared.jobs.base import RetryAfter
 from shared.outbound.guard import OutboundClients
 from shared.pickup.links import PickUpLinks
 from shared.policy.service import policy_of
@@ -55,8 +56,9 @@ def retry_or_fail(transient: bool) -> DeliveryState:
     return DeliveryState.PENDING if transient else DeliveryState.FAILED
 
 
-class RetryLater(Exception):
-    """Some deliveries failed for a reason that may pass; the job should run again later."""
+class RetryLater(RetryAfter):
+    """Some deliveries failed for a reason that may pass; the job should run again later (after `delay_s` when the
+    far end said when)."""
 
 
 # What one row's send came to: done (any final state) or try again later.

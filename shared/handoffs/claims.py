@@ -7,6 +7,7 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth.principal import Principal
+from shared.chat.jobs import CLAIMED_ROUND, queue_chat_posts
 from shared.clock import utcnow
 from shared.directory.who import require_may_claim, require_senior
 from shared.errors import HandoffNotClaimable
@@ -56,6 +57,7 @@ async def claim_handoff(
     await reactivate_session(db, handoff, engineer_id=principal.user_id)
     await schedule_stale_claim(db, handoff)
     announce(db, handoff, "handoff_claimed")
+    await queue_chat_posts(db, account_id=handoff.account_id, handoff_id=handoff.id, round=CLAIMED_ROUND)
     return await handoff_with_feedback(db, handoff)
 
 

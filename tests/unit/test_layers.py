@@ -32,6 +32,7 @@ TOOLKIT = frozenset(
         "observability",
         "outbound",
         "outbox",
+        "pace",
         "pagination",
         "ratelimit",
     }
@@ -40,7 +41,7 @@ TOOLKIT = frozenset(
 DOMAIN_FLOORS: tuple[frozenset[str], ...] = (
     frozenset({"directory"}),
     frozenset({"sessions", "integrations", "oncall"}),
-    frozenset({"policy"}),
+    frozenset({"policy", "chat"}),
     frozenset({"handoffs"}),
     frozenset({"deliveries", "pickup"}),
     frozenset({"escalations"}),
