@@ -19,7 +19,17 @@ from shared.directory.service import principal_from_claims
 from shared.errors import RateLimited
 
 MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-PUBLIC_PATHS = ["^/healthz$", "^/readyz$", "^/metrics", "^/schema", "^/$", "^/dashboard", "^/favicon", "^/dev/"]
+PUBLIC_PATHS = [
+    "^/healthz$",
+    "^/readyz$",
+    "^/metrics",
+    "^/schema",
+    "^/$",
+    "^/sw\\.js$",
+    "^/dashboard",
+    "^/favicon",
+    "^/dev/",
+]
 SECURITY_SCHEME = "BearerToken"
 OPENAPI_COMPONENTS = Components(
     security_schemes={
