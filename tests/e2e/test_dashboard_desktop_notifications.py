@@ -149,6 +149,33 @@ async def notes_of(page: Page, handoff_id: str, count: int = 1) -> list[dict[str
     return [note for note in await notes(page) if note["tag"] == handoff_id]
 
 
+async def show_recorded(page: Page, note: dict[str, Any]) -> None:
+    """Draws what the init script recorded over the page, for the screenshot: the desktop is not in it."""
+    await page.evaluate(
+        """(note) => {
+          const box = document.createElement('pre');
+          box.style.cssText = 'position:fixed;right:16px;bottom:16px;max-width:420px;margin:0;padding:12px 14px;'
+            + 'background:#1b2230;color:#fff;border-radius:10px;font:13px/1.45 system-ui;white-space:pre-wrap';
+          const call = note.via === 'worker' ? 'registration.showNotification' : 'new Notification';
+          box.textContent = `Recorded by the test: ${call}\n\n${note.title}\n${note.body}\n\ntag ${note.tag}`;
+          document.body.append(box);
+        }""",
+        note,
+    )
+
+
+async def wait_settled(dev: DevServer, *handoff_ids: str) -> None:
+    """Until each escalation's assessment is done, so that no event of theirs is still on its way to the stream."""
+    for handoff_id in handoff_ids:
+        for _ in range(100):
+            handoff = await dev.api("Jamie Junior", "GET", f"/api/v1/handoffs/{handoff_id}")
+            if handoff["assessment_status"] in ("ready", "failed"):
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError(f"the assessment of {handoff_id} never settled")
+
+
 async def test_a_page_arrives_as_one_notification_and_the_switch_survives_a_reload(
     dev: DevServer, browser: Browser
 ) -> None:
@@ -170,6 +197,8 @@ async def test_a_page_arrives_as_one_notification_and_the_switch_survives_a_relo
     assert shown == ["Spooler crashes on every print job"]
     await sam.evaluate(SHOW)
     await expect(sam.locator(card(handoff["id"]))).to_be_visible()
+    await sam.locator("[data-testid=toast] .toast__close").click()
+    await show_recorded(sam, note)
     await screenshot(sam, "desktop-notification-recorded")
 
     await sam.reload()
@@ -289,6 +318,31 @@ async def test_after_the_stream_dropped_while_hidden_the_missed_page_is_notified
     assert resumed_from
     assert all(resumed_from)
     await expect(sam.locator(card(missed["id"]))).to_be_visible()
+    await expect(sam.locator(card(claimed["id"]))).to_have_count(0)
+    await context.close()
+
+
+async def test_after_a_resync_only_what_is_open_and_unseen_is_notified(dev: DevServer, browser: Browser) -> None:
+    context, sam = await senior(browser, dev)
+    seen = await escalate(dev, "Jamie Junior", "Shown before the long outage")
+    await notes_of(sam, seen["id"])
+    await sam.evaluate(HIDE)
+    await sam.route(STREAM, lambda route: route.abort())
+    dev.stop()
+    await asyncio.to_thread(dev.start)
+    missed = await escalate(dev, "Jamie Junior", "Paged while the stream was away")
+    claimed = await escalate(dev, "Jamie Junior", "Claimed while the stream was away")
+    await dev.api("Riley Lead", "POST", f"/api/v1/handoffs/{claimed['id']}/claim")
+    await wait_settled(dev, missed["id"], claimed["id"])
+    # A second restart forgets the events the first one kept: the dashboard's place in the stream is gone.
+    dev.stop()
+    await asyncio.to_thread(dev.start)
+
+    await sam.unroute(STREAM)
+    await sam.evaluate(SHOW)
+    await notes_of(sam, missed["id"])
+    # Catching up from the queue leaves out the claimed escalation, and the one shown before the outage.
+    assert [n["tag"] for n in await notes(sam)] == [seen["id"], missed["id"]]
     await expect(sam.locator(card(claimed["id"]))).to_have_count(0)
     await context.close()
 
