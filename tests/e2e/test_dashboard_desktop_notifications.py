@@ -9,7 +9,7 @@ An init script records every call to `ServiceWorkerRegistration.prototype.showNo
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 import pytest
@@ -129,9 +129,9 @@ async def senior(
     return context, page
 
 
-async def escalate(dev: DevServer, who: str, title: str) -> dict[str, Any]:
+async def escalate(dev: DevServer, who: str, title: str, urgency: str = "high") -> dict[str, Any]:
     session = await dev.api(who, "POST", "/api/v1/ai-sessions", json={"title": title, "ticket_ref": "T-7"})
-    body = {"intent": "escalate", "note": "Users cannot print", "urgency": "high"}
+    body = {"intent": "escalate", "note": "Users cannot print", "urgency": urgency}
     return dict(await dev.api(who, "POST", f"/api/v1/ai-sessions/{session['id']}/handoff", json=body))
 
 
@@ -164,16 +164,22 @@ async def show_recorded(page: Page, note: dict[str, Any]) -> None:
     )
 
 
-async def wait_settled(dev: DevServer, *handoff_ids: str) -> None:
+async def until(dev: DevServer, handoff_id: str, what: str, check: Callable[[dict[str, Any]], bool]) -> None:
+    for _ in range(200):
+        if check(await dev.api("Jamie Junior", "GET", f"/api/v1/handoffs/{handoff_id}")):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{handoff_id}: {what} never happened")
+
+
+async def settled(dev: DevServer, *handoff_ids: str) -> None:
     """Until each escalation's assessment is done, so that no event of theirs is still on its way to the stream."""
     for handoff_id in handoff_ids:
-        for _ in range(100):
-            handoff = await dev.api("Jamie Junior", "GET", f"/api/v1/handoffs/{handoff_id}")
-            if handoff["assessment_status"] in ("ready", "failed"):
-                break
-            await asyncio.sleep(0.1)
-        else:
-            raise AssertionError(f"the assessment of {handoff_id} never settled")
+        await until(dev, handoff_id, "the assessment", lambda h: h["assessment_status"] in ("ready", "failed"))
+
+
+async def reminded(dev: DevServer, handoff_id: str) -> None:
+    await until(dev, handoff_id, "the first reminder", lambda h: h["reminders_sent"] >= 1)
 
 
 async def test_a_page_arrives_as_one_notification_and_the_switch_survives_a_reload(
@@ -239,6 +245,7 @@ async def test_a_reminder_replaces_the_page_and_a_claimed_escalation_gets_none(
     try:
         context, sam = await senior(browser, dev)
         claimed = await escalate(dev, "Jamie Junior", "Claimed before its reminder")
+        await notes_of(sam, claimed["id"])
         await dev.api("Riley Lead", "POST", f"/api/v1/handoffs/{claimed['id']}/claim")
         waiting = await escalate(dev, "Jamie Junior", "Nobody picks this up")
         page, reminder = await notes_of(sam, waiting["id"], 2)
@@ -323,28 +330,49 @@ async def test_after_the_stream_dropped_while_hidden_the_missed_page_is_notified
 
 
 async def test_after_a_resync_only_what_is_open_and_unseen_is_notified(dev: DevServer, browser: Browser) -> None:
-    context, sam = await senior(browser, dev)
-    seen = await escalate(dev, "Jamie Junior", "Shown before the long outage")
-    await notes_of(sam, seen["id"])
-    await sam.evaluate(HIDE)
-    await sam.route(STREAM, lambda route: route.abort())
-    dev.stop()
-    await asyncio.to_thread(dev.start)
-    missed = await escalate(dev, "Jamie Junior", "Paged while the stream was away")
-    claimed = await escalate(dev, "Jamie Junior", "Claimed while the stream was away")
-    await dev.api("Riley Lead", "POST", f"/api/v1/handoffs/{claimed['id']}/claim")
-    await wait_settled(dev, missed["id"], claimed["id"])
-    # A second restart forgets the events the first one kept: the dashboard's place in the stream is gone.
-    dev.stop()
-    await asyncio.to_thread(dev.start)
+    policy = await dev.api("Riley Lead", "GET", POLICY)
+    # High urgency is reminded after 8 s, the others not within this test.
+    await dev.api(
+        "Riley Lead",
+        "PUT",
+        POLICY,
+        json={**policy, "unclaimed_reminder_s": {**policy["unclaimed_reminder_s"], "high": 8}, "max_reminders": 1},
+    )
+    try:
+        context = await browser_of(browser, dev)
+        sam = await signed_in(context, "Sam Senior")
+        unseen = await escalate(dev, "Jamie Junior", "Paged before the switch was on", urgency="normal")
+        await expect(sam.locator(card(unseen["id"]))).to_be_visible()
+        await turn_on(sam)
+        seen = await escalate(dev, "Jamie Junior", "Shown before the long outage")
+        await notes_of(sam, seen["id"])
+        await sam.evaluate(HIDE)
+        await sam.route(STREAM, lambda route: route.abort())
+        dev.stop()
+        await asyncio.to_thread(dev.start)
+        missed = await escalate(dev, "Jamie Junior", "Paged while the stream was away", urgency="normal")
+        claimed = await escalate(dev, "Jamie Junior", "Claimed while the stream was away", urgency="normal")
+        await dev.api("Riley Lead", "POST", f"/api/v1/handoffs/{claimed['id']}/claim")
+        await settled(dev, missed["id"], claimed["id"])
+        await reminded(dev, seen["id"])
+        # A second restart forgets the events the first one kept: the dashboard's place in the stream is gone.
+        dev.stop()
+        await asyncio.to_thread(dev.start)
 
-    await sam.unroute(STREAM)
-    await sam.evaluate(SHOW)
-    await notes_of(sam, missed["id"])
-    # Catching up from the queue leaves out the claimed escalation, and the one shown before the outage.
-    assert [n["tag"] for n in await notes(sam)] == [seen["id"], missed["id"]]
-    await expect(sam.locator(card(claimed["id"]))).to_have_count(0)
-    await context.close()
+        await sam.unroute(STREAM)
+        await sam.evaluate(SHOW)
+        await notes_of(sam, seen["id"], 2)
+        # Catching up from the open escalations: the page and the reminder that came after the stream's last
+        # event; not the claimed one, nor the page shown before the outage, nor one paged before it.
+        assert [(n["tag"], n["renotify"]) for n in await notes(sam)] == [
+            (seen["id"], False),
+            (missed["id"], False),
+            (seen["id"], True),
+        ]
+        await expect(sam.locator(card(claimed["id"]))).to_have_count(0)
+        await context.close()
+    finally:
+        await dev.api("Riley Lead", "PUT", POLICY, json=policy)
 
 
 async def test_clicking_the_notification_opens_the_handoff(dev: DevServer, browser: Browser) -> None:

@@ -72,7 +72,7 @@ export class DesktopNotifications {
     this.onPaged = (e) => this.weigh('handoff_paged', e.detail);
     this.onReminder = (e) => this.weigh('handoff_reminder', e.detail);
     this.onSettled = (e) => this.close(e.detail?.handoff_id);
-    this.onResync = () => this.enqueue(() => this.catchUp());
+    this.onResync = (e) => this.enqueue(() => this.catchUp(e.detail?.missedAfter));
     this.onChange = () => this.changed();
     stream.addEventListener('handoff_paged', this.onPaged);
     stream.addEventListener('handoff_reminder', this.onReminder);
@@ -190,9 +190,11 @@ export class DesktopNotifications {
     return (handoff.paged || []).find((page) => page?.user?.id === this.me.id) || null;
   }
 
-  // After a `resync` nothing is replayed: notify the open escalations that paged this senior and were not shown.
-  async catchUp() {
-    if (!this.on) return;
+  // After a `resync` nothing is replayed. The stream id it could not resume from holds the time of the last event
+  // this page saw: notify the open escalations that paged or reminded this senior after it, unless shown already.
+  async catchUp(missedAfter) {
+    const since = Number(String(missedAfter ?? '').split('-')[0]);
+    if (!this.on || !missedAfter || !Number.isSafeInteger(since)) return;
     let items;
     try {
       items = await allPages('/api/v1/ai-sessions/escalations', { status: 'open', fields: 'card', limit: '200' });
@@ -201,9 +203,26 @@ export class DesktopNotifications {
     }
     for (const handoff of items) {
       const mine = this.pageOf(handoff);
-      const round = Number(handoff.reminders_sent) || 0;
-      if (mine && this.on && !shownNotifications.has(`${handoff.id}:${round}`)) await this.show(handoff, round, mine);
+      if (!mine || !this.on) continue;
+      const round = await this.roundSince(handoff, mine, since);
+      if (round !== null) await this.show(handoff, round, mine);
     }
+  }
+
+  // The newest page or reminder of this senior later than `since` (ms) that was not shown, or null.
+  async roundSince(handoff, mine, since) {
+    const latest = Number(handoff.reminders_sent) || 0;
+    if (latest > 0 && !shownNotifications.has(`${handoff.id}:${latest}`)) {
+      try {
+        const timeline = await api.get(`/api/v1/handoffs/${seg(handoff.id)}/timeline`);
+        const reminder = timeline.find((entry) => entry.type === 'reminder' && entry.detail?.round === latest);
+        const at = Date.parse(reminder?.at);
+        if (at > since && at >= Date.parse(mine.at)) return latest;
+      } catch {
+        // Without the timeline, the page alone is weighed below.
+      }
+    }
+    return Date.parse(mine.at) > since && !shownNotifications.has(`${handoff.id}:0`) ? 0 : null;
   }
 
   async show(handoff, round, page) {

@@ -63,6 +63,7 @@ export class EscalationStream extends EventTarget {
     this.silenceTimer = null;
     this.running = false;
     this.heardAt = 0;
+    this.resumedFrom = null;
   }
 
   start() {
@@ -110,6 +111,7 @@ export class EscalationStream extends EventTarget {
     const resumed = this.lastEventId !== null;
     const headers = authHeaders({ Accept: 'text/event-stream' });
     if (resumed) headers['Last-Event-ID'] = this.lastEventId;
+    this.resumedFrom = this.lastEventId;
     try {
       this.armSilenceTimer(controller);
       const response = await fetch(STREAM_URL, { headers, signal: controller.signal, cache: 'no-store', credentials: 'omit' });
@@ -159,7 +161,8 @@ export class EscalationStream extends EventTarget {
       this.dispatchEvent(new CustomEvent('ready', { detail: { resumed } }));
     } else if (frame.event === 'resync') {
       if (data.last_event_id) this.lastEventId = data.last_event_id;
-      this.dispatchEvent(new CustomEvent('resync', { detail: data }));
+      // `missedAfter`: the id the stream could not resume from; what happened after it is not replayed.
+      this.dispatchEvent(new CustomEvent('resync', { detail: { ...data, missedAfter: this.resumedFrom } }));
     } else if (EVENT_TYPES.includes(frame.event)) {
       this.dispatchEvent(new CustomEvent(frame.event, { detail: data }));
       this.dispatchEvent(new CustomEvent('event', { detail: data }));
