@@ -51,7 +51,7 @@ RECORD_NOTES = """
       return note;
     };
     Recorded.prototype = Native.prototype;
-    Object.defineProperty(Recorded, 'permission', { get: () => Native.permission });
+    Object.defineProperty(Recorded, 'permission', { configurable: true, get: () => Native.permission });
     Recorded.requestPermission = (...args) => Native.requestPermission(...args);
     window.Notification = Recorded;
   }
@@ -60,6 +60,9 @@ RECORD_NOTES = """
 DENY = """
 Object.defineProperty(Notification, 'permission', { configurable: true, get: () => 'denied' });
 Notification.requestPermission = () => Promise.resolve('denied');
+"""
+DISMISS = """
+Notification.requestPermission = () => Promise.resolve('default');
 """
 NO_NOTIFICATIONS = "delete window.Notification;"
 HIDE = (
@@ -413,7 +416,12 @@ async def test_without_a_service_worker_the_page_notifies_and_its_click_opens_th
 async def test_a_blocked_or_missing_permission_leaves_the_switch_off_and_says_why(
     dev: DevServer, browser: Browser
 ) -> None:
-    for init, words in ((DENY, "blocked for this site"), (NO_NOTIFICATIONS, "cannot show desktop notifications")):
+    refusals = (
+        (DENY, "blocked for this site"),
+        (DISMISS, "the browser did not get an answer"),
+        (NO_NOTIFICATIONS, "cannot show desktop notifications"),
+    )
+    for init, words in refusals:
         context = await browser_of(browser, dev, allowed=False, init=init)
         sam = await signed_in(context, "Sam Senior")
         switch = sam.get_by_role("switch", name="Desktop notifications")
@@ -426,10 +434,10 @@ async def test_a_blocked_or_missing_permission_leaves_the_switch_off_and_says_wh
             await expect(toast).to_contain_text("set Notifications to Allow")
         handoff = await escalate(dev, "Jamie Junior", f"Nobody is told: {words}")
         await expect(sam.locator(card(handoff["id"]))).to_be_visible()
+        assert await notes(sam) == []
         await sam.reload()
         await on_queue(sam)
         await expect(switch).not_to_be_checked()
-        assert await notes(sam) == []
         await context.close()
 
 
