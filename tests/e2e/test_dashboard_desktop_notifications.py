@@ -216,6 +216,18 @@ async def test_a_page_arrives_as_one_notification_and_the_switch_survives_a_relo
     later = await escalate(dev, "Jamie Junior", "Scanner to email fails after the reload")
     assert [n["title"] for n in await notes_of(sam, later["id"])] == ["Scanner to email fails after the reload"]
     assert [n["tag"] for n in await notes(sam)] == [later["id"]]  # the earlier one is not shown again
+
+    # Picked up by someone else: its notification has nothing left to ask, and goes.
+    worker = context.service_workers[0]
+    count = "async (tag) => (await self.registration.getNotifications({tag})).length"
+    assert await worker.evaluate(count, later["id"]) == 1
+    await dev.api("Riley Lead", "POST", f"/api/v1/handoffs/{later['id']}/claim")
+    await expect(sam.locator(card(later["id"]))).to_have_count(0)
+    for _ in range(50):
+        if await worker.evaluate(count, later["id"]) == 0:
+            break
+        await asyncio.sleep(0.1)
+    assert await worker.evaluate(count, later["id"]) == 0
     await context.close()
 
 
