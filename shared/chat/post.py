@@ -7,8 +7,8 @@ an HTTP date, at most 5 minutes) pushes the destination's next slot out; any oth
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -20,11 +20,14 @@ from shared.chat.schemas import ChatTestResult
 from shared.chat.service import Destination
 from shared.chat.vendors import VENDORS, ChatVendor
 from shared.errors import UnsafeTarget
-from shared.pace import Pace, pace_key
+from shared.pace import Pace, pace_key, wait_to_start
 
 log = logging.getLogger("handoff.chat")
 MAX_RETRY_AFTER_S = 300.0
 RETRY_AFTER_429_S = 5.0  # a 429 that says nothing of when to come back
+# A post holds its destination until it is answered; should its worker die, the hold ends after this long.
+HOLD_S = 30.0
+MAX_ANSWER_BYTES = 65536  # read of an answer, so a short one leaves the connection for the next post
 _TRANSIENT = frozenset({408, 425, 429})
 
 
@@ -61,23 +64,24 @@ def retry_after(value: str | None, now: datetime | None = None) -> float | None:
 async def post(
     http: httpx.AsyncClient, pace: Pace, vendor: ChatVendor, url: str, body: bytes, *, max_wait_s: float
 ) -> PostOutcome:
-    """Wait for the destination's next slot (no longer than `max_wait_s`), then post `body` once."""
-    key = pace_key(url)
-    slot = await pace.reserve(key, vendor.interval_s, max_wait_s=max_wait_s)
-    if not slot.granted:
+    """Wait until the destination's pace lets a post start (no longer than `max_wait_s`), then post `body` once."""
+    key, token = pace_key(url), secrets.token_hex(8)
+    still = await wait_to_start(pace, key, token, hold_s=HOLD_S, max_wait_s=max_wait_s)
+    if still is not None:
         return PostOutcome(
             sent=False,
             http_status=None,
-            detail=f"{vendor.kind}: the destination's next free slot is {slot.wait_s:.0f} s away",
+            detail=f"{vendor.kind}: the destination's pace lets the next post start in {still:.0f} s",
             transient=True,
-            retry_after_s=slot.wait_s,
+            retry_after_s=still,
             attempted=False,
         )
-    if slot.wait_s > 0:
-        await asyncio.sleep(slot.wait_s)
-    outcome = await _send(http, vendor, url, body)
-    if outcome.retry_after_s:
-        await pace.push_back(key, outcome.retry_after_s)
+    outcome: PostOutcome | None = None
+    try:
+        outcome = await _send(http, vendor, url, body)
+    finally:
+        asked = outcome.retry_after_s if outcome is not None else None
+        await pace.finish(key, token, max(vendor.interval_s, asked or 0.0))
     return outcome
 
 
@@ -85,10 +89,15 @@ async def _send(http: httpx.AsyncClient, vendor: ChatVendor, url: str, body: byt
     kind = vendor.kind
     headers = {"Content-Type": "application/json; charset=utf-8"}
     try:
-        # Streamed and never read: nothing the far end says is kept, however much it says.
+        # Streamed: what the far end says is read (a little of it, to keep the connection) and never kept.
         async with http.stream("POST", url, content=body, headers=headers) as response:
             status = response.status_code
             asked = retry_after(response.headers.get("retry-after"))
+            read = 0
+            async for chunk in response.aiter_raw():
+                read += len(chunk)
+                if read > MAX_ANSWER_BYTES:
+                    break
     except UnsafeTarget:
         log.warning("%s: post refused: unsafe target", kind)
         return PostOutcome(sent=False, http_status=None, detail=f"{kind}: post refused: unsafe target")

@@ -146,6 +146,8 @@ async def test_an_escalation_is_posted_at_once_to_each_enabled_destination(
         tenant = await team_with_chat(tenants, teams, slack, quiet=quiet)
         handoff = await escalate(tenant, note="Queue at 4,000 messages since 09:10", urgency="high")
         assert handoff["assessment_status"] == "pending"  # no assessor runs here: the post does not wait for one
+        jobs = [r["job_id"] for r in await outbox_rows(runtime, tenant.account_id) if r["kind"] == "job"]
+        assert f"chat_post:{handoff['id']}" in jobs  # written with the escalation
 
         job = chat_job(runtime, outbound)
         assert await job({"handoff_id": handoff["id"]}) == "2 chat posts handled"
@@ -295,14 +297,14 @@ async def test_429_and_5xx_are_retried_after_retry_after_and_end_sent(
 ) -> None:
     tenant = await team_with_chat(tenants, teams, slack)
     slack.first_replies = [Reply(429, b"rate_limited", {"Retry-After": "1"})]
-    later = format_datetime(datetime.now(UTC) + timedelta(seconds=2), usegmt=True)
+    later = format_datetime(datetime.now(UTC) + timedelta(seconds=3), usegmt=True)  # whole seconds: 2..3 s away
     teams.first_replies = [Reply(503, None, {"Retry-After": later})]
     handoff = await escalate(tenant)
     job = chat_job(runtime, outbound)
 
     with pytest.raises(RetryLater) as retry:
         await job({"handoff_id": handoff["id"]})
-    assert 0.5 <= (retry.value.delay_s or 0) <= 2.0  # the job waits as long as it was asked to
+    assert 0.9 <= (retry.value.delay_s or 0) <= 3.0  # the job waits as long as it was asked to
     rows = {r["channel"]: r for r in await deliveries(tenant["senior"], handoff["id"])}
     assert (rows["slack"]["status"], rows["slack"]["attempts"]) == ("pending", 1)
     assert rows["slack"]["last_error"] == "slack: post answered HTTP 429"
@@ -501,7 +503,8 @@ async def test_the_sweeper_queues_chat_only_for_escalations_a_destination_was_en
             found = await escalations_never_notified(db, older_than_s=0, within_s=3600)
         return {(str(h), job) for h, job in found if str(h) in (quiet["id"], lost["id"])}
 
-    assert (quiet["id"], "chat_post") not in await never_notified()  # no destination: nothing was lost
+    assert "chat_post" not in [r["topic"] for r in await outbox_rows(runtime, without.account_id)]  # no job at all
+    assert (quiet["id"], "chat_post") not in await never_notified()  # and nothing looks lost
     assert (lost["id"], "chat_post") in await never_notified()
     assert await chat_job(runtime, outbound)({"handoff_id": lost["id"]}) == "2 chat posts handled"
     assert (lost["id"], "chat_post") not in await never_notified()
