@@ -89,7 +89,8 @@ export function chatDestinations(me) {
   let disposed = false;
   let rows = []; // { kind, label, host, enabled, savedEnabled, removed }
   const results = new Map(); // label -> { text, state }: a test post's answer, kept across a re-render
-  let slots = new Map(); // index of the PUT entry -> { error, input? }
+  let slots = new Map(); // index in `rows` -> { error }: where the API's word on that destination is shown
+  let resultLines = new Map(); // label -> the line showing its test post's answer, as last drawn
 
   const kind = h('select', { id: 'chat-new-kind', class: 'input', testid: 'chat-new-kind', 'aria-describedby': 'chat-new-kind-error' },
     h('option', { value: 'teams' }, 'Microsoft Teams'), h('option', { value: 'slack' }, 'Slack'));
@@ -142,7 +143,9 @@ export function chatDestinations(me) {
 
   function resultLine(row) {
     const shown = results.get(row.label);
-    return h('p', { class: 'chat-dest__result', role: 'status', testid: 'chat-dest-result', 'data-state': shown?.state || 'none' }, shown?.text || '');
+    const line = h('p', { class: 'chat-dest__result', role: 'status', testid: 'chat-dest-result', 'data-state': shown?.state || 'none' }, shown?.text || '');
+    resultLines.set(row.label, line);
+    return line;
   }
 
   function destination(row, index) {
@@ -154,21 +157,25 @@ export function chatDestinations(me) {
     const test = h('button', { type: 'button', class: 'btn btn--small', testid: 'chat-dest-test', disabled: row.removed, 'aria-describedby': `${id}-title` }, 'Send a test post');
     test.addEventListener('click', async () => {
       test.disabled = true;
-      result.dataset.state = 'pending';
-      result.textContent = `Sending a test post to ${row.label}\u2026`;
+      const sending = { text: `Sending a test post to ${row.label}\u2026`, state: 'pending' };
+      results.set(row.label, sending);
+      result.dataset.state = sending.state;
+      result.textContent = sending.text;
       let shown;
       try {
         const answer = await api.post(`${base}/test`, { label: row.label });
         shown = { text: testResultWords(answer), state: answer.sent ? 'sent' : 'failed' };
       } catch (error) {
-        if (error.status === 401) return;
+        if (error.status === 401) { results.delete(row.label); return; }
         shown = { text: sentence(`The test post was not sent: ${error.status === 404 ? 'this destination is no longer stored; reload the page' : error.detail}`), state: 'failed' };
       } finally {
         test.disabled = row.removed;
       }
       results.set(row.label, shown);
-      result.dataset.state = shown.state;
-      result.textContent = shown.text;
+      // The list may have been drawn again while the post was under way: show it on the line as it is now.
+      const line = resultLines.get(row.label) || result;
+      line.dataset.state = shown.state;
+      line.textContent = shown.text;
     });
     const remove = h('button', {
       type: 'button', id: `${id}-remove`, class: `btn btn--small${row.removed ? '' : ' btn--danger-ghost'}`, testid: 'chat-dest-remove', 'aria-describedby': `${id}-title`,
@@ -178,7 +185,7 @@ export function chatDestinations(me) {
       render(`${id}-remove`);
     });
     const error = h('span', { class: 'field__error', testid: 'chat-dest-error', id: `${id}-error` });
-    slots.set(index, { error, input: null });
+    slots.set(index, { error });
     return h('li', { class: `chat-dest${row.removed ? ' chat-dest--removed' : ''}`, testid: 'chat-dest', 'data-kind': row.kind },
       h('div', { class: 'chat-dest__head' },
         // The heading names the kind for those who hear the page; the tag shows it.
@@ -195,6 +202,7 @@ export function chatDestinations(me) {
   // Rebuilds the list from `rows`; the add form and its inputs stay as they are.
   function render(focusId = null) {
     slots = new Map();
+    resultLines = new Map();
     const live = rows.map((row, index) => destination(row, index));
     replace(list, rows.length
       ? h('ul', { class: 'chat-list' }, live)
@@ -235,7 +243,7 @@ export function chatDestinations(me) {
     if (entries.some((entry) => entry.label.toLowerCase() === name.toLowerCase())) return ['label', 'Label: another destination has this label already.'];
     const address = url.value.trim();
     if (!address) return ['url', `Webhook URL: paste the URL ${VENDOR[kind.value]} gave you.`];
-    if (!/^https?:\/\//i.test(address)) return ['url', 'Webhook URL: it starts with https://.'];
+    if (!/^https?:\/\//i.test(address)) return ['url', 'Webhook URL: paste the whole URL, from https:// on.'];
     return null;
   }
 
