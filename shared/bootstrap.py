@@ -60,6 +60,7 @@ class Runtime:
         pool = None
         master = RedisMaster.of(settings, role=role)
         if master is not None:
+            master.announce(min_replicas=settings.redis_min_replicas)
             pool = master.pool(max_connections=settings.redis_pool_size, timeout=settings.redis_pool_timeout_s)
             replicas = settings.redis_min_replicas
             bus = RedisBus(pool, master=master, maxlen=settings.stream_maxlen, min_replicas=replicas)

@@ -125,6 +125,12 @@ class RedisMaster:
         kwargs = parse_url(self.url or "")
         return str(kwargs.get("path") or f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}")
 
+    def announce(self, *, min_replicas: int) -> None:
+        """One log line at start-up: where the master is looked for, and what a publish waits for."""
+        ignored = " (the host of HANDOFF_REDIS_URL is not used)" if self.sentinels and self.url else ""
+        waits = f"; a publish waits for {min_replicas} replica(s) to confirm it" if min_replicas else ""
+        log.info("redis: %s%s%s", self.describe(), ignored, waits)
+
     def pool(
         self,
         *,

@@ -26,7 +26,16 @@ import redis.asyncio
 from shared.bus.base import parse_id, stream_key
 from shared.jobs.arq_observed import health_key
 from tests.conftest import JWT_SECRET, fresh_pg_database
-from tests.support.processes import HANDOFF, api_env, clean_env, running, spare_port, stop, wait_healthy
+from tests.support.processes import (
+    HANDOFF,
+    api_env,
+    clean_env,
+    run_handoff,
+    running,
+    spare_port,
+    stop,
+    wait_healthy,
+)
 from tests.support.sentinel import MASTER_NAME, ReplicatedRedis, Server, replicated_redis
 from tests.support.smtp import SMTPServer
 from tests.support.sse import Frame, SSEClient
@@ -156,16 +165,27 @@ async def sentinel_stack(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
             commands = [["api", "--port", str(port)] for port in ports] + [["assessor"], ["notifier"]]
             launched = [exits.enter_context(launch(command, tmp_path, env)) for command in commands]
             for port, (process, _) in zip(ports, launched, strict=False):  # all four start at once
-                wait_healthy(f"http://127.0.0.1:{port}", process)
+                wait_healthy(f"http://127.0.0.1:{port}", process, timeout=90)  # a loaded machine starts them slowly
             logs = [log for _, log in launched]
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{ports[0]}", timeout=30) as http:
-                yield {"group": group, "ports": ports, "smtp": smtp, "db": database_url, "http": http, "logs": logs}
+                yield {
+                    "group": group,
+                    "ports": ports,
+                    "smtp": smtp,
+                    "db": database_url,
+                    "http": http,
+                    "logs": logs,
+                    "env": env,
+                    "tmp": tmp_path,
+                }
     finally:
         smtp.stop()
 
 
 async def test_a_failover_under_load_loses_no_escalation_and_repeats_none(sentinel_stack: dict[str, Any]) -> None:
     group: ReplicatedRedis = sentinel_stack["group"]
+    env: dict[str, str] = sentinel_stack["env"]
+    tmp: Path = sentinel_stack["tmp"]
     ports: list[int] = sentinel_stack["ports"]
     smtp: SMTPServer = sentinel_stack["smtp"]
     tenant = await TenantFactory(sentinel_stack["http"], JWT_SECRET).create(
@@ -233,6 +253,13 @@ async def test_a_failover_under_load_loses_no_escalation_and_repeats_none(sentin
     await eventually(settled, 60, "every event, frame and email")
     for follower in (staying, resuming):
         await follower.close()
+    # The probes follow the new master too: readiness on both replicas, the workers' container health checks.
+    for port in ports:
+        assert (await sentinel_stack["http"].get(f"http://127.0.0.1:{port}/readyz")).status_code == 200
+    checks = await asyncio.gather(
+        *(asyncio.to_thread(run_handoff, kind, "--check", cwd=tmp, env=env) for kind in ("assessor", "notifier"))
+    )
+    assert [c.returncode for c in checks] == [0, 0], [c.stderr[-500:] for c in checks]
     stream = await stream_of(new, tenant)
     connection = await asyncpg.connect(asyncpg_dsn(sentinel_stack["db"]))
     try:
@@ -350,4 +377,90 @@ async def test_with_min_replicas_an_event_waits_for_a_paused_replica_and_goes_ou
         f"\nMIN_REPLICAS=1 with the replica paused: the escalation answered {answer.status_code}, its event waited "
         f"(tries so far {row['attempts']}); {waited:.1f} s after SIGCONT it reached the dashboard "
         f"({time.monotonic() - paused_for:.1f} s after the first unconfirmed try was seen)"
+    )
+
+
+async def test_an_event_only_the_lost_master_held_comes_back_under_its_id(tmp_path: Path) -> None:
+    """The replicas never got the event: the new master gets it from the outbox again, with the id a dashboard saw."""
+    with (
+        fresh_pg_database() as database_url,
+        replicated_redis(tmp_path, replicas=2, sentinels=3) as group,
+        launch(
+            ["api", "--port", str(port := spare_port())],
+            tmp_path,
+            {
+                **api_env(database_url, "", JWT_SECRET),
+                **group.sentinel_env(),
+                "HANDOFF_REDIS_MIN_REPLICAS": "1",
+            },
+        ) as (api, _),
+    ):
+        wait_healthy(f"http://127.0.0.1:{port}", api, timeout=90)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+            tenant = await TenantFactory(http, JWT_SECRET).create(junior="engineer", sam="engineer")
+            junior = tenant["junior"]
+            staying = Follower(tenant)
+            await staying.open(port)
+            first = await junior.escalate((await junior.new_session("Before the replicas stall"))["id"])
+            await eventually(lambda: len(staying.frames) == 2, 15, "the first escalation's two events")
+
+            old = group.master
+            for replica in group.replicas:
+                replica.pause()
+            # Cut the replication links too: a paused replica would still find the event in its socket buffer.
+            old.client.execute_command("CLIENT", "KILL", "TYPE", "replica")
+            lost = await junior.escalate((await junior.new_session("Only the master will hold this"))["id"])
+            connection = await asyncpg.connect(asyncpg_dsn(database_url))
+            try:
+                query = "SELECT stream_id FROM outbox WHERE topic = 'handoff_created' AND payload->>'handoff_id' = $1"
+                await eventually(lambda: connection.fetchval(query, lost["id"]), 20, "an unconfirmed publish")
+                unconfirmed = await connection.fetchval(query, lost["id"])
+                # A dashboard opening now reads the master's stream, unconfirmed event included.
+                early = Follower(tenant)
+                await early.open(port, last_event_id=staying.frames[-1].id)
+                await eventually(lambda: len(early.frames) == 1, 15, "the unconfirmed event on a new stream")
+                assert early.seen() == [(unconfirmed, "handoff_created", lost["id"])]
+                resume_from = await early.drop()
+
+                old.kill()
+                for replica in group.replicas:
+                    replica.resume()
+                new: Server | None = None
+
+                def promoted() -> Server | None:
+                    nonlocal new
+                    new = group.promoted(old)
+                    return new
+
+                await eventually(promoted, 30, "the sentinels to promote a replica")
+                assert new is not None
+
+                async def back() -> bool:
+                    return any(i == unconfirmed for i, _, _ in await stream_of(new, tenant))
+
+                await eventually(back, 30, "the event on the new master")
+                await eventually(
+                    lambda: connection.fetchval("SELECT count(*) = 0 FROM outbox WHERE published_at IS NULL"),
+                    30,
+                    "every outbox row published",
+                )
+            finally:
+                await connection.close()
+            await early.open(port, last_event_id=resume_from)
+            after = await junior.escalate((await junior.new_session("After the failover"))["id"])
+            await eventually(lambda: len(staying.frames) == 6, 15, "every event on the stream that stayed")
+            await eventually(lambda: len(early.frames) == 4, 15, "the later events on the resumed stream")
+            for follower in (staying, early):
+                await follower.close()
+            stream = await stream_of(new, tenant)
+
+    handoffs = [first["id"], lost["id"], after["id"]]
+    expected = [(kind, h) for h in handoffs for kind in ("handoff_created", "handoff_paged")]
+    assert [(kind, h) for _, kind, h in stream] == expected
+    assert stream[2][0] == unconfirmed  # the lost event, under the id its first publish got
+    assert staying.seen() == stream
+    assert early.seen() == stream[2:]  # the unconfirmed event once, then what followed it
+    print(
+        f"\nan event only the killed master held: published again on {new.address} as {unconfirmed}, "
+        f"its id from the first try; each dashboard saw it once"
     )
