@@ -11,6 +11,7 @@ import json
 import re
 import subprocess
 import time
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -23,8 +24,11 @@ import httpx
 import pytest
 import redis.asyncio
 
-from shared.bus.base import parse_id, stream_key
+from shared.bus.base import BusUnavailable, parse_id, stream_key
+from shared.bus.redis import RedisBus
 from shared.jobs.arq_observed import health_key
+from shared.ratelimit import RedisRateLimiter
+from shared.redis_master import RedisMaster
 from tests.conftest import JWT_SECRET, fresh_pg_database
 from tests.support.processes import (
     HANDOFF,
@@ -464,3 +468,29 @@ async def test_an_event_only_the_lost_master_held_comes_back_under_its_id(tmp_pa
         f"\nan event only the killed master held: published again on {new.address} as {unconfirmed}, "
         f"its id from the first try; each dashboard saw it once"
     )
+
+
+async def test_a_master_demoted_behind_its_address_is_let_go_on_its_first_readonly(tmp_path: Path) -> None:
+    """As a managed Redis fails over behind one name: the connections to the old node must not stay."""
+    with replicated_redis(tmp_path, replicas=1) as group:
+        old, other = group.master, group.replicas[0]
+        master = RedisMaster(group.url(), client_name="handoff-demoted-test")
+        pool = master.pool(max_connections=2)
+        bus = RedisBus(pool, master=master)
+        account = str(uuid.uuid4())
+        try:
+            await bus.publish(account, "handoff_created", b"{}", dedupe_key="outbox:1")
+            limited = await RedisRateLimiter(pool).hit("user", 10)
+            assert limited is None
+            holding = [c for c in old.client.client_list() if c["name"] == "handoff-demoted-test"]
+            assert holding, "the pool holds a connection to the master"
+
+            other.client.execute_command("REPLICAOF", "NO", "ONE")
+            old.client.execute_command("REPLICAOF", "127.0.0.1", str(other.port))
+            with pytest.raises(BusUnavailable, match=rf"127\.0\.0\.1:{old.port} is a read-only replica now"):
+                await bus.publish(account, "handoff_paged", b"{}", dedupe_key="outbox:2")
+            still = [c for c in old.client.client_list() if c["name"] == "handoff-demoted-test"]
+            assert still == [], "a connection to the demoted node stayed in the pool"
+        finally:
+            await bus.close()
+            await pool.aclose()
