@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -25,6 +24,7 @@ from shared.outbox.relay import OutboxRelay
 from shared.outbox.writer import PENDING_FLAG
 from shared.pace import InProcessPace, Pace, RedisPace
 from shared.ratelimit import InMemoryRateLimiter, RateLimiter, RedisRateLimiter
+from shared.redis_master import RedisMaster
 
 ReadinessProbe = Callable[[], Awaitable[bool]]
 
@@ -43,6 +43,7 @@ class Runtime:
     pace: Pace  # the per-destination pace of chat posts, shared by every process on the same Redis
     readiness_probes: dict[str, ReadinessProbe] = field(default_factory=dict)
     redis_pool: BlockingConnectionPool | None = None
+    redis_master: RedisMaster | None = None  # how this process finds its Redis, for pools of their own (arq's)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     outbox_lag: OutboxLagSampler | None = None
 
@@ -60,18 +61,13 @@ class Runtime:
         limiter: RateLimiter
         pace: Pace
         pool = None
-        if settings.redis_url:
-            pool = BlockingConnectionPool.from_url(
-                settings.redis_url,
-                max_connections=settings.redis_pool_size,
-                timeout=settings.redis_pool_timeout_s,
-                socket_timeout=10,
-                socket_connect_timeout=5,
-                health_check_interval=30,
-                client_name=f"handoff-{role}-{os.getpid()}",
-            )
-            bus = RedisBus(pool, tail_url=settings.redis_url, maxlen=settings.stream_maxlen)
-            jobs = ArqJobQueue(pool)
+        master = RedisMaster.of(settings, role=role)
+        if master is not None:
+            master.announce(min_replicas=settings.redis_min_replicas)
+            pool = master.pool(max_connections=settings.redis_pool_size, timeout=settings.redis_pool_timeout_s)
+            replicas = settings.redis_min_replicas
+            bus = RedisBus(pool, master=master, maxlen=settings.stream_maxlen, min_replicas=replicas)
+            jobs = ArqJobQueue(pool, min_replicas=replicas)
             limiter = RedisRateLimiter(pool)
             pace = RedisPace(pool)
         else:
@@ -102,6 +98,7 @@ class Runtime:
             limiter,
             pace,
             redis_pool=pool,
+            redis_master=master,
             outbox_lag=OutboxLagSampler(sessionmaker),
         )
         runtime.readiness_probes["bus"] = bus.ping

@@ -35,6 +35,7 @@ TOOLKIT = frozenset(
         "pace",
         "pagination",
         "ratelimit",
+        "redis_master",
     }
 )
 # The domains, lowest first: each imports the toolkit, itself and the floors below it.
