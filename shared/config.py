@@ -147,15 +147,22 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise ConfigError(f"HANDOFF_JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes long")
 
     def __repr__(self) -> str:
-        # Never print secrets: settings objects end up in logs and tracebacks.
+        # Never print secrets: settings objects end up in logs and tracebacks. URLs keep all but their password.
         hidden = {"jwt_secret", "secret_key", "smtp_password", "ai_api_key"}
-        parts = (
-            f"{name}={'***' if name in hidden and getattr(self, name) else repr(getattr(self, name))}"
-            for name in self.__struct_fields__
-        )
-        return f"Settings({', '.join(parts)})"
+
+        def shown(name: str) -> str:
+            value = getattr(self, name)
+            if name in hidden and value:
+                return "'***'"
+            if isinstance(value, str) and "://" in value:
+                return repr(_URL_PASSWORD.sub(r"\1***@", value))
+            return repr(value)
+
+        return f"Settings({', '.join(f'{name}={shown(name)}' for name in self.__struct_fields__)})"
 
 
+# The password in a URL's userinfo: `scheme://user:password@host`.
+_URL_PASSWORD = re.compile(r"(://[^/@:]*:)[^/@]*@")
 _MASTER_NAME = re.compile(r"[A-Za-z0-9._-]{1,128}")
 _SENTINEL = re.compile(r"(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[A-Za-z0-9_][A-Za-z0-9_.-]*)):(?P<port>[0-9]{1,5})")
 

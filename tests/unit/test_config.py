@@ -88,6 +88,19 @@ def test_secrets_never_print() -> None:
         settings.require_secrets()
 
 
+def test_passwords_in_urls_never_print() -> None:
+    settings = Settings.from_env(
+        {
+            "HANDOFF_DATABASE_URL": "postgresql+asyncpg://handoff:hunter2-db@db.internal:5432/handoff",
+            "HANDOFF_REDIS_URL": "redis://:hunter2-redis@redis.internal:6379/0",
+        }
+    )
+    shown = repr(settings)
+    assert "hunter2" not in shown
+    assert "postgresql+asyncpg://handoff:***@db.internal:5432/handoff" in shown
+    assert "redis://:***@redis.internal:6379/0" in shown
+
+
 def test_outbound_allow_list_and_implicit_tls_are_settings() -> None:
     settings = Settings.from_env(
         {"HANDOFF_OUTBOUND_ALLOW": "10.0.0.0/8,psa.corp.example", "HANDOFF_SMTP_IMPLICIT_TLS": "1"}
