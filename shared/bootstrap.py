@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from shared.bus.base import Bus
 from shared.bus.memory import InProcessBus
 from shared.bus.redis import RedisBus
+from shared.bus.redis_connection import blocking_pool
 from shared.channels import channel_jobs
 from shared.config import Settings
 from shared.db.engine import create_engine
@@ -58,7 +59,7 @@ class Runtime:
         limiter: RateLimiter
         pool = None
         if settings.redis_url:
-            pool = BlockingConnectionPool.from_url(
+            pool = blocking_pool(
                 settings.redis_url,
                 max_connections=settings.redis_pool_size,
                 timeout=settings.redis_pool_timeout_s,

@@ -18,6 +18,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from shared.bus.base import ZERO_ID, BusUnavailable, StreamEntry, parse_id, stream_key
+from shared.bus.redis_connection import blocking_pool
 
 # Publish once per dedupe key: the outbox relay is at-least-once, the stream must not be.
 _PUBLISH_ONCE = """
@@ -59,7 +60,7 @@ class RedisBus:
         self.redis = Redis(connection_pool=pool)
         # The tail blocks for up to block_ms: its socket timeout must outlast that, or redis-py gives up first.
         self._tail_redis = Redis(
-            connection_pool=BlockingConnectionPool.from_url(
+            connection_pool=blocking_pool(
                 tail_url,
                 max_connections=1,
                 socket_timeout=block_ms / 1000 + 10,
