@@ -1,0 +1,485 @@
+"""The soak's load: accounts with rotations and two-step policies, escalations, seniors racing to claim them,
+juniors withdrawing some, and dashboards following their account's stream through any replica.
+
+Every HTTP answer (or the transport error instead of one) is recorded with its replica and time, for the checker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from random import Random
+from typing import Any
+
+import httpx
+
+from tests.soak.stack import TICKETS, Service, Stack, now
+from tests.support.sse import Frame, SSEClient
+from tests.support.tenants import mint_token
+
+SENIOR_ROLES = ("engineer", "engineer", "admin", "owner")
+URGENCIES = ("low", "normal", "normal", "high")
+PSA_KINDS = ("connectwise", "halopsa", "webhook", "none")
+SECOND_STEP_S = 8
+ON_CALL_START = "2026-01-05T00:00"  # long past: the rotation always has someone on call
+# How the seniors answer an escalation: (weight, fate).
+FATES = ((0.70, "race"), (0.10, "withdraw"), (0.20, "late"))
+# When a race's claims come, after the escalation: soon (before step 1), later, or after a reminder.
+CLAIM_DELAYS = ((0.4, (0.0, 3.0)), (0.4, (3.0, 12.0)), (0.2, (12.0, 30.0)))
+RETRIES = 6  # a dashboard or the main application tries again on a lost connection
+
+
+@dataclass
+class Person:
+    id: uuid.UUID
+    name: str
+    email: str
+    role: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@dataclass
+class Account:
+    id: uuid.UUID
+    service: Person
+    juniors: list[Person] = field(default_factory=list)
+    seniors: list[Person] = field(default_factory=list)
+    psa: str = "none"
+    stale_claim_s: int = 0
+
+
+@dataclass
+class Answer:
+    """One HTTP exchange: `status` None when the connection failed instead (`error` says how)."""
+
+    started: float
+    ended: float
+    replica: str
+    label: str
+    status: int | None
+    code: str = ""
+    error: str = ""
+
+
+@dataclass
+class ClaimAnswer:
+    handoff_id: str
+    senior: uuid.UUID
+    status: int | None
+    code: str = ""
+    named: str | None = None  # the winner's id, as the answer names it (200 body or 409 body)
+    named_at: str | None = None
+
+
+@dataclass
+class Escalation:
+    handoff_id: str
+    account: Account
+    junior: Person
+    ticket_ref: str | None
+    fate: str
+    withdrawn: int | None = None  # the status the junior's withdrawal got
+
+
+@dataclass
+class Seen:
+    id: str
+    event: str
+    handoff_id: str
+
+
+@dataclass
+class Follower:
+    """A senior's dashboard on the stream: it resumes with Last-Event-ID on whichever replica it can reach."""
+
+    account: Account
+    senior: Person
+    baseline: str | None = None  # the stream's tip when the dashboard first connected
+    last_id: str | None = None
+    seen: list[Seen] = field(default_factory=list)
+    connects: int = 0
+    resyncs: int = 0
+    done: bool = False
+
+
+class Api:
+    """The replicas as a client sees them; every answer is recorded."""
+
+    def __init__(self, stack: Stack, rng: Random) -> None:
+        self.stack = stack
+        self.rng = rng
+        self.answers: list[Answer] = []
+
+    def replica(self, avoid: Service | None = None) -> Service:
+        choices = [api for api in self.stack.apis if api is not avoid]
+        return self.rng.choice(choices)
+
+    async def call(
+        self, person: Person, method: str, path: str, label: str, *, replica: Service, body: Any = None
+    ) -> httpx.Response | None:
+        started = now()
+        try:
+            response = await self.stack.http.request(
+                method, replica.url + path, json=body, headers=person.headers, timeout=30
+            )
+        except httpx.TransportError as exc:
+            self.answers.append(Answer(started, now(), replica.name, label, None, error=type(exc).__name__))
+            return None
+        code = ""
+        if response.status_code >= 400:
+            try:
+                code = str(response.json().get("code", ""))
+            except ValueError:
+                code = "not json"
+        self.answers.append(Answer(started, now(), replica.name, label, response.status_code, code))
+        return response
+
+    async def retried(
+        self,
+        person: Person,
+        method: str,
+        path: str,
+        label: str,
+        body: Any = None,
+        done: Callable[[httpx.Response], bool] = lambda r: r.status_code < 500,
+    ) -> httpx.Response | None:
+        """Try on one replica, then on another after a pause, while the connection fails or a 5xx comes back."""
+        replica = self.replica()
+        for attempt in range(RETRIES):
+            response = await self.call(person, method, path, label, replica=replica, body=body)
+            if response is not None and done(response):
+                return response
+            await asyncio.sleep(min(2.0, 0.2 * 2**attempt) * (0.5 + self.rng.random()))
+            replica = self.replica(avoid=replica)
+        return None
+
+
+class Load:
+    """Builds the accounts, then runs escalations, claims, withdrawals and dashboards until told to close."""
+
+    def __init__(self, stack: Stack, rng: Random, *, accounts: int, rate: float, say: Callable[[str], None]) -> None:
+        self.stack = stack
+        self.rng = rng
+        self.api = Api(stack, rng)
+        self.account_count = accounts
+        self.rate = rate
+        self.say = say
+        self.accounts: list[Account] = []
+        self.escalations: list[Escalation] = []
+        self.claims: list[ClaimAnswer] = []
+        self.followers: list[Follower] = []
+        self.lost_escalations = 0  # gave up creating one (every retry failed): nothing to check of it
+        self.errors: list[str] = []
+        self.closing = asyncio.Event()
+        self._fates: set[asyncio.Task[None]] = set()
+        self._follower_tasks: list[asyncio.Task[None]] = []
+        self._count = 0
+
+    # --- accounts ---
+
+    def person(self, account_id: uuid.UUID | None, role: str, name: str) -> Person:
+        user_id = uuid.uuid4()
+        email = f"{name.lower().replace(' ', '.')}-{str(user_id)[:8]}@msp.test"
+        token = mint_token(self.stack.env["HANDOFF_JWT_SECRET"], user_id, account_id, role, name, email=email)
+        return Person(user_id, name, email, role, token)
+
+    async def setup(self) -> None:
+        for n in range(self.account_count):
+            self.accounts.append(await self._account(n))
+        for account in self.accounts:
+            for senior in self.rng.sample(account.seniors, self.rng.choice((1, 2))):
+                follower = Follower(account, senior)
+                self.followers.append(follower)
+                self._follower_tasks.append(asyncio.create_task(self._follow(follower)))
+        await self._until(lambda: all(f.baseline is not None for f in self.followers), 60, "every dashboard")
+
+    async def _account(self, n: int) -> Account:
+        account_id = uuid.uuid4()
+        account = Account(account_id, self.person(None, "service", "Main application"))
+        account.psa = PSA_KINDS[n % len(PSA_KINDS)]
+        account.stale_claim_s = self.rng.choice((0, 8))
+        base = f"/api/v1/accounts/{account_id}"
+        juniors = [self.person(account_id, "engineer", f"Junior {n}-{j}") for j in range(self.rng.choice((1, 2)))]
+        seniors = [
+            self.person(account_id, self.rng.choice(SENIOR_ROLES), f"Senior {n}-{s}")
+            for s in range(self.rng.randint(3, 6))
+        ]
+        for person in [*juniors, *seniors]:
+            body = {"email": person.email, "name": person.name, "role": person.role, "active": True}
+            await self._setup_call(account.service, "PUT", f"{base}/users/{person.id}", body)
+        account.juniors, account.seniors = juniors, seniors
+        on_call = {
+            "time_zone": "UTC",
+            "rotations": [
+                {"name": "primary", "members": [str(s.id) for s in seniors], "start": ON_CALL_START, "turn_days": 1}
+            ],
+            "overrides": [],
+        }
+        await self._setup_call(account.service, "PUT", f"{base}/on-call", on_call)
+        policy = {
+            "unclaimed_reminder_s": {"low": 14, "normal": 12, "high": 10},
+            "max_reminders": 2,
+            "stale_claim_s": account.stale_claim_s,
+            "steps": [
+                {"after_s": 0, "notify": ["rotation:primary"]},
+                {"after_s": SECOND_STEP_S, "notify": ["all_seniors"]},
+            ],
+        }
+        await self._setup_call(account.service, "PUT", f"{base}/escalation-policy", policy)
+        receivers = self.stack.receivers
+        connections = {
+            "connectwise": receivers.connectwise.connection,
+            "halopsa": receivers.halopsa.connection,
+            "webhook": receivers.webhook.connection,
+        }
+        if account.psa in connections:
+            connection = connections[account.psa]()
+            body = {
+                "provider": connection.provider,
+                "base_url": connection.base_url,
+                "credentials": connection.credentials,
+                "enabled": True,
+            }
+            await self._setup_call(account.service, "PUT", f"{base}/psa", body)
+        return account
+
+    async def _setup_call(self, person: Person, method: str, path: str, body: Any) -> None:
+        response = await self.api.retried(person, method, path, "setup", body)
+        if response is None or response.status_code != 200:
+            raise RuntimeError(f"setting up {path}: {response and response.text}")
+
+    # --- escalations and their fates ---
+
+    async def run(self, until: float) -> None:
+        """Escalate at `rate` per second (Poisson) until `until`, then close: every pending fate acts at once."""
+        while now() < until:
+            await asyncio.sleep(min(self.rng.expovariate(self.rate), max(0.0, until - now())))
+            if now() >= until:
+                break
+            account = self.rng.choice(self.accounts)
+            task = asyncio.create_task(self._noting_errors(self._escalation(account, self.rng.choice(account.juniors))))
+            self._fates.add(task)
+            task.add_done_callback(self._fates.discard)
+        self.closing.set()
+        while self._fates:
+            await asyncio.gather(*self._fates)
+
+    async def _noting_errors(self, work: Awaitable[None]) -> None:
+        """An answer no client expects is noted for the checker, and the load goes on."""
+        try:
+            await work
+        except Exception as exc:  # noqa: BLE001 - reported in the table, with the seed
+            self.errors.append(f"{type(exc).__name__}: {exc}")
+
+    async def _escalation(self, account: Account, junior: Person) -> None:
+        self._count += 1
+        n = self._count
+        ticket = f"#{self.rng.choice(TICKETS)}" if account.psa != "none" and self.rng.random() < 0.9 else None
+        fate = self._pick(FATES)
+        delay = self.rng.uniform(*self._pick(CLAIM_DELAYS))
+        urgency = self.rng.choice(URGENCIES)
+        session = {
+            "title": f"Ticket {n}: the print spooler keeps stopping",
+            "ticket_ref": ticket,
+            "messages": [
+                {"role": "engineer", "content": "Restarted the spooler", "kind": "step", "step_status": "failed"},
+                {"role": "assistant", "content": "Check the spool folder for stuck jobs.", "kind": "message"},
+            ],
+        }
+        created = await self.api.retried(
+            junior, "POST", "/api/v1/ai-sessions", "create session", session, done=lambda r: r.status_code == 201
+        )
+        if created is None:
+            self.lost_escalations += 1
+            return
+        handoff_id = await self._escalate(junior, str(created.json()["id"]), urgency)
+        if handoff_id is None:
+            self.lost_escalations += 1
+            return
+        escalation = Escalation(handoff_id, account, junior, ticket, fate)
+        self.escalations.append(escalation)
+        await self._pause(delay)
+        if fate == "withdraw":
+            await self._withdraw(escalation, race=self.rng.random() < 0.5)
+        else:
+            await self._race(escalation)
+
+    async def _escalate(self, junior: Person, session_id: str, urgency: str) -> str | None:
+        """The handoff's id; a retry after a lost answer finds the escalation the first try made."""
+        body = {"intent": "escalate", "note": "Stuck after the obvious steps", "urgency": urgency}
+        path = f"/api/v1/ai-sessions/{session_id}/handoff"
+        response = await self.api.retried(junior, "POST", path, "escalate", body)
+        if response is None:
+            return None
+        if response.status_code == 201:
+            return str(response.json()["id"])
+        if response.json().get("code") == "session_not_active":  # an earlier try went through
+            got = await self.api.retried(junior, "GET", f"/api/v1/ai-sessions/{session_id}", "read session")
+            if got is not None and got.status_code == 200:
+                return str(got.json()["escalation_package"]["handoff_id"])
+        raise RuntimeError(f"escalating: {response.status_code} {response.text}")
+
+    async def _race(self, escalation: Escalation) -> None:
+        seniors = escalation.account.seniors
+        racers = self.rng.sample(seniors, self.rng.randint(2, min(4, len(seniors))))
+        double = self.rng.random() < 0.2  # someone clicks twice
+        await asyncio.gather(*(self._claim(escalation, s) for s in racers + racers[:1] * double))
+
+    async def _withdraw(self, escalation: Escalation, *, race: bool) -> None:
+        path = f"/api/v1/handoffs/{escalation.handoff_id}/withdraw"
+        junior = escalation.junior
+        claim = [self._claim(escalation, self.rng.choice(escalation.account.seniors))] if race else []
+        withdrawal = self.api.retried(junior, "POST", path, "withdraw")
+        answers = await asyncio.gather(withdrawal, *claim)
+        response = answers[0]
+        escalation.withdrawn = None if response is None else response.status_code
+
+    async def _claim(self, escalation: Escalation, senior: Person) -> None:
+        path = f"/api/v1/handoffs/{escalation.handoff_id}/claim"
+        replica = self.api.replica()
+        for attempt in range(RETRIES):
+            response = await self.api.call(senior, "POST", path, "claim", replica=replica)
+            if response is not None and response.status_code < 500:
+                self.claims.append(self._claim_answer(escalation, senior, response))
+                return
+            status = None if response is None else response.status_code
+            self.claims.append(ClaimAnswer(escalation.handoff_id, senior.id, status))
+            await asyncio.sleep(min(2.0, 0.2 * 2**attempt) * (0.5 + self.rng.random()))
+            replica = self.api.replica(avoid=replica)
+
+    @staticmethod
+    def _claim_answer(escalation: Escalation, senior: Person, response: httpx.Response) -> ClaimAnswer:
+        body = response.json()
+        answer = ClaimAnswer(escalation.handoff_id, senior.id, response.status_code, str(body.get("code", "")))
+        winner = body.get("claimed_by")
+        if isinstance(winner, dict):
+            answer.named = str(winner.get("id"))
+            answer.named_at = str(body.get("claimed_at"))
+        return answer
+
+    async def claim_what_is_open(self) -> int:
+        """After the load: the seniors claim whatever the queues still show open (a race whose every try was lost,
+        or an escalation whose answer was); how many."""
+        known = {e.handoff_id: e for e in self.escalations}
+        claimed = 0
+        for account in self.accounts:
+            for item in await self._open_queue(account):
+                escalation = known.get(item["id"])
+                if escalation is None:  # made by a try whose answer was lost: the queue knows it all the same
+                    escalation = Escalation(item["id"], account, account.juniors[0], None, "found")
+                    self.escalations.append(escalation)
+                    known[escalation.handoff_id] = escalation
+                await self._race(escalation)
+                claimed += 1
+        return claimed
+
+    async def _open_queue(self, account: Account) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        cursor = ""
+        while True:
+            path = f"/api/v1/ai-sessions/escalations?status=open&fields=card&limit=200{cursor}"
+            got = await self.api.retried(account.seniors[0], "GET", path, "queue")
+            if got is None or got.status_code != 200:
+                raise RuntimeError(f"reading the queue: {got and got.text}")
+            page = got.json()
+            items += page["items"]
+            if not page["next_cursor"]:
+                return items
+            cursor = f"&cursor={page['next_cursor']}"
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep, unless the load closes first: then every fate acts at once."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.closing.wait(), seconds)
+
+    def _pick(self, weighted: tuple[tuple[float, Any], ...]) -> Any:
+        roll = self.rng.random()
+        for weight, value in weighted:
+            roll -= weight
+            if roll < 0:
+                return value
+        return weighted[-1][1]
+
+    # --- dashboards ---
+
+    async def _follow(self, follower: Follower) -> None:
+        replica = self.api.replica()
+        while not follower.done:
+            with contextlib.suppress(OSError, EOFError, TimeoutError, asyncio.IncompleteReadError, ValueError):
+                await self._stream(follower, replica)
+            if follower.done:
+                return
+            await asyncio.sleep(0.1 + 0.3 * self.rng.random())
+            replica = self.api.replica()
+
+    async def _stream(self, follower: Follower, replica: Service) -> None:
+        started = now()
+        try:
+            async with asyncio.timeout(30):  # as long as any other request is given
+                client = await SSEClient.connect(
+                    replica.port or 0, follower.senior.token, last_event_id=follower.last_id
+                )
+        except (OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
+            self.api.answers.append(Answer(started, now(), replica.name, "stream", None, error=type(exc).__name__))
+            raise
+        try:
+            if client.status != 200:
+                async with asyncio.timeout(5):
+                    body = await client.body()
+                code = body.decode(errors="replace").split('"code":"', 1)[-1].split('"', 1)[0]
+                self.api.answers.append(Answer(started, now(), replica.name, "stream", client.status, code))
+                return
+            self.api.answers.append(Answer(started, now(), replica.name, "stream", 200))
+            follower.connects += 1
+            while not follower.done:
+                frame = await client.next_frame(timeout=15)
+                self._take(follower, frame)
+        finally:
+            await client.close()
+
+    @staticmethod
+    def _take(follower: Follower, frame: Frame) -> None:
+        if frame.event == "ready":
+            if follower.baseline is None:
+                follower.baseline = follower.last_id = str(frame.json["last_event_id"])
+            return
+        if frame.event == "resync":
+            follower.resyncs += 1
+            follower.last_id = str(frame.json["last_event_id"])
+            return
+        if frame.id is None:
+            return
+        follower.seen.append(Seen(frame.id, frame.event or "", str(frame.json.get("handoff_id", ""))))
+        follower.last_id = frame.id
+
+    async def stop_following(self, tips: Callable[[Account], Awaitable[str]], timeout: float) -> None:
+        """Once every dashboard has reached its stream's tip (or `timeout` passed), close them all."""
+
+        async def caught_up() -> bool:
+            for follower in self.followers:
+                if follower.last_id != await tips(follower.account):
+                    return False
+            return True
+
+        deadline = now() + timeout
+        while now() < deadline and not await caught_up():
+            await asyncio.sleep(0.2)
+        for follower in self.followers:
+            follower.done = True
+        for task in self._follower_tasks:
+            task.cancel()
+        await asyncio.gather(*self._follower_tasks, return_exceptions=True)
+
+    async def _until(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
+        deadline = now() + timeout
+        while not condition():
+            if now() > deadline:
+                raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
+            await asyncio.sleep(0.1)
