@@ -230,10 +230,16 @@ class PushToPSA:
                 db, handoff_id=handoff.id, account_id=handoff.account_id, channel=channel.name, recipients=recipients
             )
             rows = await claim(db, await pending_deliveries(db, handoff.id, channel.name), self.lease_s)
-            if rows and handoff.status == HandoffStatus.WITHDRAWN:
+            if handoff.status == HandoffStatus.WITHDRAWN:
+                # A row tried before may have reached the target already (the answer was lost on the way back):
+                # it is finished, as a retry finds the marker or the receiver dedupes the key, so that its row
+                # says what the target holds. A row never tried is not begun.
                 for row in rows:
-                    await skip(db, row, "withdrawn before the note went out")
-                return "skipped"
+                    if not row.attempts:
+                        await skip(db, row, "withdrawn before the note went out")
+                rows = [row for row in rows if row.attempts]
+                if not rows:
+                    return "skipped"
             allow = await allow_list_of(db, handoff.account_id)  # the dial-time check must know the account
             notice = await self._notice(db, handoff) if rows else None
             if rows and notice is None:

@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from services.notifier.service import NotifyHandoff, PushToPSA
+from services.notifier.service import NotifyHandoff, PushToPSA, RetryLater
 from shared.bootstrap import Runtime
 from shared.clock import utcnow
 from shared.crypto import SecretBox
@@ -23,7 +23,7 @@ from shared.directory.who import seniors_to_page
 from shared.outbound.guard import OutboundClients, OutboundPolicy
 from shared.sessions.tables import AISession
 from tests.support.email_jobs import PUBLIC_URL, deliveries, email_job
-from tests.support.psa_servers import FakeConnectWise
+from tests.support.psa_servers import FakeConnectWise, Reply, Request
 from tests.support.smtp import SMTPServer
 from tests.support.tenants import Tenant, TenantFactory
 
@@ -164,5 +164,51 @@ async def test_a_psa_push_skips_a_withdrawn_escalation(tenants: TenantFactory, r
             ("psa", "skipped", 0),
         ]
         assert "withdrawn" in str(rows[1]["last_error"])
+    finally:
+        await vendor.stop()
+
+
+class AnswerLostOnce(FakeConnectWise):
+    """Stores the first note, then answers as a gateway whose upstream went away: the note is there, the answer lost."""
+
+    def __init__(self, tickets: set[int]) -> None:
+        super().__init__(tickets)
+        self.lost = False
+
+    async def handle(self, request: Request) -> Reply:
+        reply = await super().handle(request)
+        if request.method == "POST" and not self.lost:
+            self.lost = True
+            return Reply(502, {"error": "bad gateway"})
+        return reply
+
+
+async def test_a_push_whose_answer_was_lost_is_finished_after_a_withdrawal_and_says_sent(
+    tenants: TenantFactory, runtime: Runtime
+) -> None:
+    tenant = await tenants.create(junior="engineer", senior="engineer")
+    vendor = AnswerLostOnce({8812})
+    await vendor.start()
+    try:
+        connection = vendor.connection()
+        body = {"provider": "connectwise", "base_url": connection.base_url, "credentials": connection.credentials}
+        assert (
+            await tenant.service.request("PUT", f"/api/v1/accounts/{tenant.account_id}/psa", json=body)
+        ).status_code == 200
+        junior = tenant["junior"]
+        handoff = await junior.escalate((await junior.new_session("VPN drops", ticket_ref="8812"))["id"])
+        policy = OutboundPolicy.from_allow_list(runtime.settings.outbound_allow)
+        async with OutboundClients(policy, timeout=5) as http:
+            push = PushToPSA(runtime.sessionmaker, SecretBox(runtime.settings.secret_key), http, public_url=PUBLIC_URL)
+            with pytest.raises(RetryLater):
+                await push({"handoff_id": handoff["id"]})
+            assert (await junior.post(f"/api/v1/handoffs/{handoff['id']}/withdraw")).status_code == 200
+            assert await push({"handoff_id": handoff["id"]}) == "pushed"  # the retry finds the note by its marker
+        rows = await deliveries(tenant["senior"], handoff["id"])
+        assert len(vendor.stored()) == 1
+        assert [(r["channel"], r["status"], r["attempts"]) for r in rows] == [
+            ("email", "pending", 0),
+            ("psa", "sent", 2),
+        ]
     finally:
         await vendor.stop()
