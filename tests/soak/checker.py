@@ -231,12 +231,18 @@ def emails(stack: Stack, facts: Facts) -> Row:
             continue
         keys[message_id] = (match[1], r.to, int(match[2]))
     per_key: Counter[tuple[str, str, int]] = Counter(keys.values())
+    unconfirmed = 0
     rows = {(str(d["handoff_id"]), d["recipient"], d["round"]): d for d in facts.deliveries if d["channel"] == "email"}
     for key, message_ids in per_key.items():
         if message_ids != 1:
             row.fail(f"{message_ids} different messages for handoff {key[0]}, {key[1]}, round {key[2]}")
         delivery = rows.get(key)
-        if delivery is None or delivery["status"] != "sent":
+        # A row skipped (withdrawn, or claimed before a reminder) after a try whose answer was lost may have its
+        # message delivered all the same: one message still. Without a try, a message means a send nobody recorded.
+        tried_then_skipped = delivery is not None and delivery["status"] == "skipped" and delivery["attempts"] > 0
+        if tried_then_skipped:
+            unconfirmed += 1
+        elif delivery is None or delivery["status"] != "sent":
             state = delivery and delivery["status"]
             row.fail(f"an email to {key[1]} for {key[0]} round {key[2]}, whose row is {state}")
     skipped: Counter[str] = Counter()
@@ -262,6 +268,8 @@ def emails(stack: Stack, facts: Facts) -> Row:
     share = f"{resent / len(copies):.2%}" if copies else "-"
     why = ", ".join(f"{n} {reason}" for reason, n in skipped.most_common())
     row.note = f"resent copies {resent} / {len(copies)} messages ({share}); skipped: {why or 'none'}"
+    if unconfirmed:
+        row.note += f"; {unconfirmed} delivered by a try whose answer was lost, then skipped"
     return row
 
 
