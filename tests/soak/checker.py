@@ -12,7 +12,7 @@ import json
 import re
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,7 +23,7 @@ from shared.bus.base import parse_id, stream_key
 from shared.jobs.arq_private import running_key
 from shared.jobs.base import JOB_QUEUES
 from tests.soak.faults import Fault
-from tests.soak.load import Answer, Load
+from tests.soak.load import PATIENCE_S, Answer, Load
 from tests.soak.stack import Stack, now
 
 MARKER = re.compile(r"\[handoff-ref:handoff:([0-9a-f-]{36})\]")
@@ -197,6 +197,15 @@ def claims(load: Load, facts: Facts) -> list[Row]:
             or sum(n for (h, _), n in claimed_events.items() if h == handoff_id) != 1
         ):
             winners.fail(f"{handoff_id}: {claimed_events[(handoff_id, winner)]} handoff_claimed events name its winner")
+    for escalation in load.escalations:
+        withdrawal, row = escalation.withdrawal, facts.handoffs.get(escalation.handoff_id)
+        if withdrawal is None or withdrawal.status is None or row is None:
+            continue
+        losers.checked += withdrawal.status == 409
+        if withdrawal.status == 200 and row["status"] != "withdrawn":
+            losers.fail(f"{escalation.handoff_id}: the junior was told it is withdrawn, it is {row['status']}")
+        if withdrawal.status == 409 and (row["status"] != "claimed" or withdrawal.named != str(row["claimed_by_id"])):
+            losers.fail(f"{escalation.handoff_id}: the withdrawal was told {withdrawal.code} {withdrawal.named}")
     for handoff_id, answers in by_handoff.items():
         for a in answers:
             if a.status == 409 and a.code == "handoff_not_claimable":
@@ -461,9 +470,11 @@ def client_view(load: Load) -> Row:
     row = Row("every answer one a client expects", checked=len(load.escalations))
     for error in load.errors:
         row.fail(error)
-    row.note = f"{len(load.escalations)} escalations; {load.lost_escalations} abandoned after {6} tries"
+    row.note = (
+        f"{len(load.escalations)} escalations; {load.lost_escalations} abandoned after {PATIENCE_S:.0f} s of tries"
+    )
     if load.lost_escalations:
-        row.fail(f"{load.lost_escalations} escalations could not be made in {6} tries")
+        row.fail(f"{load.lost_escalations} escalations could not be made in {PATIENCE_S:.0f} s of tries")
     return row
 
 
@@ -486,12 +497,3 @@ def table(rows: list[Row]) -> str:
         if len(r.violations) > SHOWN_PER_ROW:
             out.append(f"  ✗ {r.invariant}: … and {len(r.violations) - SHOWN_PER_ROW} more")
     return "\n".join(out)
-
-
-async def wait_for(condition: Callable[[], Awaitable[bool]], timeout: float) -> bool:
-    deadline = now() + timeout
-    while not await condition():
-        if now() > deadline:
-            return False
-        await asyncio.sleep(0.2)
-    return True

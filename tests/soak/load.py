@@ -29,7 +29,8 @@ ON_CALL_START = "2026-01-05T00:00"  # long past: the rotation always has someone
 FATES = ((0.70, "race"), (0.10, "withdraw"), (0.20, "late"))
 # When a race's claims come, after the escalation: soon (before step 1), later, or after a reminder.
 CLAIM_DELAYS = ((0.4, (0.0, 3.0)), (0.4, (3.0, 12.0)), (0.2, (12.0, 30.0)))
-RETRIES = 6  # a dashboard or the main application tries again on a lost connection
+# A dashboard or the main application tries again on a lost connection or a 5xx, on another replica, for so long.
+PATIENCE_S = 60.0
 
 
 @dataclass
@@ -85,7 +86,7 @@ class Escalation:
     junior: Person
     ticket_ref: str | None
     fate: str
-    withdrawn: int | None = None  # the status the junior's withdrawal got
+    withdrawal: ClaimAnswer | None = None  # the answer to the junior's withdrawal (`named`: a winner it names)
 
 
 @dataclass
@@ -148,17 +149,24 @@ class Api:
         path: str,
         label: str,
         body: Any = None,
-        done: Callable[[httpx.Response], bool] = lambda r: r.status_code < 500,
+        *,
+        each: Callable[[httpx.Response | None], None] = lambda _: None,
     ) -> httpx.Response | None:
-        """Try on one replica, then on another after a pause, while the connection fails or a 5xx comes back."""
+        """The first answer below 500: tried on one replica, then another after a pause, while the connection
+        fails or a 5xx comes back, for up to PATIENCE_S; None if none came. `each` sees every try's answer."""
         replica = self.replica()
-        for attempt in range(RETRIES):
+        deadline = now() + PATIENCE_S
+        attempt = 0
+        while True:
             response = await self.call(person, method, path, label, replica=replica, body=body)
-            if response is not None and done(response):
+            each(response)
+            if response is not None and response.status_code < 500:
                 return response
-            await asyncio.sleep(min(2.0, 0.2 * 2**attempt) * (0.5 + self.rng.random()))
+            if now() > deadline:
+                return None
+            await asyncio.sleep(min(3.0, 0.2 * 2**attempt) * (0.5 + self.rng.random()))
+            attempt += 1
             replica = self.replica(avoid=replica)
-        return None
 
 
 class Load:
@@ -191,8 +199,15 @@ class Load:
         return Person(user_id, name, email, role, token)
 
     async def setup(self) -> None:
-        for n in range(self.account_count):
-            self.accounts.append(await self._account(n))
+        """The accounts (drawn first, made four at a time), then a dashboard or two following each one."""
+        self.accounts = [self._account(n) for n in range(self.account_count)]
+        gate = asyncio.Semaphore(4)
+
+        async def make(account: Account) -> None:
+            async with gate:
+                await self._make(account)
+
+        await asyncio.gather(*(make(account) for account in self.accounts))
         for account in self.accounts:
             for senior in self.rng.sample(account.seniors, self.rng.choice((1, 2))):
                 follower = Follower(account, senior)
@@ -200,21 +215,25 @@ class Load:
                 self._follower_tasks.append(asyncio.create_task(self._follow(follower)))
         await self._until(lambda: all(f.baseline is not None for f in self.followers), 60, "every dashboard")
 
-    async def _account(self, n: int) -> Account:
+    def _account(self, n: int) -> Account:
+        """Account n as drawn: 1 or 2 juniors, 3 to 6 seniors, its PSA kind and whether claims go stale."""
         account_id = uuid.uuid4()
         account = Account(account_id, self.person(None, "service", "Main application"))
         account.psa = PSA_KINDS[n % len(PSA_KINDS)]
         account.stale_claim_s = self.rng.choice((0, 8))
-        base = f"/api/v1/accounts/{account_id}"
-        juniors = [self.person(account_id, "engineer", f"Junior {n}-{j}") for j in range(self.rng.choice((1, 2)))]
-        seniors = [
-            self.person(account_id, self.rng.choice(SENIOR_ROLES), f"Senior {n}-{s}")
-            for s in range(self.rng.randint(3, 6))
-        ]
-        for person in [*juniors, *seniors]:
+        juniors = range(self.rng.choice((1, 2)))
+        account.juniors = [self.person(account_id, "engineer", f"Junior {n}-{j}") for j in juniors]
+        seniors = range(self.rng.randint(3, 6))
+        account.seniors = [self.person(account_id, self.rng.choice(SENIOR_ROLES), f"Senior {n}-{s}") for s in seniors]
+        return account
+
+    async def _make(self, account: Account) -> None:
+        """The account through the API: its users, its on-call rotation, its two-step policy, its PSA connection."""
+        base = f"/api/v1/accounts/{account.id}"
+        for person in [*account.juniors, *account.seniors]:
             body = {"email": person.email, "name": person.name, "role": person.role, "active": True}
             await self._setup_call(account.service, "PUT", f"{base}/users/{person.id}", body)
-        account.juniors, account.seniors = juniors, seniors
+        seniors = account.seniors
         on_call = {
             "time_zone": "UTC",
             "rotations": [
@@ -248,7 +267,6 @@ class Load:
                 "enabled": True,
             }
             await self._setup_call(account.service, "PUT", f"{base}/psa", body)
-        return account
 
     async def _setup_call(self, person: Person, method: str, path: str, body: Any) -> None:
         response = await self.api.retried(person, method, path, "setup", body)
@@ -293,12 +311,12 @@ class Load:
                 {"role": "assistant", "content": "Check the spool folder for stuck jobs.", "kind": "message"},
             ],
         }
-        created = await self.api.retried(
-            junior, "POST", "/api/v1/ai-sessions", "create session", session, done=lambda r: r.status_code == 201
-        )
+        created = await self.api.retried(junior, "POST", "/api/v1/ai-sessions", "create session", session)
         if created is None:
             self.lost_escalations += 1
             return
+        if created.status_code != 201:
+            raise RuntimeError(f"creating a session: {created.status_code} {created.text}")
         handoff_id = await self._escalate(junior, str(created.json()["id"]), urgency)
         if handoff_id is None:
             self.lost_escalations += 1
@@ -339,23 +357,19 @@ class Load:
         withdrawal = self.api.retried(junior, "POST", path, "withdraw")
         answers = await asyncio.gather(withdrawal, *claim)
         response = answers[0]
-        escalation.withdrawn = None if response is None else response.status_code
+        escalation.withdrawal = self._claim_answer(escalation, junior, response)
 
     async def _claim(self, escalation: Escalation, senior: Person) -> None:
-        path = f"/api/v1/handoffs/{escalation.handoff_id}/claim"
-        replica = self.api.replica()
-        for attempt in range(RETRIES):
-            response = await self.api.call(senior, "POST", path, "claim", replica=replica)
-            if response is not None and response.status_code < 500:
-                self.claims.append(self._claim_answer(escalation, senior, response))
-                return
-            status = None if response is None else response.status_code
-            self.claims.append(ClaimAnswer(escalation.handoff_id, senior.id, status))
-            await asyncio.sleep(min(2.0, 0.2 * 2**attempt) * (0.5 + self.rng.random()))
-            replica = self.api.replica(avoid=replica)
+        def note(response: httpx.Response | None) -> None:
+            self.claims.append(self._claim_answer(escalation, senior, response))
+
+        await self.api.retried(senior, "POST", f"/api/v1/handoffs/{escalation.handoff_id}/claim", "claim", each=note)
 
     @staticmethod
-    def _claim_answer(escalation: Escalation, senior: Person, response: httpx.Response) -> ClaimAnswer:
+    def _claim_answer(escalation: Escalation, senior: Person, response: httpx.Response | None) -> ClaimAnswer:
+        if response is None or response.status_code >= 500:
+            status = None if response is None else response.status_code
+            return ClaimAnswer(escalation.handoff_id, senior.id, status)
         body = response.json()
         answer = ClaimAnswer(escalation.handoff_id, senior.id, response.status_code, str(body.get("code", "")))
         winner = body.get("claimed_by")
@@ -410,14 +424,19 @@ class Load:
     # --- dashboards ---
 
     async def _follow(self, follower: Follower) -> None:
+        """Stream from a replica; when the stream ends, resume on the other one, as a browser behind a balancer
+        would, waiting a little longer after each connection that gave no event."""
         replica = self.api.replica()
+        pause = 0.1
         while not follower.done:
+            seen = len(follower.seen)
             with contextlib.suppress(OSError, EOFError, TimeoutError, asyncio.IncompleteReadError, ValueError):
                 await self._stream(follower, replica)
             if follower.done:
                 return
-            await asyncio.sleep(0.1 + 0.3 * self.rng.random())
-            replica = self.api.replica()
+            pause = 0.1 if len(follower.seen) > seen else min(2.0, pause * 2)
+            await asyncio.sleep(pause * (0.5 + self.rng.random()))
+            replica = self.api.replica(avoid=replica)
 
     async def _stream(self, follower: Follower, replica: Service) -> None:
         started = now()
@@ -439,7 +458,7 @@ class Load:
             self.api.answers.append(Answer(started, now(), replica.name, "stream", 200))
             follower.connects += 1
             while not follower.done:
-                frame = await client.next_frame(timeout=15)
+                frame = await client.next_frame(timeout=60)  # pings come every 5 s; a killed replica closes
                 self._take(follower, frame)
         finally:
             await client.close()

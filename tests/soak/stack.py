@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from random import Random
 from typing import IO, Any
@@ -347,7 +347,6 @@ class Stack:
     env: dict[str, str]
     http: httpx.AsyncClient
     redis_client: Redis
-    events: list[str] = field(default_factory=list)
 
     @property
     def services(self) -> list[Service]:
