@@ -127,7 +127,7 @@ def cmd_migrate(settings: Settings, _: argparse.Namespace) -> None:
 def cmd_api(settings: Settings, args: argparse.Namespace) -> None:
     settings.require_secrets()
     host, port = _listen_address(args)
-    if settings.redis_url:
+    if settings.uses_redis:
         _serve(settings, _bind(host, port), host, port)
         return
     # No Redis: events and jobs live in this process, so it must be the only one, and it runs the workers.
@@ -187,7 +187,7 @@ def cmd_dev(settings: Settings, args: argparse.Namespace) -> None:
 
     asyncio.run(seed())
     try:
-        _serve(settings, listener, host, port, embedded=settings.redis_url is None, demo_users=demo_users)
+        _serve(settings, listener, host, port, embedded=not settings.uses_redis, demo_users=demo_users)
     finally:
         lock.close()
 
@@ -204,10 +204,12 @@ def _write_demo_env(tokens: list[tuple[str, str]]) -> None:
 def _check_worker(settings: Settings, job: str) -> None:
     """Exit 0 when a worker running `job` reported itself healthy within the last few seconds, else 1."""
     from shared.jobs.arq_observed import worker_is_healthy
+    from shared.redis_master import RedisMaster
 
-    if not settings.redis_url:
-        sys.exit("handoff: the health check needs HANDOFF_REDIS_URL (the workers' Redis)")
-    sys.exit(0 if asyncio.run(worker_is_healthy(settings.redis_url, job)) else 1)
+    master = RedisMaster.of(settings, role=f"{job}-check")
+    if master is None:
+        sys.exit("handoff: the health check needs HANDOFF_REDIS_URL or HANDOFF_REDIS_SENTINELS (the workers' Redis)")
+    sys.exit(0 if asyncio.run(worker_is_healthy(master, job)) else 1)
 
 
 def cmd_assessor(settings: Settings, args: argparse.Namespace) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -14,7 +13,6 @@ from sqlalchemy.orm import Session
 from shared.bus.base import Bus
 from shared.bus.memory import InProcessBus
 from shared.bus.redis import RedisBus
-from shared.bus.redis_connection import blocking_pool
 from shared.channels import channel_jobs
 from shared.config import Settings
 from shared.db.engine import create_engine
@@ -25,6 +23,7 @@ from shared.outbox.lag import OutboxLagSampler
 from shared.outbox.relay import OutboxRelay
 from shared.outbox.writer import PENDING_FLAG
 from shared.ratelimit import InMemoryRateLimiter, RateLimiter, RedisRateLimiter
+from shared.redis_master import RedisMaster
 
 ReadinessProbe = Callable[[], Awaitable[bool]]
 
@@ -42,6 +41,7 @@ class Runtime:
     rate_limiter: RateLimiter
     readiness_probes: dict[str, ReadinessProbe] = field(default_factory=dict)
     redis_pool: BlockingConnectionPool | None = None
+    redis_master: RedisMaster | None = None  # how this process finds its Redis, for pools of their own (arq's)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     outbox_lag: OutboxLagSampler | None = None
 
@@ -58,18 +58,13 @@ class Runtime:
         jobs: JobQueue
         limiter: RateLimiter
         pool = None
-        if settings.redis_url:
-            pool = blocking_pool(
-                settings.redis_url,
-                max_connections=settings.redis_pool_size,
-                timeout=settings.redis_pool_timeout_s,
-                socket_timeout=10,
-                socket_connect_timeout=5,
-                health_check_interval=30,
-                client_name=f"handoff-{role}-{os.getpid()}",
-            )
-            bus = RedisBus(pool, tail_url=settings.redis_url, maxlen=settings.stream_maxlen)
-            jobs = ArqJobQueue(pool)
+        master = RedisMaster.of(settings, role=role)
+        if master is not None:
+            master.announce(min_replicas=settings.redis_min_replicas)
+            pool = master.pool(max_connections=settings.redis_pool_size, timeout=settings.redis_pool_timeout_s)
+            replicas = settings.redis_min_replicas
+            bus = RedisBus(pool, master=master, maxlen=settings.stream_maxlen, min_replicas=replicas)
+            jobs = ArqJobQueue(pool, min_replicas=replicas)
             limiter = RedisRateLimiter(pool)
         else:
             bus = InProcessBus(maxlen=settings.stream_maxlen)
@@ -97,6 +92,7 @@ class Runtime:
             relay,
             limiter,
             redis_pool=pool,
+            redis_master=master,
             outbox_lag=OutboxLagSampler(sessionmaker),
         )
         runtime.readiness_probes["bus"] = bus.ping

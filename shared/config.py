@@ -56,6 +56,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     escalations_per_hour: Annotated[int, msgspec.Meta(ge=1)] = 30  # per user, rolling hour; parks are not counted
     redis_pool_size: int = 20
     redis_pool_timeout_s: float = 10.0
+    # `host:port,...` of Redis Sentinels; HANDOFF_REDIS_URL then gives only the password and database number.
+    redis_sentinels: str | None = None
+    redis_sentinel_master: str | None = None  # the name the sentinels know the master by
+    # Replicas that must hold an event or job (`WAIT`) before the outbox counts it as published.
+    redis_min_replicas: Annotated[int, msgspec.Meta(ge=0)] = 0
     sse_max_streams_per_user: int = 8
     job_max_tries: int = 10
     sweep_interval_s: float = 60.0
@@ -81,9 +86,41 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 raw[name] = _CASE[name](value) if name in _CASE else value
         raw.update(overrides)
         try:
-            return msgspec.convert(raw, cls, strict=False)
+            settings = msgspec.convert(raw, cls, strict=False)
         except msgspec.ValidationError as exc:
             raise ConfigError(_name_the_variable(cls, str(exc))) from exc
+        settings.check_redis()
+        return settings
+
+    @property
+    def uses_redis(self) -> bool:
+        """Whether streams and jobs are in Redis (a URL or Sentinels), not in this process."""
+        return bool(self.redis_url or self.redis_sentinels)
+
+    @property
+    def redis_sentinel_addresses(self) -> list[tuple[str, int]]:
+        """`HANDOFF_REDIS_SENTINELS` as (host, port) pairs; empty without Sentinel."""
+        return sentinel_addresses(self.redis_sentinels or "")
+
+    def check_redis(self) -> None:
+        """The Redis settings make sense together; else one sentence naming the variable."""
+        addresses = self.redis_sentinel_addresses
+        master = self.redis_sentinel_master
+        if addresses and not master:
+            raise ConfigError(
+                "HANDOFF_REDIS_SENTINEL_MASTER is required with HANDOFF_REDIS_SENTINELS: "
+                "the name the sentinels know the master by (e.g. mymaster)"
+            )
+        if master and not addresses:
+            raise ConfigError("HANDOFF_REDIS_SENTINEL_MASTER is set but HANDOFF_REDIS_SENTINELS is not")
+        if master and not _MASTER_NAME.fullmatch(master):
+            raise ConfigError(
+                "HANDOFF_REDIS_SENTINEL_MASTER is not valid: use letters, digits, `.`, `_` and `-` (e.g. mymaster)"
+            )
+        if addresses and self.redis_url and urlsplit(self.redis_url).scheme not in ("redis", "rediss"):
+            raise ConfigError("HANDOFF_REDIS_URL must be redis:// or rediss:// with HANDOFF_REDIS_SENTINELS")
+        if self.redis_min_replicas and not self.uses_redis:
+            raise ConfigError("HANDOFF_REDIS_MIN_REPLICAS needs HANDOFF_REDIS_URL or HANDOFF_REDIS_SENTINELS")
 
     @property
     def allowed_origins(self) -> list[str]:
@@ -114,6 +151,27 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             for name in self.__struct_fields__
         )
         return f"Settings({', '.join(parts)})"
+
+
+_MASTER_NAME = re.compile(r"[A-Za-z0-9._-]{1,128}")
+_SENTINEL = re.compile(r"(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[A-Za-z0-9_][A-Za-z0-9_.-]*)):(?P<port>[0-9]{1,5})")
+
+
+def sentinel_addresses(value: str) -> list[tuple[str, int]]:
+    """`host:port,host:port` (an IPv6 host in brackets) as pairs; a ConfigError names a malformed entry."""
+    if not value.strip():
+        return []
+    found = []
+    for entry in (part.strip() for part in value.split(",")):
+        match = _SENTINEL.fullmatch(entry)
+        if match is None or not 1 <= int(match["port"]) <= 65535:
+            shown = entry if entry and entry.isprintable() and len(entry) <= 100 else repr(entry[:100])
+            raise ConfigError(
+                f"HANDOFF_REDIS_SENTINELS is not valid: `{shown}` is not host:port with a port from 1 to 65535 "
+                "(e.g. sentinel-1:26379,sentinel-2:26379)"
+            )
+        found.append((match["v6"] or match["host"], int(match["port"])))
+    return found
 
 
 def _secret_from_file(env: Mapping[str, str], name: str, value: str) -> str:

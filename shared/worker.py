@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from arq.connections import ArqRedis, RedisSettings
+from arq.connections import ArqRedis
 from arq.worker import Retry, Worker, func
 
 from shared.bootstrap import Runtime
@@ -91,8 +91,11 @@ async def run_worker(
     needs_secrets: bool = False,
 ) -> None:
     """Consume the worker's queue until a signal stops it; Redis and database outages are waited out."""
-    if not settings.redis_url:
-        raise ConfigError(f"handoff {role} needs HANDOFF_REDIS_URL; `handoff dev` runs the {role} in-process")
+    if not settings.uses_redis:
+        raise ConfigError(
+            f"handoff {role} needs HANDOFF_REDIS_URL or HANDOFF_REDIS_SENTINELS; "
+            f"`handoff dev` runs the {role} in-process"
+        )
     if needs_secrets:
         settings.require_secrets()
     runtime = Runtime.build(settings, role=role)
@@ -120,7 +123,10 @@ async def run_worker(
     for task in parts.beside:
         task.start()
     try:
-        await serve(worker, RedisSettings.from_dsn(settings.redis_url), role=role)
+        master = runtime.redis_master
+        assert master is not None
+        # arq's own pool: a worker polls its queue and runs up to max_jobs jobs, each with a few commands.
+        await serve(worker, lambda: master.pool(max_connections=settings.redis_pool_size), role=role)
     finally:
         for task in reversed(parts.beside):
             await task.stop()

@@ -23,6 +23,18 @@ class BusUnavailable(Exception):
     """The bus could not be reached; the caller keeps what it meant to send and tries later."""
 
 
+class EventNotReplicated(BusUnavailable):
+    """The master took the event, but fewer replicas than required confirmed it: publish it again later.
+
+    `stream_id` is the id it got, for the next publish to ask for: if a failover took the event with the
+    old master, it comes back under the id dashboards may already have seen.
+    """
+
+    def __init__(self, message: str, *, stream_id: str) -> None:
+        super().__init__(message)
+        self.stream_id = stream_id
+
+
 MAX_ID_PART = 2**64 - 1
 _STREAM_ID = re.compile(r"([0-9]{1,20})-([0-9]{1,20})")
 
@@ -55,8 +67,20 @@ def stream_key(account_id: str) -> str:
 
 
 class Bus(Protocol):
-    async def publish(self, account_id: str, event_type: str, data: bytes, *, dedupe_key: str | None = None) -> str:
-        """Append an event; with `dedupe_key`, a second publish returns the first one's id and appends nothing."""
+    async def publish(
+        self,
+        account_id: str,
+        event_type: str,
+        data: bytes,
+        *,
+        dedupe_key: str | None = None,
+        stream_id: str | None = None,
+    ) -> str:
+        """Append an event; with `dedupe_key`, a second publish returns the first one's id and appends nothing.
+
+        With `dedupe_key`, `stream_id` asks for that id (the one an earlier, unconfirmed publish got): it is
+        taken while it is newer than the stream's newest event, else the event gets a new one.
+        """
         ...
 
     async def read_after(self, account_id: str, after_id: str, count: int = 500) -> list[StreamEntry]:

@@ -46,11 +46,20 @@ class InProcessBus:
         now = time.time_ns() // 1_000_000
         return (now, 0) if now > stream.last[0] else (stream.last[0], stream.last[1] + 1)
 
-    async def publish(self, account_id: str, event_type: str, data: bytes, *, dedupe_key: str | None = None) -> str:
+    async def publish(
+        self,
+        account_id: str,
+        event_type: str,
+        data: bytes,
+        *,
+        dedupe_key: str | None = None,
+        stream_id: str | None = None,
+    ) -> str:
         if dedupe_key is not None and dedupe_key in self._published:
             return self._published[dedupe_key]
         stream = self._streams.setdefault(account_id, _Stream())
-        stream.last = self._next_id(stream)
+        wanted = parse_id(stream_id) if stream_id is not None and dedupe_key is not None else None
+        stream.last = wanted if wanted is not None and wanted > stream.last else self._next_id(stream)
         entry = StreamEntry(f"{stream.last[0]}-{stream.last[1]}", event_type, data)
         stream.entries.append(entry)
         while len(stream.entries) > self.maxlen:

@@ -6,6 +6,11 @@ caller follows: the cost of an event does not grow with the accounts a replica s
 command names one key, as Redis Cluster requires. A doorbell can be missed (a publisher stopped
 between its two appends, the doorbell trimmed during an outage): the tail then also sweeps every
 followed stream when it starts, after an error, and every `sweep_s` seconds.
+
+With `min_replicas`, a publish counts only once `WAIT` says that many replicas hold the event; the doorbell
+rings after that, so tails learn of an event once it is safe from a failover. An event the replicas did not
+confirm raises EventNotReplicated with its id, and its next publish asks for that same id: if the old
+master took the event with it, the new master gets it back under the id a dashboard may have seen.
 """
 
 from __future__ import annotations
@@ -17,14 +22,26 @@ from typing import Any
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
-from shared.bus.base import ZERO_ID, BusUnavailable, StreamEntry, parse_id, stream_key
-from shared.bus.redis_connection import blocking_pool
+from shared.bus.base import ZERO_ID, BusUnavailable, EventNotReplicated, StreamEntry, parse_id, stream_key
+from shared.redis_master import REPLICA_WAIT_MS, OneConnection, RedisMaster
 
-# Publish once per dedupe key: the outbox relay is at-least-once, the stream must not be.
+# Publish once per dedupe key: the outbox relay is at-least-once, the stream must not be. ARGV[5] is the id an
+# earlier, unconfirmed publish got ('' for none), taken while it is newer than the stream's newest event.
+# A repeat writes the key's expiry again, so a `WAIT` after it also covers the first write.
 _PUBLISH_ONCE = """
 local existing = redis.call('GET', KEYS[2])
-if existing then return existing end
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'type', ARGV[2], 'data', ARGV[3])
+if existing then
+  redis.call('EXPIRE', KEYS[2], ARGV[4])
+  return existing
+end
+local id
+if ARGV[5] ~= '' then
+  id = redis.pcall('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], ARGV[5], 'type', ARGV[2], 'data', ARGV[3])
+  if type(id) == 'table' and id.err then id = nil end
+end
+if not id then
+  id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'type', ARGV[2], 'data', ARGV[3])
+end
 redis.call('SET', KEYS[2], id, 'EX', ARGV[4])
 return id
 """
@@ -50,54 +67,93 @@ class RedisBus:
         self,
         pool: BlockingConnectionPool,
         *,
-        tail_url: str,
+        master: RedisMaster,
         maxlen: int = 10000,
         block_ms: int = 5000,
         sweep_s: float = SWEEP_S,
+        min_replicas: int = 0,
     ) -> None:
         self.maxlen = maxlen
         self.sweep_s = sweep_s
+        self.min_replicas = min_replicas
+        self.pool = pool
         self.redis = Redis(connection_pool=pool)
         # The tail blocks for up to block_ms: its socket timeout must outlast that, or redis-py gives up first.
-        self._tail_redis = Redis(
-            connection_pool=blocking_pool(
-                tail_url,
-                max_connections=1,
-                socket_timeout=block_ms / 1000 + 10,
-                socket_connect_timeout=5,
-                client_name=pool.connection_kwargs.get("client_name"),
-            )
-        )
+        self._tail_redis = Redis.from_pool(master.pool(max_connections=1, socket_timeout=block_ms / 1000 + 10))
         self._doorbell_cursor: str | None = None
         self._next_sweep = 0.0
         self._unfinished: set[str] = set()  # accounts whose last read was cut at READ_COUNT
         self._publish_once = self.redis.register_script(_PUBLISH_ONCE)
 
-    async def publish(self, account_id: str, event_type: str, data: bytes, *, dedupe_key: str | None = None) -> str:
-        key = stream_key(account_id)
+    async def publish(
+        self,
+        account_id: str,
+        event_type: str,
+        data: bytes,
+        *,
+        dedupe_key: str | None = None,
+        stream_id: str | None = None,
+    ) -> str:
+        append = self._append(account_id, event_type, data, dedupe_key, stream_id)
         try:
+            if self.min_replicas:
+                return await self._publish_replicated(account_id, append)
             try:
-                raw = await self._publish(key, account_id, event_type, data, dedupe_key)
+                raw = await self._publish(account_id, append)
             except NoScriptError:
                 await self.redis.script_load(_PUBLISH_ONCE)  # a restarted or flushed server
-                raw = await self._publish(key, account_id, event_type, data, dedupe_key)
+                raw = await self._publish(account_id, append)
+        except EventNotReplicated:
+            raise
         except RedisError as exc:
             raise BusUnavailable(f"could not publish to the event stream: {exc}") from exc
         return _decode(raw)
 
-    async def _publish(self, key: str, account_id: str, event_type: str, data: bytes, dedupe_key: str | None) -> Any:
+    def _append(
+        self, account_id: str, event_type: str, data: bytes, dedupe_key: str | None, stream_id: str | None
+    ) -> list[Any]:
+        """The command that appends the event: a plain XADD, or the publish-once script (as EVALSHA)."""
+        key = stream_key(account_id)
+        if dedupe_key is None:
+            return ["XADD", key, "MAXLEN", "~", self.maxlen, "*", "type", event_type, "data", data]
+        # The dedupe key shares the stream's hash tag so the script's two keys live on one shard.
+        once_key = f"handoff:published:{{{account_id}}}:{dedupe_key}"
+        args = [self.maxlen, event_type, data, DEDUPE_TTL_S, stream_id or ""]
+        return ["EVALSHA", self._publish_once.sha, 2, key, once_key, *args]
+
+    def _doorbell(self, account_id: str) -> list[Any]:
+        return ["XADD", DOORBELL, "MAXLEN", "~", DOORBELL_MAXLEN, "*", "a", account_id]
+
+    async def _publish(self, account_id: str, append: list[Any]) -> Any:
         """One round trip: the event, then the doorbell that tells every tail to read this account."""
         async with self.redis.pipeline(transaction=False) as pipe:
-            if dedupe_key is None:
-                pipe.xadd(key, {"type": event_type, "data": data}, maxlen=self.maxlen, approximate=True)
-            else:
-                # The dedupe key shares the stream's hash tag so the script's two keys live on one shard.
-                once_key = f"handoff:published:{{{account_id}}}:{dedupe_key}"
-                args: list[Any] = [key, once_key, self.maxlen, event_type, data, DEDUPE_TTL_S]
-                pipe.evalsha(self._publish_once.sha, 2, *args)
-            pipe.xadd(DOORBELL, {"a": account_id}, maxlen=DOORBELL_MAXLEN, approximate=True)
+            pipe.execute_command(*append)
+            pipe.execute_command(*self._doorbell(account_id))
             raw, _ = await pipe.execute()
         return raw
+
+    async def _publish_replicated(self, account_id: str, append: list[Any]) -> str:
+        """The event and `WAIT` in one round trip on one connection; the doorbell only once replicas confirmed it."""
+        if append[0] == "EVALSHA":
+            append = ["EVAL", _PUBLISH_ONCE, *append[2:]]  # a new master after a failover has no scripts loaded
+        async with OneConnection(self.pool) as connection:
+            await connection.send(append, ["WAIT", self.min_replicas, REPLICA_WAIT_MS])
+            entry_id = _decode(await connection.reply())
+            try:
+                confirmed = int(await connection.reply())
+            except RedisError as exc:
+                raise EventNotReplicated(
+                    f"the event stream did not confirm {entry_id}: {exc}", stream_id=entry_id
+                ) from exc
+            if confirmed < self.min_replicas:
+                raise EventNotReplicated(
+                    f"{confirmed} of {self.min_replicas} Redis replicas confirmed event {entry_id} "
+                    f"within {REPLICA_WAIT_MS} ms",
+                    stream_id=entry_id,
+                )
+            await connection.send(self._doorbell(account_id))
+            await connection.reply()
+        return entry_id
 
     async def read_after(self, account_id: str, after_id: str, count: int = 500) -> list[StreamEntry]:
         try:

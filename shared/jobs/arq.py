@@ -3,7 +3,10 @@
 What this relies on inside arq is fenced in `shared.jobs.arq_private`.
 
 `serve` runs an arq worker that outlives Redis: arq's own worker ends on the first lost connection,
-so each outage retires the worker and a new one starts, with a growing pause, once Redis answers.
+so each outage retires the worker and a new one starts, with a growing pause, once Redis answers. Each
+new worker gets a new pool, which finds the master afresh: a Sentinel failover is such an outage.
+
+With `min_replicas`, an enqueue counts only once `WAIT` says that many replicas hold the job.
 """
 
 from __future__ import annotations
@@ -15,14 +18,15 @@ from collections.abc import Callable
 from contextlib import suppress
 from typing import Any
 
-from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.connections import ArqRedis
 from arq.worker import Worker
 from redis.asyncio import BlockingConnectionPool
 from redis.exceptions import RedisError
 
 from shared.jobs import arq_private
-from shared.jobs.base import JOB_QUEUES, JobQueueUnavailable
+from shared.jobs.base import JOB_QUEUES, JobNotReplicated, JobQueueUnavailable
 from shared.jobs.codec import JOB_CODEC
+from shared.redis_master import REPLICA_WAIT_MS, OneConnection
 
 log = logging.getLogger("handoff.jobs")
 # On SIGTERM a worker finishes the jobs it is running for up to this long (compose allows 30 s).
@@ -41,7 +45,9 @@ def arq_worker(**options: Any) -> Worker:
 
 
 class ArqJobQueue:
-    def __init__(self, pool: BlockingConnectionPool) -> None:
+    def __init__(self, pool: BlockingConnectionPool, *, min_replicas: int = 0) -> None:
+        self.pool = pool
+        self.min_replicas = min_replicas
         self.redis = arq_client(pool)
         self._enqueue = self.redis.register_script(arq_private.ENQUEUE_SCRIPT)
 
@@ -49,10 +55,31 @@ class ArqJobQueue:
         """Queue a job for arq's workers in one round trip; False when arq already holds that id."""
         call = arq_private.enqueue_script_call(self.redis, JOB_QUEUES[name], name, job_id, payload)
         try:
+            if self.min_replicas:
+                return await self._enqueue_replicated(name, call)
             queued = await self._enqueue(**call)
+        except JobNotReplicated:
+            raise
         except RedisError as exc:
             raise JobQueueUnavailable(f"could not enqueue {name}: {exc}") from exc
         return bool(queued)
+
+    async def _enqueue_replicated(self, name: str, call: dict[str, Any]) -> bool:
+        """The enqueue and `WAIT` in one round trip on one connection."""
+        keys, args = call["keys"], call["args"]
+        script = ["EVAL", arq_private.ENQUEUE_SCRIPT, len(keys), *keys, *args]  # a new master has no scripts loaded
+        async with OneConnection(self.pool) as connection:
+            await connection.send(script, ["WAIT", self.min_replicas, REPLICA_WAIT_MS])
+            queued = bool(await connection.reply())
+            try:
+                confirmed = int(await connection.reply())
+            except RedisError as exc:
+                raise JobNotReplicated(f"the job queue did not confirm {name}: {exc}") from exc
+        if confirmed < self.min_replicas:
+            raise JobNotReplicated(
+                f"{confirmed} of {self.min_replicas} Redis replicas confirmed job {name} within {REPLICA_WAIT_MS} ms"
+            )
+        return queued
 
     async def requeue(self, name: str, job_id: str, payload: dict[str, Any]) -> bool:
         queue = JOB_QUEUES[name]
@@ -81,10 +108,23 @@ class ArqJobQueue:
 
 
 WorkerFactory = Callable[[ArqRedis], Worker]
+# A new pool on the Redis master (found afresh), for the next worker.
+PoolFactory = Callable[[], BlockingConnectionPool]
 
 
-async def serve(build: WorkerFactory, redis_settings: RedisSettings, *, role: str) -> None:
-    """Run `build(pool)` workers until SIGTERM or SIGINT, through any number of Redis outages.
+async def connected(new_pool: PoolFactory) -> ArqRedis:
+    """arq's client on a new pool, once the master answers; the pool is closed again when it does not."""
+    redis = arq_client(new_pool())
+    try:
+        await redis.ping()
+    except BaseException:
+        await redis.connection_pool.aclose()
+        raise
+    return redis
+
+
+async def serve(build: WorkerFactory, new_pool: PoolFactory, *, role: str) -> None:
+    """Run `build(pool)` workers until SIGTERM or SIGINT, through any number of Redis outages and failovers.
 
     `build` must make its Worker with `arq_worker`, `handle_signals=True` and `job_completion_wait`, so
     it reads our job format and a signal lets running jobs finish first.
@@ -99,7 +139,7 @@ async def serve(build: WorkerFactory, redis_settings: RedisSettings, *, role: st
         pool: ArqRedis | None = None
         worker: Worker | None = None
         try:
-            pool = await create_pool(redis_settings, **JOB_CODEC)
+            pool = await connected(new_pool)
             if stopping.is_set():
                 continue
             worker = build(pool)
@@ -121,7 +161,7 @@ async def serve(build: WorkerFactory, redis_settings: RedisSettings, *, role: st
                 await arq_private.retire(worker)
             if pool is not None:
                 with suppress(RedisError, OSError):
-                    await pool.aclose()
+                    await pool.connection_pool.aclose()
         if not stopping.is_set():
             with suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), delay)

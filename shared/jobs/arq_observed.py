@@ -13,6 +13,7 @@ from redis.exceptions import RedisError
 
 from shared.jobs.base import JOB_QUEUES
 from shared.observability.jobs import job_run
+from shared.redis_master import RedisMaster
 
 # The worker records its health this often, under arq's key for its queue, which lives one second longer.
 HEALTH_CHECK_INTERVAL_S = 10
@@ -49,9 +50,10 @@ def health_options(job: str) -> dict[str, Any]:
     return {"health_check_interval": HEALTH_CHECK_INTERVAL_S, "health_check_key": health_key(job)}
 
 
-async def worker_is_healthy(redis_url: str, job: str) -> bool:
+async def worker_is_healthy(master: RedisMaster, job: str) -> bool:
     """True when a worker of the queue running `job` recorded its health within the key's lifetime."""
-    redis = Redis.from_url(redis_url, socket_timeout=CHECK_TIMEOUT_S, socket_connect_timeout=CHECK_TIMEOUT_S)
+    pool = master.pool(max_connections=1, socket_timeout=CHECK_TIMEOUT_S, connect_timeout=CHECK_TIMEOUT_S)
+    redis = Redis.from_pool(pool)
     try:
         async with asyncio.timeout(CHECK_TIMEOUT_S):
             return bool(await redis.exists(health_key(job)))

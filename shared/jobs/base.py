@@ -24,6 +24,10 @@ class JobQueueUnavailable(Exception):
     """The queue could not be reached; the outbox keeps the job and tries again."""
 
 
+class JobNotReplicated(JobQueueUnavailable):
+    """The master took the job, but fewer replicas than required confirmed it; the outbox sends it again."""
+
+
 class JobQueue(Protocol):
     async def enqueue(self, name: str, job_id: str, payload: dict[str, Any]) -> bool:
         """Queue a job once per `job_id`: False when that id is already queued or running."""

@@ -8,6 +8,11 @@ commit that wrote outbox rows; a slow poll is only the safety net for rows writt
 A row that cannot be published for a reason other than an outage is retried a few times, holding back
 only its own account's rows behind it (their order matters), then set aside with its error
 (`dead_at`), counted in `handoff_outbox_dead_letters_total`. Published rows are pruned after a week.
+
+With HANDOFF_REDIS_MIN_REPLICAS, a row counts as published only once that many Redis replicas confirmed
+its event or job. One they did not confirm stays pending, like a row during an outage, and is counted in
+`handoff_outbox_unreplicated_total`; an event keeps the stream id it got (`stream_id`), which its next
+publish asks for, so that an event a failover took comes back under the same id.
 """
 
 from __future__ import annotations
@@ -27,11 +32,11 @@ from sqlalchemy import ColumnElement, Row, Select, Update, delete, select, updat
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.background import finish
-from shared.bus.base import Bus, BusUnavailable
+from shared.bus.base import Bus, BusUnavailable, EventNotReplicated
 from shared.clock import utcnow
 from shared.db.locks import try_transaction_lock
 from shared.db.uow import unit_of_work
-from shared.jobs.base import JOB_QUEUES, JobQueue, JobQueueUnavailable
+from shared.jobs.base import JOB_QUEUES, JobNotReplicated, JobQueue, JobQueueUnavailable
 from shared.observability.context import bound_request_id, with_request_id
 from shared.outbox.table import OutboxRow
 
@@ -47,10 +52,16 @@ PRUNE_EVERY_S = 3600.0
 PRUNE_BATCH = 5000
 
 # What publishing a row needs, read as a typed row: the relay stays on Core statements.
-PendingRow = Row[tuple[int, uuid.UUID | None, str, str, str | None, dict[str, Any], int, str | None]]
+PendingColumns = tuple[int, uuid.UUID | None, str, str, str | None, dict[str, Any], int, str | None, str | None]
+PendingRow = Row[PendingColumns]
 
 DEAD_LETTERS = Counter(
     "handoff_outbox_dead_letters_total", "Outbox rows set aside after repeated failures to publish", ["kind"]
+)
+UNREPLICATED = Counter(
+    "handoff_outbox_unreplicated_total",
+    "Publishes fewer Redis replicas confirmed than HANDOFF_REDIS_MIN_REPLICAS asks; the row is published again",
+    ["kind"],
 )
 
 
@@ -150,7 +161,8 @@ class OutboxRelay:
                 return BUSY
             rows = (await db.execute(self._pending)).all()
             published: list[int] = []
-            failed: list[tuple[PendingRow, str, bool]] = []  # row, error, set aside now
+            # The row, its error, whether it is set aside now, and the stream id of an event no replica confirmed.
+            failed: list[tuple[PendingRow, str, bool, str | None]] = []
             held_back: set[uuid.UUID | None] = set()
             failure: Exception | None = None
             for row in rows:
@@ -159,12 +171,15 @@ class OutboxRelay:
                 try:
                     await self._send(row)
                 except (BusUnavailable, JobQueueUnavailable) as exc:
-                    failed.append((row, str(exc)[:1000], False))
+                    unconfirmed = exc.stream_id if isinstance(exc, EventNotReplicated) else None
+                    failed.append((row, str(exc)[:1000], False, unconfirmed))
                     failure = exc
+                    if isinstance(exc, EventNotReplicated | JobNotReplicated):
+                        UNREPLICATED.labels(row.kind).inc()
                     break
                 except Exception as exc:  # noqa: BLE001 - one bad row must not hold up every tenant
                     dead = row.attempts + 1 >= self.dead_letter_after
-                    failed.append((row, f"{type(exc).__name__}: {exc}"[:1000], dead))
+                    failed.append((row, f"{type(exc).__name__}: {exc}"[:1000], dead, None))
                     if not dead:
                         held_back.add(row.account_id)
                     continue
@@ -172,12 +187,14 @@ class OutboxRelay:
             now = utcnow()
             if published:
                 await db.execute(_update(OutboxRow.id.in_(published), published_at=now))
-            for row, error, dead in failed:
+            for row, error, dead, unconfirmed in failed:
                 values: dict[str, Any] = {"attempts": row.attempts + 1, "last_error": error}
                 if dead:
                     values["dead_at"] = now
+                if unconfirmed is not None:
+                    values["stream_id"] = unconfirmed
                 await db.execute(_update(OutboxRow.id == row.id, **values))
-        for row, error, dead in failed:
+        for row, error, dead, _ in failed:
             if dead:
                 DEAD_LETTERS.labels(row.kind).inc()
                 log.error(
@@ -193,7 +210,7 @@ class OutboxRelay:
         return len(published)
 
     @property
-    def _pending(self) -> Select[tuple[int, uuid.UUID | None, str, str, str | None, dict[str, Any], int, str | None]]:
+    def _pending(self) -> Select[PendingColumns]:
         return (
             select(
                 OutboxRow.id,
@@ -204,6 +221,7 @@ class OutboxRelay:
                 OutboxRow.payload,
                 OutboxRow.attempts,
                 OutboxRow.request_id,
+                OutboxRow.stream_id,
             )
             .where(OutboxRow.published_at.is_(None), OutboxRow.dead_at.is_(None))
             .order_by(OutboxRow.id)
@@ -237,7 +255,9 @@ class OutboxRelay:
             if row.kind == "event":
                 # The event as it was written; its request id stays in our logs.
                 data = msgspec.json.encode(row.payload)
-                await self.bus.publish(str(row.account_id), row.topic, data, dedupe_key=f"outbox:{row.id}")
+                await self.bus.publish(
+                    str(row.account_id), row.topic, data, dedupe_key=f"outbox:{row.id}", stream_id=row.stream_id
+                )
             elif row.kind == "job" and row.topic in JOB_QUEUES:
                 payload = with_request_id(row.payload, row.request_id)  # the job's run logs under it too
                 await self.jobs.enqueue(row.topic, row.job_id or f"{row.topic}:{row.id}", payload)

@@ -47,3 +47,5 @@ class OutboxRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     # Set aside after too many failures that are not an outage: kept with its error, never retried.
     dead_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The stream id an event got from a publish the Redis replicas did not confirm: its next publish asks for it.
+    stream_id: Mapped[str | None] = mapped_column(String(41), default=None)

@@ -12,6 +12,7 @@ from redis.asyncio import BlockingConnectionPool
 from shared.bus.base import Bus, StreamEntry, parse_id, stream_key
 from shared.bus.memory import InProcessBus
 from shared.bus.redis import RedisBus
+from shared.redis_master import RedisMaster
 from tests.conftest import REDIS_URL
 
 MAXLEN = 50
@@ -25,7 +26,7 @@ async def bus(request: pytest.FixtureRequest) -> AsyncIterator[Bus]:
         await memory.close()
         return
     pool = BlockingConnectionPool.from_url(REDIS_URL, max_connections=4)
-    redis_bus = RedisBus(pool, tail_url=REDIS_URL, maxlen=MAXLEN)
+    redis_bus = RedisBus(pool, master=RedisMaster(REDIS_URL), maxlen=MAXLEN)
     yield redis_bus
     await redis_bus.close()
     await pool.aclose()
@@ -63,6 +64,21 @@ async def test_dedupe_key_publishes_once(bus: Bus) -> None:
     again = await bus.publish(acc, "handoff_created", b"{}", dedupe_key="outbox:1")
     assert first == again
     assert len(await bus.read_after(acc, "0-0")) == 1
+
+
+async def test_an_event_published_again_keeps_the_id_it_asks_for_while_that_is_newest(bus: Bus) -> None:
+    """As after a failover that took the event: it comes back under the id a dashboard may have seen."""
+    acc = account()
+    older = await bus.publish(acc, "handoff_created", b"{}", dedupe_key="outbox:10")
+    ms, _ = parse_id(older)
+    wanted = f"{ms + 60_000}-7"  # the id the event got on a master that is gone
+    kept = await bus.publish(acc, "handoff_paged", b"{}", dedupe_key="outbox:11", stream_id=wanted)
+    assert kept == wanted
+    assert await bus.publish(acc, "handoff_paged", b"{}", dedupe_key="outbox:11", stream_id=wanted) == wanted
+    # An id the stream has already passed cannot be taken: the event gets a new one after the newest.
+    moved = await bus.publish(acc, "handoff_claimed", b"{}", dedupe_key="outbox:12", stream_id=older)
+    assert parse_id(moved) > parse_id(kept)
+    assert [e.id for e in await bus.read_after(acc, "0-0")] == [older, kept, moved]
 
 
 async def test_retention_and_trim_detection(bus: Bus) -> None:
@@ -138,7 +154,7 @@ async def test_one_account_among_thousands_is_served_alone(bus: Bus) -> None:
 async def test_an_event_whose_doorbell_never_rang_is_found_by_the_sweep() -> None:
     """A publisher that stopped between the event and its doorbell: the tail's sweep still finds it."""
     pool = BlockingConnectionPool.from_url(REDIS_URL, max_connections=4)
-    bus = RedisBus(pool, tail_url=REDIS_URL, maxlen=MAXLEN, sweep_s=0.3)
+    bus = RedisBus(pool, master=RedisMaster(REDIS_URL), maxlen=MAXLEN, sweep_s=0.3)
     acc = account()
     try:
         cursors = {acc: "0-0"}

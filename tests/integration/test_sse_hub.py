@@ -9,12 +9,13 @@ from redis.asyncio import BlockingConnectionPool
 
 from services.handoff_api.sse.hub import SSEHub
 from shared.bus.redis import RedisBus
+from shared.redis_master import RedisMaster
 from tests.conftest import REDIS_URL
 
 
 async def test_two_stops_at_once_both_finish_and_drop_every_stream() -> None:
     pool = BlockingConnectionPool.from_url(REDIS_URL, max_connections=4)
-    bus = RedisBus(pool, tail_url=REDIS_URL)
+    bus = RedisBus(pool, master=RedisMaster(REDIS_URL))
     hub = SSEHub(bus, block_ms=500)
     hub.start()
     try:

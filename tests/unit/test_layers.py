@@ -34,6 +34,7 @@ TOOLKIT = frozenset(
         "outbox",
         "pagination",
         "ratelimit",
+        "redis_master",
     }
 )
 # The domains, lowest first: each imports the toolkit, itself and the floors below it.
