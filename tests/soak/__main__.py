@@ -49,10 +49,15 @@ async def soak(
     rate: float = 1.0,
     accounts: int = 20,
     settle_s: float = 300,
+    sentinel: bool = False,
 ) -> Outcome:
-    """Run the stack, the load and the faults for `seconds`, let it settle, and check what it did."""
-    say(f"soak: {seconds:.0f} s, seed {seed} (SOAK_SEED={seed} replays its faults); logs in {folder}")
-    async with soak_stack(folder, Random(f"{seed}:vendors")) as stack:
+    """Run the stack, the load and the faults for `seconds`, let it settle, and check what it did.
+
+    With `sentinel`, Redis is a master with two replicas and three sentinels, and the master is killed twice.
+    """
+    variant = " with Redis behind Sentinel, the master killed twice" if sentinel else ""
+    say(f"soak: {seconds:.0f} s{variant}, seed {seed} (SOAK_SEED={seed} replays its faults); logs in {folder}")
+    async with soak_stack(folder, Random(f"{seed}:vendors"), sentinel=sentinel) as stack:
         load = Load(stack, Random(f"{seed}:load"), accounts=accounts, rate=rate, say=say)
         await load.setup()
         say(f"{len(load.accounts)} accounts, {len(load.followers)} dashboards; load and faults start")
@@ -69,6 +74,9 @@ async def soak(
         await load.stop_following(lambda account: stream_tip(stack, account.id), timeout=60)
         rows = check(stack, load, faults.faults, await read_facts(stack, load), started)
     say(table(rows))
+    if faults.failovers:
+        taken = ", ".join(f"{seconds:.1f} s" for seconds in faults.failovers)
+        say(f"failovers: a replica was the master {taken} after each SIGKILL of the master")
     write_record(folder, rows, faults.faults)
     outcome = Outcome(seed, rows, settled, folder)
     if outcome.passed:
@@ -92,11 +100,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=1.0, help="escalations per second")
     parser.add_argument("--accounts", type=int, default=20)
     parser.add_argument("--settle", type=float, default=300, help="the most seconds to wait for the stack to settle")
+    parser.add_argument("--sentinel", action="store_true", help="Redis behind Sentinel; its master killed twice")
     args = parser.parse_args(argv)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1, 10**6)
     folder = ROOT / "test-artifacts" / "soak" / f"{time.strftime('%Y%m%d-%H%M%S')}-seed{seed}"
     outcome = asyncio.run(
-        soak(args.seconds, seed, folder, rate=args.rate, accounts=args.accounts, settle_s=args.settle)
+        soak(
+            args.seconds,
+            seed,
+            folder,
+            rate=args.rate,
+            accounts=args.accounts,
+            settle_s=args.settle,
+            sentinel=args.sentinel,
+        )
     )
     return 0 if outcome.passed else 1
 

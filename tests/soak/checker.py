@@ -439,7 +439,7 @@ def server_errors(answers: Iterable[Answer], faults: list[Fault], started: float
     bus_away = [
         (f.began, (f.ended or now()) + BUS_MARGIN_S)
         for f in faults
-        if f.kind == "redis restart" or (f.target == "redis" and f.kind in ("down", "reset", "stall"))
+        if f.kind in ("redis restart", "master kill") or (f.target == "redis" and f.kind in ("down", "reset", "stall"))
     ]
     lost = cut = refused = 0
     for a in answers:

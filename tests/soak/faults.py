@@ -12,21 +12,32 @@ Each fault is printed as it is injected, and logged with when it began and ended
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from random import Random
+from typing import Any, TypeVar
 
 from tests.soak.stack import Service, Stack, now
+from tests.support.sentinel import redis_args
+
+T = TypeVar("T")
 
 KINDS = ((0.30, "kill"), (0.15, "pause"), (0.10, "redis restart"), (0.45, "proxy"))
 PROXY_ROUTES = ("redis", "pg", "smtp")
+# With Sentinel the processes reach Redis through the sentinels, not the proxy, and the master is killed twice
+# (a third and two thirds into the run) instead of one server restarted at random.
+SENTINEL_KINDS = ((0.35, "kill"), (0.15, "pause"), (0.50, "proxy"))
+SENTINEL_ROUTES = ("pg", "smtp")
+MASTER_KILLS_AT = (1 / 3, 2 / 3)
+FAILOVER_TIMEOUT_S = 60
 PROXY_FAULTS = ("latency", "reset", "stall", "down")
 
 
 @dataclass
 class Fault:
     number: int
-    kind: str  # kill | pause | redis restart | latency | reset | stall | down
+    kind: str  # kill | pause | redis restart | master kill | latency | reset | stall | down
     target: str  # a service's name, or a proxy route
     began: float
     ended: float | None = None  # when the target was whole again (a replica: answering /healthz)
@@ -43,28 +54,37 @@ class FaultDriver:
         self.faults: list[Fault] = []
         self._busy: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._numbers = itertools.count(1)
+        sentinel = stack.replicated is not None
+        self.kinds = SENTINEL_KINDS if sentinel else KINDS
+        self.routes = SENTINEL_ROUTES if sentinel else PROXY_ROUTES
+        self.failovers: list[float] = []  # seconds from each master's SIGKILL to its successor's promotion
 
     async def run(self, until: float) -> None:
         """Inject faults until `until`; then wait for the last ones to be healed."""
-        number = 0
+        if self.stack.replicated is not None:
+            for share in MASTER_KILLS_AT:
+                self._spawn(self._kill_master_at(self.started + share * (until - self.started)))
         while True:
             gap = self.rng.uniform(3, 10)
             if now() + gap >= until:
                 break
             await asyncio.sleep(gap)
-            number += 1
-            task = asyncio.create_task(self._inject(number))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(self._inject(next(self._numbers)))
         while self._tasks:
             await asyncio.gather(*self._tasks)
 
+    def _spawn(self, fault: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(fault)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     async def _inject(self, number: int) -> None:
         # Every draw is made up front, whatever happens next, so the schedule depends on the seed alone.
-        kind = self._pick(KINDS)
+        kind = self._pick(self.kinds)
         service = self.rng.choice(self.stack.services)
         worker = self.rng.choice(self.stack.workers)
-        route, fault = self.rng.choice(PROXY_ROUTES), self.rng.choice(PROXY_FAULTS)
+        route, fault = self.rng.choice(self.routes), self.rng.choice(PROXY_FAULTS)
         seconds, latency_ms = self.rng.uniform(1, 3), self.rng.randint(20, 200)
         target = {"kill": service.name, "pause": worker.name, "redis restart": "redis"}.get(kind, f"proxy {route}")
         if target in self._busy:
@@ -108,11 +128,52 @@ class FaultDriver:
         fault.ended = now()
 
     async def _restart_redis(self, number: int, down_s: float) -> None:
+        server = self.stack.redis
+        assert server is not None, "one Redis server to restart"
         fault = self._begin(number, "redis restart", "redis", f"SIGKILL redis-server, started again in {down_s:.1f} s")
-        self.stack.redis.kill()
+        server.kill()
         await asyncio.sleep(down_s)
-        await self.stack.redis.start()
+        await server.start()
         fault.ended = now()
+
+    async def _kill_master_at(self, moment: float) -> None:
+        await asyncio.sleep(max(0.0, moment - now()))
+        number = next(self._numbers)
+        while "redis" in self._busy:  # the first failover still going on (on a very slow machine)
+            await asyncio.sleep(0.2)
+        self._busy.add("redis")
+        try:
+            await self._kill_master(number)
+        finally:
+            self._busy.discard("redis")
+
+    async def _kill_master(self, number: int) -> None:
+        """SIGKILL the master; once the sentinels have promoted a replica, start the old one again as its replica."""
+        group = self.stack.replicated
+        assert group is not None, "a master with replicas and sentinels"
+        old = group.master
+        fault = self._begin(number, "master kill", "redis", f"SIGKILL the Redis master (:{old.port})")
+        old.kill()
+        new = await self._until(lambda: group.promoted(old), "the sentinels to promote a replica")
+        self.failovers.append(now() - fault.began)
+        self.say(
+            f"{self._clock()} fault #{number}: :{new.port} is the master {self.failovers[-1]:.1f} s after the kill"
+        )
+        restart = redis_args(group.workdir, group.password, replica_of=new.port)
+        await asyncio.to_thread(old.start, restart, [old.port])
+        await self._until(lambda: group.online_replicas() == len(group.nodes) - 1, "the old master to resync")
+        self.say(f"{self._clock()} fault #{number}: the old master is back as a replica of :{new.port}")
+        fault.ended = now()
+
+    async def _until(self, check: Callable[[], T | None], what: str) -> T:
+        """Poll a blocking `check` (it asks Redis servers) off the event loop until it answers."""
+        deadline = now() + FAILOVER_TIMEOUT_S
+        while (answer := await asyncio.to_thread(check)) in (None, False):
+            if now() > deadline:
+                raise TimeoutError(f"timed out after {FAILOVER_TIMEOUT_S} s waiting for {what}")
+            await asyncio.sleep(0.1)
+        assert answer is not None
+        return answer
 
     async def _proxy(self, number: int, route: str, fault_kind: str, lasting_s: float, latency_ms: int) -> None:
         detail = {

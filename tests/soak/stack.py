@@ -25,6 +25,7 @@ import asyncpg
 import httpx
 import uvicorn
 from redis.asyncio import Redis
+from redis.asyncio.sentinel import Sentinel as SentinelClient
 from redis.exceptions import RedisError
 
 from shared.db.migrate import upgrade
@@ -33,6 +34,7 @@ from tests.support.ai_servers import FakeAIServer, answer, slow_answer, status
 from tests.support.faultproxy import ProxyControl, fault_proxy
 from tests.support.processes import HANDOFF, clean_env, spare_port
 from tests.support.psa_servers import FakeConnectWise, FakeHaloPSA, FakeServer, FakeWebhookReceiver, Reply, Request
+from tests.support.sentinel import MASTER_NAME, ReplicatedRedis
 from tests.support.smtp import MailCatcher, SMTPServer
 
 PG_ADMIN_DSN = os.environ.get("HANDOFF_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -49,6 +51,7 @@ ASSESSMENT = {
 # A killed worker's job is taken up again after its timeout plus 10 s, and the assessor's timeout is at least
 # eight AI timeouts plus 30 s: both kept short, so the stack settles within a minute or two of the last fault.
 AI_TIMEOUT_S = 2.5
+SENTINEL_TIMEOUT_S = 1.0
 JOB_TIMEOUT_S = 20
 
 
@@ -339,7 +342,8 @@ def dsn_of(database_name: str, port: int | None = None) -> str:
 class Stack:
     folder: Path
     database: str
-    redis: RedisServer
+    redis: RedisServer | None  # the one server, restarted by a fault; None with Sentinel
+    replicated: ReplicatedRedis | None  # a master, its replicas and sentinels; the master killed by a fault
     proxy: ProxyControl
     receivers: Receivers
     apis: list[Service]
@@ -374,7 +378,7 @@ def service_env(database: str, ports: Mapping[str, int], receivers: Receivers) -
     pg = dsn_of(database, ports["pg"]).replace("postgresql://", "postgresql+asyncpg://", 1)
     return {
         "HANDOFF_DATABASE_URL": pg,
-        "HANDOFF_REDIS_URL": f"redis://127.0.0.1:{ports['redis']}/0",
+        "HANDOFF_REDIS_URL": f"redis://127.0.0.1:{ports.get('redis')}/0",
         "HANDOFF_JWT_SECRET": JWT_SECRET,
         "HANDOFF_SECRET_KEY": SECRET_KEY,
         "HANDOFF_SMTP_HOST": "127.0.0.1",
@@ -400,24 +404,42 @@ def service_env(database: str, ports: Mapping[str, int], receivers: Receivers) -
 
 
 @asynccontextmanager
-async def soak_stack(folder: Path, rng: Random) -> AsyncIterator[Stack]:
-    """Everything started and ready; on exit, everything stopped and the database dropped."""
+async def soak_stack(folder: Path, rng: Random, *, sentinel: bool = False) -> AsyncIterator[Stack]:
+    """Everything started and ready; on exit, everything stopped and the database dropped.
+
+    With `sentinel`, Redis is a master, two replicas and three sentinels instead of one server behind the proxy:
+    every process finds the master through the sentinels, and a publish waits for one replica (`WAIT`).
+    """
     folder.mkdir(parents=True, exist_ok=True)
     async with AsyncExitStack() as exits:
         name = await exits.enter_async_context(database())
-        own_redis = RedisServer(folder)
-        await own_redis.start()
-        exits.callback(own_redis.kill)
         found = await exits.enter_async_context(receivers(rng))
-        upstream = {"redis": own_redis.port, "pg": urlsplit(PG_ADMIN_DSN).port or 5432, "smtp": found.smtp.port}
+        upstream = {"pg": urlsplit(PG_ADMIN_DSN).port or 5432, "smtp": found.smtp.port}
+        own_redis: RedisServer | None = None
+        group: ReplicatedRedis | None = None
+        if sentinel:
+            (folder / "redis").mkdir(exist_ok=True)
+            group = ReplicatedRedis(folder / "redis", replicas=2, sentinels=3)
+            exits.callback(group.stop)
+            await asyncio.to_thread(group.start)
+            sentinels = [("127.0.0.1", s.port) for s in group.sentinels]
+            manager = SentinelClient(sentinels, socket_timeout=SENTINEL_TIMEOUT_S)  # type: ignore[no-untyped-call]
+            client = manager.master_for(MASTER_NAME, socket_timeout=10)
+        else:
+            own_redis = RedisServer(folder)
+            await own_redis.start()
+            exits.callback(own_redis.kill)
+            upstream["redis"] = own_redis.port
+            client = Redis.from_url(own_redis.url, socket_timeout=10)
+        exits.push_async_callback(client.aclose)
         proxy, ports = await exits.enter_async_context(fault_proxy(upstream, folder / "faultproxy.log"))
         env = service_env(name, ports, found)
+        if group is not None:
+            env |= group.sentinel_env() | {"HANDOFF_REDIS_MIN_REPLICAS": "1"}
         apis = [Service(f"api-{n}", "api", env, folder, spare_port()) for n in (1, 2)]
         workers = [Service(f"{kind}-{n}", kind, env, folder) for kind in ("assessor", "notifier") for n in (1, 2)]
         http = await exits.enter_async_context(httpx.AsyncClient(timeout=30))
-        client = Redis.from_url(own_redis.url, socket_timeout=10)
-        exits.push_async_callback(client.aclose)
-        stack = Stack(folder, name, own_redis, proxy, found, apis, workers, env, http, client)
+        stack = Stack(folder, name, own_redis, group, proxy, found, apis, workers, env, http, client)
         exits.callback(_stop_all, stack)
         for service in stack.services:
             service.start()
