@@ -246,8 +246,9 @@ def emails(stack: Stack, facts: Facts) -> Row:
         if message_ids != 1:
             row.fail(f"{message_ids} different messages for handoff {key[0]}, {key[1]}, round {key[2]}")
         delivery = rows.get(key)
-        # A row skipped (withdrawn, or claimed before a reminder) after a try whose answer was lost may have its
-        # message delivered all the same: one message still. Without a try, a message means a send nobody recorded.
+        # A row skipped (withdrawn, or claimed before a reminder) after a try whose answer was lost, or whose worker
+        # died mid-send, may have its message delivered all the same: one message still. Without a try counted, a
+        # message means a send nobody recorded.
         tried_then_skipped = delivery is not None and delivery["status"] == "skipped" and delivery["attempts"] > 0
         if tried_then_skipped:
             unconfirmed += 1
@@ -278,7 +279,7 @@ def emails(stack: Stack, facts: Facts) -> Row:
     why = ", ".join(f"{n} {reason}" for reason, n in skipped.most_common())
     row.note = f"resent copies {resent} / {len(copies)} messages ({share}); skipped: {why or 'none'}"
     if unconfirmed:
-        row.note += f"; {unconfirmed} delivered by a try whose answer was lost, then skipped"
+        row.note += f"; {unconfirmed} delivered by an unconfirmed try, their rows skipped after"
     return row
 
 
