@@ -438,7 +438,10 @@ async def soak_stack(folder: Path, rng: Random, *, sentinel: bool = False) -> As
             env |= group.sentinel_env() | {"HANDOFF_REDIS_MIN_REPLICAS": "1"}
         apis = [Service(f"api-{n}", "api", env, folder, spare_port()) for n in (1, 2)]
         workers = [Service(f"{kind}-{n}", kind, env, folder) for kind in ("assessor", "notifier") for n in (1, 2)]
-        http = await exits.enter_async_context(httpx.AsyncClient(timeout=30))
+        # A connection per request: a kept-alive one may meet uvicorn closing it for idleness at the very moment a
+        # request goes out on it, and that lost request would be nobody's fault but the client's.
+        fresh = httpx.Limits(max_keepalive_connections=0)
+        http = await exits.enter_async_context(httpx.AsyncClient(timeout=30, limits=fresh))
         stack = Stack(folder, name, own_redis, group, proxy, found, apis, workers, env, http, client)
         exits.callback(_stop_all, stack)
         for service in stack.services:
