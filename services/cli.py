@@ -233,6 +233,7 @@ def cmd_notifier(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_rotate_secrets(settings: Settings, _: argparse.Namespace) -> None:
+    from shared.chat.service import reseal_chat_urls
     from shared.crypto import SecretBox
     from shared.db.engine import create_engine
     from shared.db.uow import unit_of_work
@@ -242,16 +243,20 @@ def cmd_rotate_secrets(settings: Settings, _: argparse.Namespace) -> None:
         raise ConfigError("handoff rotate-secrets needs HANDOFF_SECRET_KEY: the new key first, then the old ones")
     box = SecretBox(settings.secret_key)
 
-    async def rotate() -> int:
+    async def rotate() -> tuple[int, int]:
         engine = create_engine(settings.database_url, pool_size=1)
         try:
+            # One transaction: every secret moves to the new key, or none does.
             async with unit_of_work(async_sessionmaker(engine, expire_on_commit=False)) as db:
-                return await reseal_credentials(db, box)
+                return await reseal_credentials(db, box), await reseal_chat_urls(db, box)
         finally:
             await engine.dispose()
 
-    count = asyncio.run(rotate())
-    print(f"re-encrypted the credentials of {count} PSA connection(s) under the first key of HANDOFF_SECRET_KEY")
+    connections, destinations = asyncio.run(rotate())
+    print(
+        f"re-encrypted the credentials of {connections} PSA connection(s) and the URLs of {destinations} chat "
+        "destination(s) under the first key of HANDOFF_SECRET_KEY"
+    )
 
 
 def cmd_token(settings: Settings, args: argparse.Namespace) -> None:
@@ -291,7 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
         worker.set_defaults(func=func)
     sub.add_parser(
-        "rotate-secrets", help="re-encrypt every stored credential under the first key of HANDOFF_SECRET_KEY"
+        "rotate-secrets", help="re-encrypt stored credentials and chat URLs under the first key of HANDOFF_SECRET_KEY"
     ).set_defaults(func=cmd_rotate_secrets)
     for name, func, help_text in (
         ("api", cmd_api, "run the HTTP/SSE API"),

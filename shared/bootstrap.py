@@ -22,6 +22,7 @@ from shared.jobs.memory import InProcessJobQueue
 from shared.outbox.lag import OutboxLagSampler
 from shared.outbox.relay import OutboxRelay
 from shared.outbox.writer import PENDING_FLAG
+from shared.pace import InProcessPace, Pace, RedisPace
 from shared.ratelimit import InMemoryRateLimiter, RateLimiter, RedisRateLimiter
 from shared.redis_master import RedisMaster
 
@@ -39,6 +40,7 @@ class Runtime:
     jobs: JobQueue
     relay: OutboxRelay
     rate_limiter: RateLimiter
+    pace: Pace  # the per-destination pace of chat posts, shared by every process on the same Redis
     readiness_probes: dict[str, ReadinessProbe] = field(default_factory=dict)
     redis_pool: BlockingConnectionPool | None = None
     redis_master: RedisMaster | None = None  # how this process finds its Redis, for pools of their own (arq's)
@@ -57,6 +59,7 @@ class Runtime:
         bus: Bus
         jobs: JobQueue
         limiter: RateLimiter
+        pace: Pace
         pool = None
         master = RedisMaster.of(settings, role=role)
         if master is not None:
@@ -66,10 +69,12 @@ class Runtime:
             bus = RedisBus(pool, master=master, maxlen=settings.stream_maxlen, min_replicas=replicas)
             jobs = ArqJobQueue(pool, min_replicas=replicas)
             limiter = RedisRateLimiter(pool)
+            pace = RedisPace(pool)
         else:
             bus = InProcessBus(maxlen=settings.stream_maxlen)
             jobs = InProcessJobQueue()
             limiter = InMemoryRateLimiter()
+            pace = InProcessPace()
         for job in channel_jobs():  # every channel is sent by the notifier
             register_job(job, NOTIFY_QUEUE)
         relay = OutboxRelay(sessionmaker, bus, jobs)
@@ -91,6 +96,7 @@ class Runtime:
             jobs,
             relay,
             limiter,
+            pace,
             redis_pool=pool,
             redis_master=master,
             outbox_lag=OutboxLagSampler(sessionmaker),

@@ -15,6 +15,8 @@ class ChannelSpec:
     name: str  # the delivery rows' `channel`
     job: str  # the notifier job that writes the rows of an escalation and sends them
     per_senior: bool = False  # one row per senior to page: an escalation with none gets no rows at all
+    # One row per chat destination of the account: an escalation made while it had none enabled gets no rows.
+    per_destination: bool = False
 
 
 _CHANNELS: dict[str, ChannelSpec] = {}
@@ -45,6 +47,14 @@ def job_sending(channel: str) -> str:
     return _CHANNELS[channel].job
 
 
+def round_job_id(job: str, handoff_id: object, round: int) -> str:
+    """`{job}:{handoff_id}` for the escalation's own notice, `{job}:{handoff_id}:{round}` for a later round."""
+    return f"{job}:{handoff_id}" if round == 0 else f"{job}:{handoff_id}:{round}"
+
+
 EMAIL = register_channel(ChannelSpec("email", job="notify", per_senior=True))
 PSA = register_channel(ChannelSpec("psa", job="psa_push"))
 WEBHOOK = register_channel(ChannelSpec("webhook", job="psa_push"))
+TEAMS = register_channel(ChannelSpec("teams", job="chat_post", per_destination=True))
+SLACK = register_channel(ChannelSpec("slack", job="chat_post", per_destination=True))
+CHAT_CHANNELS = (TEAMS.name, SLACK.name)

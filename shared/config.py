@@ -14,6 +14,7 @@ import msgspec
 from shared.observability.logs import LogFormat, LogLevel
 
 MIN_JWT_SECRET_BYTES = 32
+MAX_PICK_UP_LINK_TTL_S = 30 * 86400
 AIProviderName = Literal["heuristic", "openai", "anthropic"]
 Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
 # Written the way people write them: `debug`, `Json`.
@@ -54,6 +55,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     job_timeout_s: float = 120.0
     rate_limit_per_min: int = 120
     escalations_per_hour: Annotated[int, msgspec.Meta(ge=1)] = 30  # per user, rolling hour; parks are not counted
+    # How long an email's pick-up link works, from its first email: at least a second, at most 30 days.
+    pick_up_link_ttl_s: Annotated[int, msgspec.Meta(ge=1, le=MAX_PICK_UP_LINK_TTL_S)] = 86400
     redis_pool_size: int = 20
     redis_pool_timeout_s: float = 10.0
     # `host:port,...` of Redis Sentinels; HANDOFF_REDIS_URL then gives only the password and database number.

@@ -23,6 +23,16 @@ class NotFound(DomainError):
         super().__init__(f"{what} not found")
 
 
+class LinkNotFound(NotFound):
+    """A pick-up token that is malformed, unknown or expired; an expired one names its link and handoff."""
+
+    def __init__(self, reason: str, link_id: uuid.UUID | None = None, handoff_id: uuid.UUID | None = None) -> None:
+        super().__init__("pick-up link")
+        self.reason = reason  # "malformed", "unknown" or "expired"
+        self.link_id = link_id
+        self.handoff_id = handoff_id
+
+
 class Forbidden(DomainError):
     code = "forbidden"
 

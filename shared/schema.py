@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import MetaData
 
+from shared.chat.tables import ChatDestinationRow
 from shared.db.base import Base
 from shared.deliveries.tables import Delivery
 from shared.directory.tables import Account, User
@@ -11,6 +12,7 @@ from shared.handoffs.tables import AssessmentFeedbackRow, HandoffRow
 from shared.integrations.tables import OutboundAllowRow, PSAConnectionRow
 from shared.oncall.tables import OnCallRow
 from shared.outbox.table import OutboxRow
+from shared.pickup.tables import PickUpLinkRow
 from shared.policy.tables import EscalationPolicyRow, HandoffTimer
 from shared.sessions.tables import AISession, SessionMessage
 
@@ -29,5 +31,7 @@ TABLES = (
     OutboundAllowRow,
     OutboxRow,
     OnCallRow,
+    PickUpLinkRow,
+    ChatDestinationRow,
 )
 metadata: MetaData = Base.metadata

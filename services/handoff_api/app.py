@@ -17,6 +17,7 @@ from services.handoff_api.auth import (
     bearer_auth_middleware,
     rate_limit_guard,
 )
+from services.handoff_api.controllers.chat import ChatController
 from services.handoff_api.controllers.dashboard import dashboard_router
 from services.handoff_api.controllers.directory import DirectoryController
 from services.handoff_api.controllers.escalations import EscalationPolicyController
@@ -24,6 +25,7 @@ from services.handoff_api.controllers.handoffs import EscalationQueueController,
 from services.handoff_api.controllers.health import HealthController, MetricsController
 from services.handoff_api.controllers.integrations import OutboundAllowController, PSAController
 from services.handoff_api.controllers.oncall import OnCallController
+from services.handoff_api.controllers.pick_up import PickUpController
 from services.handoff_api.controllers.sessions import SessionController
 from services.handoff_api.dependencies import CONTEXT_KEY, DEPENDENCIES, ApiContext
 from services.handoff_api.edge import Edge
@@ -101,8 +103,10 @@ def create_app(
             HandoffController,
             PSAController,
             OutboundAllowController,
+            ChatController,
             EscalationPolicyController,
             OnCallController,
+            PickUpController,
             escalation_stream,
             dashboard_router(),
         ],

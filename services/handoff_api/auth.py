@@ -19,7 +19,20 @@ from shared.directory.service import principal_from_claims
 from shared.errors import RateLimited
 
 MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-PUBLIC_PATHS = ["^/healthz$", "^/readyz$", "^/metrics", "^/schema", "^/$", "^/dashboard", "^/favicon", "^/dev/"]
+# Paths served without a token: probes, the description, the dashboard's files, and the pick-up pages (whose link
+# itself names its senior: API.md, "Pick up from an email").
+PUBLIC_PATHS = [
+    "^/healthz$",
+    "^/readyz$",
+    "^/metrics",
+    "^/schema",
+    "^/$",
+    "^/sw\\.js$",
+    "^/dashboard",
+    "^/favicon",
+    "^/dev/",
+    "^/pick-up/",
+]
 SECURITY_SCHEME = "BearerToken"
 OPENAPI_COMPONENTS = Components(
     security_schemes={

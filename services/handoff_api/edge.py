@@ -37,6 +37,16 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+# The method the client sent, where the handler sees another (a HEAD is served as GET).
+CLIENT_METHOD = "handoff.client_method"
+
+
+def client_method(scope: Scope) -> str:
+    """The method the client sent: `HEAD` for a HEAD, although the handler beneath is routed as `GET`."""
+    method = scope.get("state", {}).get(CLIENT_METHOD) or scope.get("method", "")
+    return str(method)
+
+
 # Where the error handlers leave the exception behind a 5xx, for the edge to log with its traceback.
 SERVER_ERROR = "handoff.server_error"
 
@@ -97,6 +107,7 @@ class Edge:
         app_receive, app_send = receive, send_with_headers
         if method == "HEAD":
             inner = {**scope, "method": "GET"}  # the same state: routing and errors still reach it
+            state[CLIENT_METHOD] = method
             head = _Head(send_with_headers)
             app_receive, app_send = head.receive, head.send
             keep_server_send(scope, head.body_send)

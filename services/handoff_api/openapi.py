@@ -51,7 +51,7 @@ class ErrorBody(msgspec.Struct, kw_only=True):
 
 
 DESCRIPTIONS = {
-    400: "`validation_error` naming the field (also `unsafe_target` for a PSA or webhook address)",
+    400: "`validation_error` naming the field (also `unsafe_target` for a PSA, webhook or chat address)",
     401: "`unauthorized`: no token, a bad or expired one, or a user the directory no longer lets in",
     403: "`forbidden`: the caller's role may not do this",
     404: "`not_found`: no such resource in the caller's account, or an id in the path that is not a UUID",
@@ -95,6 +95,9 @@ ERRORS: dict[str, tuple[int, ...]] = {
     "getPSAConnection": (400, 401, 403, 404),
     "putOutboundAllow": (400, 401, 403, 413, 429),
     "getOutboundAllow": (400, 401, 403, 404),
+    "getChatDestinations": (400, 401, 403, 404),
+    "putChatDestinations": (400, 401, 403, 404, 413, 429),
+    "postChatTest": (400, 401, 403, 404, 413, 429),
     "getOnCall": (400, 401, 403, 404),
     "putOnCall": (400, 401, 403, 404, 413, 429),
     "getOnCallNow": (400, 401, 403, 404),

@@ -19,6 +19,11 @@ def handoff_link(public_url: str, handoff_id: str) -> str:
     return f"{public_url.rstrip('/')}/#/handoffs/{handoff_id}"
 
 
+def pick_up_link(public_url: str, token: str) -> str:
+    """A senior's personal pick-up link: the page that shows the escalation, and claims it only from its button."""
+    return f"{public_url.rstrip('/')}/pick-up/{token}"
+
+
 def round_prefix(round: int) -> str:
     """`[Reminder n] ` for the n-th reminder, `[Still working on it?] ` for the stale-claim nudge."""
     if round == STALE_CLAIM_ROUND:
@@ -45,13 +50,23 @@ def escalation_of(handoff: HandoffRow, *, public_url: str, round: int = 0) -> Es
     )
 
 
-def compose(handoff: HandoffRow, recipient: User, *, public_url: str, sender: str, round: int = 0) -> EmailMessage:
-    """One senior's copy of the escalation email (`round` 0 is the escalation's own notice, n its n-th reminder)."""
+def compose(
+    handoff: HandoffRow,
+    recipient: User,
+    *,
+    public_url: str,
+    sender: str,
+    round: int = 0,
+    pick_up_token: str | None = None,
+) -> EmailMessage:
+    """One senior's copy of the escalation email (`round` 0 is the escalation's own notice, n its n-th reminder),
+    with their pick-up link when `pick_up_token` is given."""
     try:
         message = escalation_email(
             escalation_of(handoff, public_url=public_url, round=round),
             Recipient(id=str(recipient.id), name=recipient.name, email=recipient.email),
             sender=sender,
+            pick_up_link=pick_up_link(public_url, pick_up_token) if pick_up_token is not None else None,
         )
         flatten(message)  # a message that cannot be sent as written fails here, with its reason, not in the mailer
         return message

@@ -58,6 +58,12 @@ def _writing_policy() -> EmailPolicy[EmailMessage]:
 
 
 WRITING_POLICY = _writing_policy()
+# The pick-up link in the HTML part: a button most mail clients draw (inline style only, no image).
+_BUTTON_STYLE = (
+    "display:inline-block;padding:10px 18px;background:#1d4ed8;color:#ffffff;"
+    "text-decoration:none;border-radius:6px;font-weight:600"
+)
+_PICK_UP_NOTE = "The link opens a page with one button; only pressing it picks the escalation up."
 
 
 class Unwritable(Exception):
@@ -116,8 +122,13 @@ class Recipient:
     email: str
 
 
-def escalation_email(e: Escalation, recipient: Recipient, *, sender: str) -> EmailMessage:
-    """One senior's copy; `Unwritable` when an address cannot be written. `flatten` gives the bytes to send."""
+def escalation_email(
+    e: Escalation, recipient: Recipient, *, sender: str, pick_up_link: str | None = None
+) -> EmailMessage:
+    """One senior's copy; `Unwritable` when an address cannot be written. `flatten` gives the bytes to send.
+
+    `pick_up_link` is the recipient's own pick-up link, in both parts when given.
+    """
     title = one_line(e.title)
     escalator = one_line(e.escalator, MAX_NAME_CHARS)
     note = body_text(e.note) or "(no note)"
@@ -137,6 +148,8 @@ def escalation_email(e: Escalation, recipient: Recipient, *, sender: str) -> Ema
         lines.append("")
     else:
         lines += ["The AI assessment is still being prepared; it will be on the handoff page.", ""]
+    if pick_up_link is not None:
+        lines += [f"Pick up as {one_line(recipient.name, MAX_NAME_CHARS)}: {pick_up_link}", _PICK_UP_NOTE, ""]
     lines += [f"Open it, and pick it up if it is yours: {e.link}", ""]
 
     def x(value: str) -> str:
@@ -155,6 +168,9 @@ def escalation_email(e: Escalation, recipient: Recipient, *, sender: str) -> Ema
         )
     else:
         parts.append("<p><em>The AI assessment is still being prepared; it will be on the handoff page.</em></p>")
+    if pick_up_link is not None:
+        button = f"Pick up as {x(one_line(recipient.name, MAX_NAME_CHARS))}"
+        parts.append(f'<p><a href="{x(pick_up_link)}" style="{_BUTTON_STYLE}">{button}</a></p><p>{_PICK_UP_NOTE}</p>')
     parts.append(f'<p><a href="{x(e.link)}">Open the handoff</a></p>')
 
     from_address = sender_address(sender)

@@ -42,7 +42,10 @@ from shared.handoffs.schemas import AssessmentStatus, HandoffStatus, Intent
 from shared.handoffs.tables import HandoffRow
 from shared.integrations.allow_list import allow_list_of
 from shared.integrations.service import load_connection
+from shared.jobs.base import RetryAfter
 from shared.outbound.guard import OutboundClients
+from shared.pickup.links import PickUpLinks
+from shared.policy.service import policy_of
 from shared.policy.timers import STALE_CLAIM_ROUND
 
 log = logging.getLogger("handoff.notifier")
@@ -53,8 +56,9 @@ def retry_or_fail(transient: bool) -> DeliveryState:
     return DeliveryState.PENDING if transient else DeliveryState.FAILED
 
 
-class RetryLater(Exception):
-    """Some deliveries failed for a reason that may pass; the job should run again later."""
+class RetryLater(RetryAfter):
+    """Some deliveries failed for a reason that may pass; the job should run again later (after `delay_s` when the
+    far end said when)."""
 
 
 # What one row's send came to: done (any final state) or try again later.
@@ -89,9 +93,12 @@ class NotifyHandoff:
         concurrency: int = 8,
         assessment_wait_s: float = 8.0,
         lease_s: float = 120.0,
+        links: PickUpLinks | None = None,
     ) -> None:
+        """`links` makes each senior's pick-up link for the emails that page or remind them (none without it)."""
         self.sessionmaker = sessionmaker
         self.channel = EmailChannel(mailer, public_url=public_url, sender=sender)
+        self.links = links
         self.concurrency = concurrency
         self.assessment_wait_s = assessment_wait_s
         self.lease_s = lease_s
@@ -113,10 +120,11 @@ class NotifyHandoff:
                 )
             rows = await claim(db, await pending_deliveries(db, handoff.id, EMAIL.name, round), self.lease_s)
             seniors = {user.id: user for user in await seniors_to_page(db, handoff.account_id, handoff.created_by_id)}
+            links = self.links if rows and (await policy_of(db, handoff.account_id)).pick_up_links() else None
             outgoing = [
                 (row, message)
                 for row in rows
-                if (message := await self._message(db, handoff, row, seniors)) is not None
+                if (message := await self._message(db, handoff, row, seniors, links)) is not None
             ]
         gate = asyncio.Semaphore(self.concurrency)
 
@@ -142,9 +150,18 @@ class NotifyHandoff:
             await asyncio.sleep(0.25)
 
     async def _message(
-        self, db: AsyncSession, handoff: HandoffRow, row: Delivery, seniors: dict[uuid.UUID, User]
+        self,
+        db: AsyncSession,
+        handoff: HandoffRow,
+        row: Delivery,
+        seniors: dict[uuid.UUID, User],
+        links: PickUpLinks | None,
     ) -> EmailMessage | None:
-        """The claimed row's email, or None once the row is settled (skipped, or failed for good) in `db`."""
+        """The claimed row's email, or None once the row is settled (skipped, or failed for good) in `db`.
+
+        An email that pages or reminds carries the senior's pick-up link (made with the first one, in this unit
+        of work) while `links` is given and the link has not expired; the stale-claim nudge never does.
+        """
         user = seniors.get(row.user_id) if row.user_id else None
         if user is None:
             await skip(db, row, "no longer an active senior")
@@ -156,8 +173,11 @@ class NotifyHandoff:
             # An earlier try, whose worker died or whose answer was lost, may have sent it all the same.
             await skip(db, row, f"{closed} (an earlier try may have sent it)" if tried_before(row) else closed)
             return None
+        token = None
+        if links is not None and row.round != STALE_CLAIM_ROUND:
+            token = await links.token_for(db, handoff_id=handoff.id, account_id=handoff.account_id, user_id=user.id)
         try:
-            return self.channel.message(handoff, user, row.round)
+            return self.channel.message(handoff, user, row.round, token)
         except Exception as exc:  # noqa: BLE001 - whatever stops it, the same message would fail again
             log.warning("email to %s for %s cannot be written: %s", row.recipient, handoff.id, exc)
             await record_outcome(db, row.id, DeliveryState.FAILED, error=f"the email could not be written: {exc}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from services.notifier.chat import PostToChat
 from services.notifier.mailers import build_mailer
 from services.notifier.service import NotifyHandoff, PushToPSA, RetryLater
 from shared import worker
@@ -20,6 +21,7 @@ from shared.escalations.runner import TimerRunner
 from shared.jobs.base import JobHandler
 from shared.jobs.sweeper import Sweeper
 from shared.outbound.guard import OutboundClients, OutboundPolicy
+from shared.pickup.links import PickUpLinks
 
 log = logging.getLogger("handoff.notifier")
 MAX_RETRY_DELAY_S = 300
@@ -36,10 +38,14 @@ def build_jobs(runtime: Runtime, outbound: OutboundClients) -> dict[str, JobHand
         public_url=settings.public_url,
         sender=settings.smtp_from,
         lease_s=lease_s,
+        links=PickUpLinks.from_settings(settings),
     )
     box = SecretBox(settings.secret_key)
     push = PushToPSA(runtime.sessionmaker, box, outbound, public_url=settings.public_url, lease_s=lease_s)
-    jobs: dict[str, JobHandler] = {"notify": notify, "psa_push": push}
+    chat = PostToChat(
+        runtime.sessionmaker, box, outbound, runtime.pace, public_url=settings.public_url, lease_s=lease_s
+    )
+    jobs: dict[str, JobHandler] = {"notify": notify, "psa_push": push, "chat_post": chat}
     missing = set(channel_jobs()) - set(jobs)
     assert not missing, f"no notifier job for {missing}"
     return jobs
@@ -48,6 +54,8 @@ def build_jobs(runtime: Runtime, outbound: OutboundClients) -> dict[str, JobHand
 def retry_delay(exc: Exception, attempt: int) -> float:
     """A channel that is down is given more time after each try; anything else a few seconds more."""
     if isinstance(exc, RetryLater):
+        if exc.delay_s is not None:  # what the far end asked for (a Retry-After), or a destination's pace
+            return min(float(MAX_RETRY_DELAY_S), max(1.0, exc.delay_s))
         return float(min(MAX_RETRY_DELAY_S, 2 ** min(attempt, 9)))
     return min(MAX_RETRY_DELAY_S, 5 * attempt)
 
@@ -55,7 +63,7 @@ def retry_delay(exc: Exception, attempt: int) -> float:
 def build(runtime: Runtime) -> worker.WorkerParts:
     settings = runtime.settings
     log.info("notifier: email via %s", settings.smtp_host or "files under var/mail/")
-    # The only clients PSA and webhook pushes use: every target checked and pinned (API.md, Outbound safety).
+    # The only clients PSA, webhook and chat posts use: every target checked and pinned (API.md, Outbound safety).
     http = OutboundClients(OutboundPolicy.from_allow_list(settings.outbound_allow), timeout=15)
     sweeper = Sweeper(
         runtime.sessionmaker,

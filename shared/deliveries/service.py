@@ -11,13 +11,15 @@ from sqlalchemy import and_, case, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth.principal import Principal
-from shared.channels import channel_jobs, channels_sent_by, job_sending
+from shared.channels import CHAT_CHANNELS, channel_jobs, channels_sent_by, job_sending, round_job_id
+from shared.chat.jobs import CHAT_JOB, CLAIMED_ROUND, WITHDRAWN_ROUND
+from shared.chat.service import destination_posting_about
 from shared.clock import rfc3339, utcnow
 from shared.db.upsert import insert_missing
 from shared.deliveries.schemas import DeliveryOut, DeliveryState, DeliveryStatus
 from shared.deliveries.tables import Delivery
 from shared.directory.who import pageable, require_senior
-from shared.handoffs.schemas import Intent
+from shared.handoffs.schemas import HandoffStatus, Intent
 from shared.handoffs.service import load_handoff
 from shared.handoffs.tables import HandoffRow
 from shared.observability.metrics import DELIVERIES
@@ -93,6 +95,24 @@ async def ensure_deliveries(
         for recipient, user_id in recipients
     ]
     await insert_missing(db, Delivery, values)
+
+
+async def ensure_chat_round(db: AsyncSession, *, handoff_id: uuid.UUID, account_id: uuid.UUID, round: int) -> int:
+    """Rows of `round` for every chat destination that has a row of the escalation's own post (round 0); how many.
+
+    A later post goes only where the first one was meant to go; whether it can still be sent is decided when it
+    is sent (a removed or disabled destination, or a first post that never went out, makes it `skipped`).
+    """
+    query = select(Delivery.channel, Delivery.recipient).where(
+        Delivery.handoff_id == handoff_id, Delivery.channel.in_(CHAT_CHANNELS), Delivery.round == 0
+    )
+    firsts = (await db.execute(query)).all()
+    for channel in CHAT_CHANNELS:
+        recipients = [(recipient, None) for kind, recipient in firsts if kind == channel]
+        await ensure_deliveries(
+            db, handoff_id=handoff_id, account_id=account_id, channel=channel, recipients=recipients, round=round
+        )
+    return len(firsts)
 
 
 async def pending_deliveries(
@@ -208,15 +228,45 @@ async def escalations_never_notified(
         for job, channels in jobs.items()
     }
     has_seniors = exists().where(pageable(HandoffRow.account_id, HandoffRow.created_by_id))
+    has_destinations = destination_posting_about(HandoffRow.account_id, HandoffRow.created_at)
     found: list[tuple[uuid.UUID, str]] = []
     for job, channels in jobs.items():
-        # A channel with a row per senior writes none when there is no senior to tell: that is not a lost job.
+        # A channel with a row per senior (per chat destination) writes none when there is no senior to tell (no
+        # destination that was enabled when the escalation was made): that is not a lost job.
         wanted = [has_seniors] if any(c.per_senior for c in channels) else []
+        wanted += [has_destinations] if any(c.per_destination for c in channels) else []
         query = select(HandoffRow.id).where(window, ~has_rows[job], *wanted).limit(500)
         found += [(h, job) for h in (await db.execute(query)).scalars().all()]
     return found
 
 
+async def chat_follow_ups_never_written(
+    db: AsyncSession, *, older_than_s: float, within_s: float
+) -> Sequence[tuple[uuid.UUID, str, int]]:
+    """(handoff, job, round) of a claim's or withdrawal's chat follow-up whose job never wrote its rows.
+
+    Only escalations that had chat posts (a round-0 row) and were claimed or withdrawn between `within_s` and
+    `older_than_s` ago are looked at.
+    """
+    now = utcnow()
+    of_chat = and_(Delivery.handoff_id == HandoffRow.id, Delivery.channel.in_(CHAT_CHANNELS))
+    found: list[tuple[uuid.UUID, str, int]] = []
+    for status, round, at in (
+        (HandoffStatus.CLAIMED, CLAIMED_ROUND, HandoffRow.claimed_at),
+        (HandoffStatus.WITHDRAWN, WITHDRAWN_ROUND, HandoffRow.closed_at),
+    ):
+        query = select(HandoffRow.id).where(
+            HandoffRow.intent == Intent.ESCALATE,
+            HandoffRow.status == status,
+            HandoffRow.created_at > now - timedelta(seconds=within_s),
+            at < now - timedelta(seconds=older_than_s),
+            exists().where(of_chat, Delivery.round == 0),
+            ~exists().where(of_chat, Delivery.round == round),
+        )
+        found += [(h, CHAT_JOB, round) for h in (await db.execute(query.limit(500))).scalars().all()]
+    return found
+
+
 def notify_job_id(handoff_id: uuid.UUID, round: int) -> str:
     """`notify:{id}` for the escalation itself, `notify:{id}:{round}` for a later round."""
-    return f"notify:{handoff_id}" if round == 0 else f"notify:{handoff_id}:{round}"
+    return round_job_id("notify", handoff_id, round)

@@ -108,6 +108,11 @@ def may_stream(standing: Standing, account_id: uuid.UUID) -> bool:
     return may_act(standing, account_id) and standing.role in SENIOR_ROLES
 
 
+def may_pick_up(standing: Standing, account_id: uuid.UUID) -> bool:
+    """Whether the senior an email's pick-up link belongs to may still press it: an active senior of that account."""
+    return may_stream(standing, account_id)
+
+
 # --- seeing and working on sessions and handoffs ----------------------------------------------------
 
 

@@ -14,8 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.channels import EMAIL
+from shared.chat.jobs import add_chat_job
 from shared.clock import utcnow
-from shared.deliveries.service import ensure_deliveries, notify_job_id
+from shared.deliveries.service import ensure_chat_round, ensure_deliveries, notify_job_id
 from shared.directory.tables import User
 from shared.directory.who import may_be_nudged, seniors_to_page
 from shared.escalations.paging import paged_ids, run_steps
@@ -77,6 +78,9 @@ async def _fire_reminder(
         paged = paged_ids(handoff)
         seniors = [user for user in seniors if user.id in paged]
     await _notify(db, handoff, [(user.email, user.id) for user in seniors], timer.round)
+    # The chat destinations that got the escalation's own post get the reminder too.
+    if await ensure_chat_round(db, handoff_id=handoff.id, account_id=handoff.account_id, round=timer.round):
+        add_chat_job(db, account_id=handoff.account_id, handoff_id=handoff.id, round=timer.round)
     announce(db, handoff, "handoff_reminder", round=timer.round)
     if timer.round < policy.max_reminders:
         add_timer(db, handoff, REMINDER, timer.round + 1, now + timedelta(seconds=interval))

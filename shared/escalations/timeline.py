@@ -66,7 +66,7 @@ async def handoff_timeline(db: AsyncSession, principal: Principal, handoff_id: u
         elif timer.kind == CLAIM_STALE:
             entries.append((timer.fired_at, "claim_stale", claimer, {}))
     if handoff.claimed_at is not None:
-        entries.append((handoff.claimed_at, "claimed", claimer, {}))
+        entries.append((handoff.claimed_at, "claimed", claimer, {"via": handoff.claimed_via or "api"}))
     if handoff.closed_at is not None and handoff.status in (HandoffStatus.RESUMED, HandoffStatus.WITHDRAWN):
         closed: TimelineType = "resumed" if handoff.status == HandoffStatus.RESUMED else "withdrawn"
         entries.append((handoff.closed_at, closed, creator, {}))

@@ -7,11 +7,12 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth.principal import Principal
+from shared.chat.jobs import CLAIMED_ROUND, queue_chat_posts
 from shared.clock import utcnow
 from shared.directory.who import require_may_claim, require_senior
 from shared.errors import HandoffNotClaimable
 from shared.handoffs.events import announce
-from shared.handoffs.schemas import Handoff, HandoffStatus, Intent
+from shared.handoffs.schemas import ClaimVia, Handoff, HandoffStatus, Intent
 from shared.handoffs.service import (
     advance_open_handoff,
     handoff_with_feedback,
@@ -24,8 +25,10 @@ from shared.handoffs.views import handoff_out
 from shared.policy.timers import REMINDER, STEP, cancel_timers, schedule_stale_claim
 
 
-async def claim_handoff(db: AsyncSession, principal: Principal, handoff_id: uuid.UUID) -> Handoff:
-    """Claim an open escalation.
+async def claim_handoff(
+    db: AsyncSession, principal: Principal, handoff_id: uuid.UUID, *, via: ClaimVia = "api"
+) -> Handoff:
+    """Claim an open escalation; `via` says how (the timeline shows it).
 
     The winner is decided by one conditional UPDATE (`WHERE status = 'open'`): concurrent
     claimers queue on the row lock and every one after the first matches nothing.
@@ -45,6 +48,7 @@ async def claim_handoff(db: AsyncSession, principal: Principal, handoff_id: uuid
             "claimed_by_id": principal.user_id,
             "claimed_by_name": principal.name,
             "claimed_at": utcnow(),
+            "claimed_via": via,
         },
     )
     if not won:
@@ -53,6 +57,7 @@ async def claim_handoff(db: AsyncSession, principal: Principal, handoff_id: uuid
     await reactivate_session(db, handoff, engineer_id=principal.user_id)
     await schedule_stale_claim(db, handoff)
     announce(db, handoff, "handoff_claimed")
+    await queue_chat_posts(db, account_id=handoff.account_id, handoff_id=handoff.id, round=CLAIMED_ROUND)
     return await handoff_with_feedback(db, handoff)
 
 

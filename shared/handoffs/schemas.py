@@ -35,6 +35,8 @@ class AssessmentStatus(StrEnum):
 
 
 QueueStatus = Literal["open", "claimed", "all"]
+# How a claim was made: the API (the dashboard's button, or any client) or an email's pick-up link.
+ClaimVia = Literal["api", "email_link"]
 # `card`: what a queue card shows, without the snapshot's messages, steps and context.
 HandoffFields = Literal["card"]
 CARD_SNAPSHOT_FIELDS = ("title", "ticket_ref", "steps_tried_count", "message_count")

@@ -12,7 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import load_only
 
 from shared.auth.principal import Principal
-from shared.channels import channel_jobs
+from shared.channels import channel_jobs, channels_sent_by
+from shared.chat.jobs import WITHDRAWN_ROUND, queue_chat_posts
+from shared.chat.service import has_chat_destinations
 from shared.clock import utcnow
 from shared.db.aggregates import count_if
 from shared.db.tenancy import TenantLoader
@@ -109,8 +111,12 @@ async def create_handoff(
     if escalating:
         announce(db, handoff, "handoff_created")
         schedule_first_reminder(db, handoff, await policy_of(db, handoff.account_id))
-        # The jobs an escalation starts once it has committed (every channel's); ids make a re-sent job a no-op.
-        for job in ("assess", *channel_jobs()):
+        # The jobs an escalation starts once it has committed (every channel's, the chat posts' only when the account
+        # has a destination to post to); ids make a re-sent job a no-op.
+        jobs = list(channel_jobs())
+        if not await has_chat_destinations(db, handoff.account_id):
+            jobs = [job for job in jobs if not all(c.per_destination for c in channels_sent_by(job))]
+        for job in ("assess", *jobs):
             add_job(
                 db,
                 account_id=handoff.account_id,
@@ -215,4 +221,5 @@ async def withdraw_handoff(db: AsyncSession, principal: Principal, handoff_id: u
         raise HandoffActionNotAllowed(f"the escalation is {handoff.status}")
     await reactivate_session(db, handoff)
     announce(db, handoff, "handoff_withdrawn")
+    await queue_chat_posts(db, account_id=handoff.account_id, handoff_id=handoff.id, round=WITHDRAWN_ROUND)
     return handoff_out(handoff)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from shared.clock import utcnow
 from shared.db.base import AutoId, Base
 from shared.db.types import JSONDocument
-from shared.handoffs.schemas import AssessmentStatus, HandoffStatus, Intent, Urgency
+from shared.handoffs.schemas import AssessmentStatus, ClaimVia, HandoffStatus, Intent, Urgency
 
 
 class HandoffRow(Base):
@@ -43,6 +43,7 @@ class HandoffRow(Base):
     claimed_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
     claimed_by_name: Mapped[str | None] = mapped_column(String(200), default=None)
     claimed_at: Mapped[datetime | None] = mapped_column(default=None)
+    claimed_via: Mapped[ClaimVia | None] = mapped_column(String(16), default=None)  # None: "api" (older claims)
     closed_at: Mapped[datetime | None] = mapped_column(default=None)
     snapshot: Mapped[dict[str, Any]] = mapped_column()
     assessment_status: Mapped[AssessmentStatus] = mapped_column(String(16), default=AssessmentStatus.NOT_REQUESTED)

@@ -20,6 +20,15 @@ def register_job(name: str, queue: str) -> None:
     JOB_QUEUES[name] = queue
 
 
+class RetryAfter(Exception):
+    """A job that failed for a reason that may pass, and says how long to wait before its next try (None: the
+    queue's own backoff)."""
+
+    def __init__(self, message: str, *, delay_s: float | None = None) -> None:
+        super().__init__(message)
+        self.delay_s = delay_s
+
+
 class JobQueueUnavailable(Exception):
     """The queue could not be reached; the outbox keeps the job and tries again."""
 

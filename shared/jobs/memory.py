@@ -7,7 +7,7 @@ import logging
 from collections import OrderedDict
 from typing import Any
 
-from shared.jobs.base import JobHandler
+from shared.jobs.base import JobHandler, RetryAfter
 from shared.jobs.codec import json_round_trip
 from shared.observability.jobs import job_run
 
@@ -90,10 +90,11 @@ class InProcessJobQueue:
                 return
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
                 log.exception("job %s failed (attempt %d of %d)", job_id, attempt, self.max_tries)
                 if attempt < self.max_tries and not self._closing:
-                    await asyncio.sleep(self.retry_delay_s * attempt)
+                    asked = exc.delay_s if isinstance(exc, RetryAfter) else None
+                    await asyncio.sleep(self.retry_delay_s * attempt if asked is None else asked)
         log.error("job %s: out of tries; the sweeper will queue it again for what it left pending", job_id)
 
     async def ping(self) -> bool:

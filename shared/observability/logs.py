@@ -2,7 +2,8 @@
 
 Each line carries `ts`, `level`, `logger`, `event` and, while a request or a job of one is in hand,
 `request_id`. uvicorn's access lines go through the same handler; their query strings are left out,
-so nothing a client mistakenly puts in a URL reaches the logs.
+so nothing a client mistakenly puts in a URL reaches the logs, and a path that is itself a credential
+(an email's pick-up link, `/pick-up/<token>`) is written `/pick-up/…`, in any line.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import logging.config
+import re
 import sys
 import traceback
 from datetime import UTC, datetime
@@ -19,6 +21,15 @@ from shared.observability.context import current_request_id
 
 LogFormat = Literal["json", "console"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+# Paths whose last segment is a credential: an email's pick-up link.
+_SECRET_PATH = re.compile(r"(/pick-up/)[^\s\"'?#/]+")
+
+
+def redact_paths(text: str) -> str:
+    """`text` with the token of every pick-up link replaced by `…`."""
+    return _SECRET_PATH.sub(r"\1…", text) if "/pick-up/" in text else text
+
 
 # Attributes every LogRecord has; anything else on a record came from `extra=` and is logged as a field.
 # uvicorn's `color_message` repeats the message with terminal colour codes.
@@ -40,19 +51,19 @@ def _fields(record: logging.LogRecord) -> dict[str, Any]:
     }
     if record.name == ACCESS_LOGGER and isinstance(record.args, tuple) and len(record.args) == 5:
         client, method, path, http_version, status = record.args
-        path = str(path).split("?", 1)[0]
+        path = redact_paths(str(path).split("?", 1)[0])
         fields["event"] = f"{method} {path} {status}"
         fields.update(client=str(client), method=method, path=path, status=status, http_version=http_version)
     else:
-        fields["event"] = record.getMessage()
+        fields["event"] = redact_paths(record.getMessage())
     request_id = getattr(record, "request_id", None) or current_request_id()
     if request_id:
         fields["request_id"] = request_id
     for key, value in vars(record).items():
         if key not in _RECORD_ATTRIBUTES and key not in fields:
-            fields[key] = value
+            fields[key] = redact_paths(value) if isinstance(value, str) else value
     if record.exc_info and record.exc_info[0] is not None:
-        fields["exception"] = "".join(traceback.format_exception(*record.exc_info)).rstrip()
+        fields["exception"] = redact_paths("".join(traceback.format_exception(*record.exc_info)).rstrip())
     return fields
 
 

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.chat.tables import ChatDestinationRow
 from shared.config import ConfigError
 from shared.crypto import SecretBox
 from shared.db.engine import create_engine
@@ -91,3 +92,69 @@ async def test_rotate_secrets_reencrypts_every_credential_under_the_first_key(tm
     assert "open with no key given" in refused.stderr
     assert "Traceback" not in refused.stderr
     assert await stored(url) == after
+
+
+async def chat_urls(url: str) -> dict[str, str]:
+    engine = create_engine(url)
+    try:
+        async with AsyncSession(engine) as db:
+            rows = (await db.execute(select(ChatDestinationRow))).scalars().all()
+            return {row.label: row.url_encrypted for row in rows}
+    finally:
+        await engine.dispose()
+
+
+async def test_rotate_secrets_reencrypts_the_chat_webhook_urls_too(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'handoff.db'}"
+    await asyncio.to_thread(upgrade, url)
+    old, new = new_key(), new_key()
+    account_id = uuid.uuid4()
+    hooks = {
+        "Service desk": "https://prod-12.westus.logic.azure.com/workflows/abc/triggers/manual/paths/invoke?sig=s3cr3t",
+        "#escalations": "https://hooks.slack.com/services/T0/B0/abcdefghijklmnop",
+    }
+    engine = create_engine(url)
+    async with AsyncSession(engine) as db, db.begin():
+        db.add(
+            PSAConnectionRow(
+                account_id=account_id,
+                provider="webhook",
+                base_url="https://93.184.215.14/hooks",
+                credentials_encrypted=SecretBox(old).seal({"signing_secret": "whsec-1"}),
+            )
+        )
+        for position, (label, hook) in enumerate(hooks.items()):
+            db.add(
+                ChatDestinationRow(
+                    account_id=account_id,
+                    position=position,
+                    kind="teams" if position == 0 else "slack",
+                    label=label,
+                    url_encrypted=SecretBox(old).seal({"url": hook}),
+                    host=hook.split("/")[2],
+                    enabled=True,
+                )
+            )
+    await engine.dispose()
+    before = await chat_urls(url)
+
+    env = clean_env({"HANDOFF_DATABASE_URL": url, "HANDOFF_SECRET_KEY": f"{new},{old}"})
+    done = subprocess.run([HANDOFF, "rotate-secrets"], env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "1 PSA connection(s) and the URLs of 2 chat destination(s)" in done.stdout
+    for hook in hooks.values():
+        assert hook not in done.stdout + done.stderr
+
+    after = await chat_urls(url)
+    for label, hook in hooks.items():
+        assert after[label] != before[label]
+        assert SecretBox(new).open(after[label]) == {"url": hook}
+        with pytest.raises(ConfigError):
+            SecretBox(old).open(after[label])
+
+    # A key list that opens none of them changes nothing, the PSA credentials included.
+    stranger = clean_env({"HANDOFF_DATABASE_URL": url, "HANDOFF_SECRET_KEY": new_key()})
+    refused = subprocess.run([HANDOFF, "rotate-secrets"], env=stranger, cwd=tmp_path, capture_output=True, text=True)
+    assert refused.returncode != 0
+    assert "Traceback" not in refused.stderr
+    assert await chat_urls(url) == after

@@ -249,6 +249,19 @@ async def test_the_dashboard_sends_security_headers(client: httpx.AsyncClient) -
     assert page.headers["content-type"] == "text/html; charset=utf-8"
 
 
+async def test_the_service_worker_is_served_at_the_root_as_a_fresh_script(client: httpx.AsyncClient) -> None:
+    # At `/` its scope holds the dashboard page; a browser takes a worker only as JavaScript, and must not keep
+    # an old one from its cache.
+    worker = await client.get("/sw.js")
+    assert worker.status_code == 200
+    assert worker.headers["content-type"] == "text/javascript; charset=utf-8"
+    assert worker.headers["cache-control"] == "no-cache"
+    assert "worker-src 'self'" in worker.headers["content-security-policy"]
+    assert worker.headers["x-content-type-options"] == "nosniff"
+    assert "notificationclick" in worker.text
+    assert "worker-src 'self'" in (await client.get("/")).headers["content-security-policy"]
+
+
 async def test_a_parks_note_reaches_no_one_but_its_engineer(tenants: TenantFactory) -> None:
     tenant = await tenants.create(junior="engineer", senior="engineer", viewer="viewer")
     junior = tenant["junior"]

@@ -22,6 +22,7 @@ from shared.handoffs.tables import HandoffRow
 from tests.support.certs import self_signed
 from tests.support.email_corpus import CORPUS, POSITIONS, RECIPIENT_EMAIL, SENDER, attack, problems, raw_attack
 from tests.support.email_jobs import PUBLIC_URL, email_job, smtp_settings
+from tests.support.pick_up import pick_up_link
 from tests.support.smtp import MailCatcher, SMTPServer
 from tests.support.tenants import Tenant, TenantFactory
 
@@ -204,7 +205,8 @@ async def test_the_corpus_through_the_api_and_the_notifier(tenants: TenantFactor
             assert await job({"handoff_id": handoff_id}) == "1 emails handled", case
             raw, mail = catcher.raw[-1], catcher.received[-1]
             assert mail.recipients == [sam_email], case
-            assert problems(raw, recipient=sam_email, link=f"{PUBLIC_URL}/#/handoffs/{handoff_id}") == [], case
+            link = f"{PUBLIC_URL}/#/handoffs/{handoff_id}"
+            assert problems(raw, recipient=sam_email, link=link, pick_up_link=pick_up_link(mail)) == [], case
     finally:
         server.stop()
     assert len(catcher.raw) == len(CORPUS)

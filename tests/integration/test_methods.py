@@ -33,6 +33,7 @@ OTHER_PATHS = {
     "/readyz": {"GET"},
     "/metrics": {"GET"},
     "/": {"GET"},
+    "/sw.js": {"GET"},
     "/dashboard/app.js": {"GET"},
     "/dashboard/style.css": {"GET"},
     "/schema": {"GET"},

@@ -68,6 +68,7 @@ POSITIONS = ("title", "note", "escalator", "recipient")
 RECIPIENT_EMAIL = "sam@msp.test"
 SENDER = "Handoff <handoff@alerts.msp.example>"
 LINK = "https://handoff.example.test/#/handoffs/0192f1c2-aaaa-7bbb-8ccc-0123456789ab"
+PICK_UP_LINK = "https://handoff.example.test/pick-up/" + "Tk9UX0FfUkVBTF9UT0tFTl9KVVNUX1RIRV9TSEFQRQ-"
 WRITTEN_HEADERS = Counter([*HEADERS, "MIME-Version", "Content-Type"])
 HTML_TAGS = {"html", "body", "p", "strong", "em", "blockquote", "h3", "ol", "li", "a"}
 _OUR_SUBJECT = re.compile(r"\[(LOW|NORMAL|HIGH)\] Escalation: .* \(from .*\)\Z")
@@ -106,8 +107,13 @@ class _Tags(HTMLParser):
             self.hrefs.append(dict(attrs).get("href"))
 
 
-def problems(raw: bytes, *, recipient: str = RECIPIENT_EMAIL, link: str = LINK) -> list[str]:
-    """What is wrong with one received copy, as a mail client would read it ([] when it is well-formed)."""
+def problems(
+    raw: bytes, *, recipient: str = RECIPIENT_EMAIL, link: str = LINK, pick_up_link: str | None = None
+) -> list[str]:
+    """What is wrong with one received copy, as a mail client would read it ([] when it is well-formed).
+
+    With `pick_up_link` the copy must carry that link, and only it, as well as the handoff's, in both parts.
+    """
     found: list[str] = []
     bare = raw.replace(b"\r\n", b"")
     if b"\r" in bare or b"\n" in bare:
@@ -142,9 +148,12 @@ def problems(raw: bytes, *, recipient: str = RECIPIENT_EMAIL, link: str = LINK) 
     plain, markup = (str(part.get_content()) for part in parts)
     if link not in plain:
         found.append("the link is missing from the text part")
+    if pick_up_link is not None and pick_up_link not in plain:
+        found.append("the pick-up link is missing from the text part")
     tags = _Tags()
     tags.feed(markup)
-    if set(tags.tags) - HTML_TAGS or tags.hrefs != [link]:
+    hrefs = [link] if pick_up_link is None else [pick_up_link, link]
+    if set(tags.tags) - HTML_TAGS or tags.hrefs != hrefs:
         found.append(f"markup that is not ours: {sorted(set(tags.tags) - HTML_TAGS)} {tags.hrefs}")
     return found
 
@@ -177,16 +186,18 @@ def verdict() -> dict[str, object]:
     checked = 0
     for case, text in CORPUS.items():
         for position in POSITIONS:
-            escalation, recipient = attack(position, text)
-            try:
-                raw = flatten(escalation_email(escalation, recipient, sender=SENDER))
-            except Unwritable as exc:
-                failures[f"{case} in the {position}"] = [f"not written: {exc}"]
-                continue
-            checked += 1
-            wrong = problems(raw)
-            if wrong:
-                failures[f"{case} in the {position}"] = wrong
+            for pick_up in (None, PICK_UP_LINK):
+                escalation, recipient = attack(position, text)
+                name = f"{case} in the {position}" + (", with a pick-up link" if pick_up else "")
+                try:
+                    raw = flatten(escalation_email(escalation, recipient, sender=SENDER, pick_up_link=pick_up))
+                except Unwritable as exc:
+                    failures[name] = [f"not written: {exc}"]
+                    continue
+                checked += 1
+                wrong = problems(raw, pick_up_link=pick_up)
+                if wrong:
+                    failures[name] = wrong
     try:
         flatten(raw_attack())
         refused = ""

@@ -1,4 +1,6 @@
-"""The notifier's `notify` job against a loopback SMTP server, and the deliveries it records as a senior sees them."""
+"""The notifier's `notify` job against a loopback SMTP server, and the deliveries it records as a senior sees them.
+
+The job makes pick-up links as `handoff notifier` does, under the runtime's HANDOFF_SECRET_KEY."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from services.notifier.mailers import SMTPMailer
 from services.notifier.service import NotifyHandoff
 from shared.bootstrap import Runtime
 from shared.config import Settings
+from shared.pickup.links import PickUpLinks
 from tests.support.tenants import Actor
 
 PUBLIC_URL = "https://handoff.example.test"
@@ -21,9 +24,16 @@ def smtp_settings(runtime: Runtime, port: int) -> Settings:
 
 
 def email_job(
-    runtime: Runtime, port: int, *, timeout_s: float, sender: str = "handoff@msp.test", lease_s: float = 120.0
+    runtime: Runtime,
+    port: int,
+    *,
+    timeout_s: float,
+    sender: str = "handoff@msp.test",
+    lease_s: float = 120.0,
+    links: PickUpLinks | None = None,
 ) -> NotifyHandoff:
-    """The `notify` job, mailing through the SMTP server on `port` without waiting for an assessment."""
+    """The `notify` job, mailing through the SMTP server on `port` without waiting for an assessment; its pick-up
+    links made with `links` (by default as the runtime's settings say)."""
     return NotifyHandoff(
         runtime.sessionmaker,
         SMTPMailer(smtp_settings(runtime, port), timeout_s=timeout_s),
@@ -31,6 +41,7 @@ def email_job(
         sender=sender,
         assessment_wait_s=0,
         lease_s=lease_s,
+        links=links or PickUpLinks.from_settings(runtime.settings),
     )
 
 

@@ -42,18 +42,22 @@ class Request:
 @dataclass
 class Reply:
     status: int
-    body: Any = None
+    body: Any = None  # JSON, or bytes sent as they are (`text/plain` unless `headers` name a Content-Type)
     headers: dict[str, str] | None = None
 
 
 REASONS = {
     200: "OK",
     201: "Created",
+    202: "Accepted",
     307: "Temporary Redirect",
     400: "Bad Request",
     401: "Unauthorized",
     403: "Forbidden",
     404: "Not Found",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
 }
 
 
@@ -133,11 +137,17 @@ async def _read_request(reader: asyncio.StreamReader) -> Request | None:
 
 
 def _encode(reply: Reply) -> bytes:
-    body = b"" if reply.body is None else json.dumps(reply.body).encode()
-    extra = "".join(f"{name}: {value}\r\n" for name, value in (reply.headers or {}).items())
+    headers = dict(reply.headers or {})
+    if isinstance(reply.body, bytes):
+        body = reply.body
+        content_type = headers.pop("Content-Type", "text/plain; charset=utf-8")
+    else:
+        body = b"" if reply.body is None else json.dumps(reply.body).encode()
+        content_type = "application/json"
+    extra = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
     head = (
         f"HTTP/1.1 {reply.status} {REASONS.get(reply.status, 'Status')}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n{extra}Connection: close\r\n\r\n"
+        f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n{extra}Connection: close\r\n\r\n"
     )
     return head.encode() + body
 

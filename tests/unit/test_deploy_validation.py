@@ -387,3 +387,24 @@ def test_the_tls_server_passes_nginx_t_and_serves_https(tmp_path: Path, replicas
     assert seen["x-forwarded-for"] == "127.0.0.1"
     assert response.headers["strict-transport-security"] == "max-age=31536000"
     assert refused.status_code == 403  # the same locations as the plain server
+
+
+def test_the_proxy_logs_a_pick_up_link_without_its_token(tmp_path: Path, replicas: list[Replica]) -> None:
+    replicas.append(Replica())
+    port = spare_port()
+    conf = _nginx_copy(tmp_path, port, replicas[0].address)
+    access_log = tmp_path / "access.log"
+    text, logs = re.subn(
+        r"access_log /dev/stdout handoff_json;", f"access_log {access_log} handoff_json;", conf.read_text()
+    )
+    assert logs == 1
+    conf.write_text(text)
+    token = "Tk9UX0FfUkVBTF9UT0tFTl9KVVNUX1RIRV9TSEFQRQ-"
+    with _running_nginx(tmp_path, conf, port) as base:
+        assert httpx.get(f"{base}/pick-up/{token}", timeout=5).status_code == 200
+        assert httpx.post(f"{base}/pick-up/{token}", timeout=5).status_code == 200
+        assert httpx.get(f"{base}/api/v1/ai-sessions", timeout=5).status_code == 200
+    written = access_log.read_text()
+    assert token not in written
+    events = [json.loads(line)["event"] for line in written.splitlines()]
+    assert events[-3:] == ["GET /pick-up/… 200", "POST /pick-up/… 200", "GET /api/v1/ai-sessions 200"]

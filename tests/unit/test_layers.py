@@ -32,6 +32,7 @@ TOOLKIT = frozenset(
         "observability",
         "outbound",
         "outbox",
+        "pace",
         "pagination",
         "ratelimit",
         "redis_master",
@@ -41,9 +42,9 @@ TOOLKIT = frozenset(
 DOMAIN_FLOORS: tuple[frozenset[str], ...] = (
     frozenset({"directory"}),
     frozenset({"sessions", "integrations", "oncall"}),
-    frozenset({"policy"}),
+    frozenset({"policy", "chat"}),
     frozenset({"handoffs"}),
-    frozenset({"deliveries"}),
+    frozenset({"deliveries", "pickup"}),
     frozenset({"escalations"}),
     frozenset({"assessments"}),
 )

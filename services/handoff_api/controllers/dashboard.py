@@ -1,4 +1,4 @@
-"""The dashboard: a page and its static files, and (in `handoff dev` only) the demo sign-in list."""
+"""The dashboard: a page, its static files, its service worker, and (in `handoff dev` only) the demo sign-in list."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ DASHBOARD = Path(__file__).resolve().parent.parent / "dashboard"
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+        "worker-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
@@ -36,6 +36,13 @@ async def dashboard_page() -> Response[bytes]:
     return Response(page, media_type=MediaType.HTML, headers={"Cache-Control": "no-cache"})
 
 
+@get("/sw.js", include_in_schema=False, cache=False)
+async def service_worker() -> Response[bytes]:
+    """The desktop notifications' service worker, at the root so that its scope holds the dashboard page."""
+    script = (DASHBOARD / "sw.js").read_bytes()
+    return Response(script, media_type="text/javascript", headers={"Cache-Control": "no-cache"})
+
+
 @get("/dev/demo-users", include_in_schema=False)
 async def demo_users(api_context: NamedDependency[ApiContext]) -> list[dict[str, Any]]:
     """Tokens of the seeded demo users: served by `handoff dev` only."""
@@ -48,4 +55,8 @@ def dashboard_router() -> Router:
     assets = create_static_files_router(
         path="/dashboard", directories=[DASHBOARD], include_in_schema=False, after_request=with_security_headers
     )
-    return Router(path="/", route_handlers=[dashboard_page, demo_users, assets], after_request=with_security_headers)
+    return Router(
+        path="/",
+        route_handlers=[dashboard_page, service_worker, demo_users, assets],
+        after_request=with_security_headers,
+    )

@@ -2,6 +2,7 @@
 
 import { setUnauthorizedHandler } from './api.js';
 import { initials } from './badges.js';
+import { DesktopNotifications, listenToServiceWorker } from './desktop.js';
 import { h, replace } from './dom.js';
 import { EscalationQueue } from './escalations.js';
 import { mountHandoff } from './handoff.js';
@@ -18,6 +19,7 @@ const main = document.getElementById('main');
 const nav = document.getElementById('nav');
 const userBox = document.getElementById('user');
 const connection = document.querySelector('[data-testid=connection]');
+const desktopSwitch = document.querySelector('[data-testid=desktop-switch]');
 const CONNECTION_TEXT = { connecting: 'connecting', live: 'live', reconnecting: 'reconnecting' };
 const ROUTE = /^#\/(queue|sessions|team|handoffs\/)/;
 
@@ -39,8 +41,9 @@ function showHeader(me) {
   document.querySelector('[data-testid=whoami]').textContent = me ? me.name : '';
   document.getElementById('me-role').textContent = me ? me.role : '';
   document.getElementById('me-initials').textContent = me ? initials(me.name) : '';
-  // Viewers get no stream (the API refuses it), so an indicator would only mislead.
+  // Viewers get no stream (the API refuses it), so an indicator would only mislead, and nothing pages them.
   connection.hidden = !me?.isSenior;
+  desktopSwitch.closest('label').hidden = !me?.isSenior;
 }
 
 function navigate(hash) {
@@ -59,12 +62,14 @@ function signIn(token) {
     // Switching user in place: the old stream must not keep feeding the new user's screens.
     ctx.stream.stop();
     ctx.queue.detach();
+    ctx.desktop.detach();
   }
   tokenStore.set(token);
   setStorageOwner(me);
   const stream = new EscalationStream();
   const queue = new EscalationQueue(stream, me);
-  ctx = { me, stream, queue, navigate };
+  const desktop = new DesktopNotifications(stream, me, desktopSwitch);
+  ctx = { me, stream, queue, desktop, navigate };
 
   queue.addEventListener('arrived', (event) => {
     const item = event.detail;
@@ -142,6 +147,7 @@ function signOut(message) {
   if (ctx) {
     ctx.stream.stop();
     ctx.queue.detach();
+    ctx.desktop.detach();
   }
   ctx = null;
   lastRoute = '';
@@ -209,6 +215,10 @@ function boot() {
     main.focus();
   });
   window.addEventListener('hashchange', route);
+  // Back in front, or back online: catch up on the stream at once instead of when a throttled timer fires.
+  document.addEventListener('visibilitychange', () => { if (ctx && !document.hidden) ctx.stream.wake(); });
+  window.addEventListener('online', () => ctx?.stream.wake());
+  listenToServiceWorker();
   const link = location.hash.startsWith('#token=');
   const token = tokenStore.get();
   if (token) signIn(token);

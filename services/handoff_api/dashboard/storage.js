@@ -1,4 +1,4 @@
-// Browser storage: the token per tab (sessionStorage), small id lists per user (localStorage).
+// Browser storage: the token per tab (sessionStorage), small id lists and settings per user (localStorage).
 
 const TOKEN_KEY = 'rf-token';
 
@@ -47,10 +47,31 @@ export function idList(name, cap = 200) {
   };
 }
 
+// An on/off setting per user, off until that user turns it on.
+export function userSetting(name) {
+  return {
+    get() {
+      const key = ownerKey(name);
+      try { return key ? localStorage.getItem(key) === 'on' : false; } catch { return false; }
+    },
+    set(on) {
+      const key = ownerKey(name);
+      if (!key) return;
+      try {
+        if (on) localStorage.setItem(key, 'on');
+        else localStorage.removeItem(key);
+      } catch { /* storage blocked: the setting lasts as long as the page */ }
+    },
+  };
+}
+
 const SEEN = 'rf-escalation-seen';
 const CHIPS = 'rf-chips-hidden';
 export const seenEscalations = idList(SEEN);
 export const hiddenChips = idList(CHIPS);
+export const desktopNotifications = userSetting('rf-desktop-notifications');
+// What desktop notifications were shown, as `<handoff id>:<round>` (0 the page, n the n-th reminder).
+export const shownNotifications = idList('rf-desktop-shown');
 
 // Lists an older dashboard kept for the whole browser belong to nobody in particular: drop them.
 export function forgetSharedLists() {

@@ -7,9 +7,11 @@ const BACKOFF_START_MS = 500;
 const BACKOFF_CAP_MS = 10_000;
 // The server pings every 25 s while idle; silence far longer than that means a dead connection.
 const SILENCE_LIMIT_MS = 70_000;
+// Back in front, a connection quiet for longer than a heartbeat and a half may have died while hidden.
+const STALE_ON_WAKE_MS = 40_000;
 export const EVENT_TYPES = [
   'handoff_created', 'handoff_assessment_ready', 'handoff_claimed', 'handoff_withdrawn',
-  'handoff_reminder', 'handoff_claim_stale',
+  'handoff_reminder', 'handoff_claim_stale', 'handoff_paged',
 ];
 
 // Incremental SSE parser (per the HTML spec): feed it text chunks, it calls onFrame per dispatched frame.
@@ -60,6 +62,8 @@ export class EscalationStream extends EventTarget {
     this.retryTimer = null;
     this.silenceTimer = null;
     this.running = false;
+    this.heardAt = 0;
+    this.resumedFrom = null;
   }
 
   start() {
@@ -80,6 +84,21 @@ export class EscalationStream extends EventTarget {
     this.setState('idle');
   }
 
+  // The tab is back in front (or the network is back). A background tab's timers are throttled, so a
+  // reconnect may still be waiting out its backoff, and a connection may have died without a word: connect
+  // now. Either way the new connection sends Last-Event-ID, and the server replays what was missed.
+  wake() {
+    if (!this.running) return;
+    const stale = this.state === 'live' && Date.now() - this.heardAt > STALE_ON_WAKE_MS;
+    if (this.state !== 'reconnecting' && !stale) return;
+    clearTimeout(this.retryTimer);
+    const previous = this.controller;
+    this.controller = null; // the old connection's end must not schedule a second reconnect
+    previous?.abort();
+    this.setState('reconnecting');
+    this.connect();
+  }
+
   setState(state) {
     if (this.state === state) return;
     this.state = state;
@@ -92,6 +111,7 @@ export class EscalationStream extends EventTarget {
     const resumed = this.lastEventId !== null;
     const headers = authHeaders({ Accept: 'text/event-stream' });
     if (resumed) headers['Last-Event-ID'] = this.lastEventId;
+    this.resumedFrom = this.lastEventId;
     try {
       this.armSilenceTimer(controller);
       const response = await fetch(STREAM_URL, { headers, signal: controller.signal, cache: 'no-store', credentials: 'omit' });
@@ -119,6 +139,7 @@ export class EscalationStream extends EventTarget {
       for (;;) {
         const { done, value } = await reader.read();
         if (done) break;
+        this.heardAt = Date.now();
         this.armSilenceTimer(controller);
         parse(decoder.decode(value, { stream: true }));
       }
@@ -140,7 +161,8 @@ export class EscalationStream extends EventTarget {
       this.dispatchEvent(new CustomEvent('ready', { detail: { resumed } }));
     } else if (frame.event === 'resync') {
       if (data.last_event_id) this.lastEventId = data.last_event_id;
-      this.dispatchEvent(new CustomEvent('resync', { detail: data }));
+      // `missedAfter`: the id the stream could not resume from; what happened after it is not replayed.
+      this.dispatchEvent(new CustomEvent('resync', { detail: { ...data, missedAfter: this.resumedFrom } }));
     } else if (EVENT_TYPES.includes(frame.event)) {
       this.dispatchEvent(new CustomEvent(frame.event, { detail: data }));
       this.dispatchEvent(new CustomEvent('event', { detail: data }));

@@ -1,8 +1,9 @@
 // The Team view: who is on call (every member), and for owners and admins the escalation policy form,
-// the team's figures and a small chart.
+// the Teams and Slack destinations, the team's figures and a small chart.
 
 import { api, seg } from './api.js';
 import { mountChart } from './chart.js';
+import { chatDestinations } from './chat-destinations.js';
 import { h, replace } from './dom.js';
 import { short } from './duration.js';
 import { toast } from './notify.js';
@@ -18,13 +19,15 @@ export function mountTeam(root, { me }) {
   const policySlot = h('div');
   const figuresSlot = h('div', { testid: 'team-figures', 'aria-live': 'polite' });
   const onCallSlot = h('div', { class: 'oncall', testid: 'oncall' });
+  const chat = me.isAdmin ? chatDestinations(me) : null;
   replace(root, h('section', { class: 'page team', testid: 'team' },
     h('div', { class: 'page__head' }, heading, h('p', { class: 'page__sub' }, me.isAdmin
-      ? 'Who is on call, how fast the team picks up escalations, and when it is reminded.'
+      ? 'Who is on call, how fast the team picks up escalations, when it is reminded, and where escalations are posted.'
       : 'Who is on call, now and over the next 14 days.')),
     onCallSlot,
     me.isAdmin ? [
       h('section', { class: 'panel', 'aria-labelledby': 'policy-heading' }, h('h2', { id: 'policy-heading' }, 'Escalation policy'), policySlot),
+      h('section', { class: 'panel', 'aria-labelledby': 'chat-heading', testid: 'chat' }, h('h2', { id: 'chat-heading' }, 'Teams and Slack'), chat.element),
       h('section', { class: 'panel', 'aria-labelledby': 'figures-heading' }, h('h2', { id: 'figures-heading' }, 'Last 7 days'), figuresSlot),
     ] : []));
   let disposed = false;
@@ -108,5 +111,5 @@ export function mountTeam(root, { me }) {
   }
   // The policy and the figures are for owners and admins only: the API refuses them to everyone else.
   if (me.isAdmin) load();
-  return () => { disposed = true; stopChart(); stopOnCall(); };
+  return () => { disposed = true; stopChart(); stopOnCall(); chat?.stop(); };
 }

@@ -6,10 +6,13 @@ import { formatTime } from './time.js';
 const WHAT = { email: 'Email notice', psa: 'PSA ticket note', webhook: 'Webhook call', teams: 'Teams post', slack: 'Slack post' };
 const CHANNEL = { email: 'email', psa: 'PSA ticket note', webhook: 'webhook', teams: 'Teams', slack: 'Slack' };
 
-// Round 0 is the escalation's own notice, n its n-th reminder, 100 and up the nudge to a quiet claimer.
+// Round 0 is the escalation's own notice, n its n-th reminder, 100 the nudge to a quiet claimer, 200 and 201 a chat
+// post's follow-up when the escalation is picked up or withdrawn.
+const FOLLOW_UP = { 200: 'Picked-up follow-up', 201: 'Withdrawn follow-up' };
+
 function noticeName(channel, round) {
   if (!round) return WHAT[channel] || `${channel} notice`;
-  const kind = round >= 100 ? 'Nudge' : `Reminder ${round}`;
+  const kind = FOLLOW_UP[round] || (round >= 100 ? 'Nudge' : `Reminder ${round}`);
   return `${kind} by ${CHANNEL[channel] || channel}`;
 }
 

@@ -31,8 +31,10 @@ class EmailChannel:
             seniors = [user for user in seniors if user.id in paged]
         return Plan(recipients=[Recipient(user.email, user.id) for user in seniors])
 
-    def message(self, handoff: HandoffRow, user: User, round: int) -> EmailMessage:
-        return compose(handoff, user, public_url=self.public_url, sender=self.sender, round=round)
+    def message(self, handoff: HandoffRow, user: User, round: int, pick_up_token: str | None = None) -> EmailMessage:
+        return compose(
+            handoff, user, public_url=self.public_url, sender=self.sender, round=round, pick_up_token=pick_up_token
+        )
 
     async def send(self, message: EmailMessage) -> None:
         """Hand the message to the mailer; raises SendFailed (a ChannelError)."""
