@@ -20,10 +20,11 @@ from typing import Any
 import asyncpg
 
 from shared.bus.base import parse_id, stream_key
+from shared.chat.jobs import CLAIMED_ROUND, WITHDRAWN_ROUND
 from shared.jobs.arq_private import running_key
 from shared.jobs.base import JOB_QUEUES
 from tests.soak.faults import Fault
-from tests.soak.load import PATIENCE_S, Answer, Load
+from tests.soak.load import CHAT_LABELS, PATIENCE_S, Answer, ClaimAnswer, Load
 from tests.soak.stack import Stack, now
 
 MARKER = re.compile(r"\[handoff-ref:handoff:([0-9a-f-]{36})\]")
@@ -116,7 +117,8 @@ async def read_facts(stack: Stack, load: Load) -> Facts:
         handoffs = {
             str(r["id"]): r
             for r in await db.fetch(
-                "select id, account_id, status, claimed_by_id, claimed_at, assessment_status, ai_assessment_data, "
+                "select id, account_id, status, claimed_by_id, claimed_by_name, claimed_at, assessment_status, "
+                "ai_assessment_data, "
                 "paging, snapshot->>'ticket_ref' as ticket_ref from handoffs where intent = 'escalate'"
             )
         }
@@ -150,6 +152,7 @@ def check(stack: Stack, load: Load, faults: list[Fault], facts: Facts, started: 
         assessments(facts),
         psa_notes(stack, load, facts),
         webhooks(stack, load, facts),
+        chat_posts(load, facts),
         followers(load, facts),
         stream_once(load, facts),
         nothing_pending(facts),
@@ -163,7 +166,7 @@ def check(stack: Stack, load: Load, faults: list[Fault], facts: Facts, started: 
 def claims(load: Load, facts: Facts) -> list[Row]:
     winners = Row("one winner per claimed escalation")
     losers = Row("every loser was told the winner (409)")
-    by_handoff: dict[str, list[Any]] = defaultdict(list)
+    by_handoff: dict[str, list[ClaimAnswer]] = defaultdict(list)
     for answer in load.claims:
         by_handoff[answer.handoff_id].append(answer)
     claimed_events: Counter[tuple[str, str]] = Counter()
@@ -174,29 +177,29 @@ def claims(load: Load, facts: Facts) -> list[Row]:
     races = 0
     for handoff_id, row in facts.handoffs.items():
         answers = by_handoff.get(handoff_id, [])
-        if row["status"] != "claimed":
-            if row["status"] == "open":
-                winners.fail(f"{handoff_id} is still open")
-            for a in answers:
-                if a.status == 200:
-                    winners.fail(f"{handoff_id} is {row['status']}, yet {a.senior} was answered 200")
-            continue
-        winners.checked += 1
-        winner = str(row["claimed_by_id"])
         races += len({a.senior for a in answers}) > 1
+        if row["status"] == "open":
+            winners.fail(f"{handoff_id} is still open")
+        if row["status"] == "claimed":
+            winners.checked += 1
+            winner = str(row["claimed_by_id"])
+            events = sum(n for (h, _), n in claimed_events.items() if h == handoff_id)
+            if claimed_events[(handoff_id, winner)] != 1 or events != 1:
+                winners.fail(
+                    f"{handoff_id}: {events} handoff_claimed events, {claimed_events[(handoff_id, winner)]} "
+                    "naming its winner"
+                )
         for a in answers:
-            if a.status == 200 and a.named != winner:
-                winners.fail(f"{handoff_id}: {a.senior} was answered 200, but {winner} holds it")
+            if a.status == 200 and (row["status"] != "claimed" or a.named != str(row["claimed_by_id"])):
+                winners.fail(
+                    f"{handoff_id}: {a.senior} was answered 200 ({a.via}), but it is {row['status']} "
+                    f"by {row['claimed_by_id']}"
+                )
             if a.status == 409:
                 losers.checked += 1
-                if a.code != "handoff_already_claimed" or a.named != winner or not same_time(a.named_at, row):
-                    told = f"{a.code} {a.named} {a.named_at}"
-                    losers.fail(f"{handoff_id}: a loser was told {told}, the winner is {winner}")
-        if (
-            claimed_events[(handoff_id, winner)] != 1
-            or sum(n for (h, _), n in claimed_events.items() if h == handoff_id) != 1
-        ):
-            winners.fail(f"{handoff_id}: {claimed_events[(handoff_id, winner)]} handoff_claimed events name its winner")
+                wrong = told_wrong(a, row)
+                if wrong:
+                    losers.fail(f"{handoff_id}: a loser ({a.via}) was told {wrong}")
     for escalation in load.escalations:
         withdrawal, row = escalation.withdrawal, facts.handoffs.get(escalation.handoff_id)
         if withdrawal is None or withdrawal.status is None or row is None:
@@ -206,17 +209,24 @@ def claims(load: Load, facts: Facts) -> list[Row]:
             losers.fail(f"{escalation.handoff_id}: the junior was told it is withdrawn, it is {row['status']}")
         if withdrawal.status == 409 and (row["status"] != "claimed" or withdrawal.named != str(row["claimed_by_id"])):
             losers.fail(f"{escalation.handoff_id}: the withdrawal was told {withdrawal.code} {withdrawal.named}")
-    for handoff_id, answers in by_handoff.items():
-        for a in answers:
-            if a.status == 409 and a.code == "handoff_not_claimable":
-                losers.checked += 1
-                status = facts.handoffs[handoff_id]["status"]
-                if status != "withdrawn":
-                    losers.fail(f"{handoff_id}: handoff_not_claimable, yet it is {status}")
     unanswered = sum(1 for a in load.claims if a.status is None or a.status >= 500)
-    winners.note = f"{races} raced by 2-4 seniors; {len(load.claims)} claim answers"
+    by_link = sum(1 for a in load.claims if a.via == "email_link" and a.status is not None)
+    winners.note = f"{races} raced by 2-4 seniors; {len(load.claims)} claim answers, {by_link} by a pick-up link"
     losers.note = f"{unanswered} tries lost with their replica (retried)"
     return [winners, losers]
+
+
+def told_wrong(answer: ClaimAnswer, row: asyncpg.Record) -> str:
+    """What is wrong with a 409 a claimer got, given how the escalation ended ("" when it named the truth)."""
+    if answer.code == "handoff_already_claimed" and row["status"] == "claimed":
+        if answer.via == "email_link":  # the page names the winner, and when in words
+            right = answer.winner_name == row["claimed_by_name"]
+        else:
+            right = answer.named == str(row["claimed_by_id"]) and same_time(answer.named_at, row)
+        return "" if right else f"{answer.named or answer.winner_name} {answer.named_at}, not {row['claimed_by_id']}"
+    if answer.code in ("handoff_not_claimable", "withdrawn") and row["status"] == "withdrawn":
+        return ""
+    return f"{answer.code}, but it is {row['status']}"
 
 
 def same_time(named_at: str | None, row: asyncpg.Record) -> bool:
@@ -347,6 +357,83 @@ def webhooks(stack: Stack, load: Load, facts: Facts) -> Row:
     repeats = sum(n - 1 for n in receiver.deliveries.values())
     row.note = f"{len(receiver.events)} received; {repeats} repeats answered 409 (at-least-once, deduped by key)"
     return row
+
+
+def chat_posts(load: Load, facts: Facts) -> Row:
+    """Teams and Slack: every post the receivers took, by destination, handoff and purpose (round), against the rows.
+
+    A post is at-least-once like an email: a second copy is one try's outcome lost (a worker killed between the
+    vendor's answer and the record), so it is counted as resent, and a violation only where the row counts fewer
+    tries than posts arrived. A row skipped after tries may have been posted by one of them.
+    """
+    row = Row("every chat post once per destination, handoff and purpose")
+    posts: Counter[tuple[str, str, str, int]] = Counter()  # (kind, label, handoff, round)
+    for account in load.accounts:
+        for label, receiver in account.chat.items():
+            kind = "teams" if label == CHAT_LABELS["teams"] else "slack"
+            for body in receiver.accepted():
+                handoff_id, round = post_about(kind, body)
+                posts[(kind, label, handoff_id, round)] += 1
+    rows = {
+        (d["channel"], d["recipient"], str(d["handoff_id"]), d["round"]): d
+        for d in facts.deliveries
+        if d["channel"] in ("teams", "slack")
+    }
+    resent = unconfirmed = 0
+    for key, count in posts.items():
+        delivery = rows.get(key)
+        if delivery is None:
+            row.fail(f"{key[0]} {key[1]!r} got {count} posts for {key[2]} round {key[3]}, with no row")
+            continue
+        tries = max(1, int(delivery["attempts"]))
+        if delivery["status"] == "sent":
+            resent += count - 1
+        else:
+            unconfirmed += count
+        if count > tries or (delivery["status"] != "sent" and not delivery["attempts"]):
+            row.fail(
+                f"{key[0]} {key[1]!r}: {count} posts for {key[2]} round {key[3]}, its row {delivery['status']} "
+                f"after {delivery['attempts']} tries"
+            )
+    for key, delivery in rows.items():
+        if delivery["status"] == "sent":
+            row.checked += 1
+            if not posts[key]:
+                row.fail(f"{key[0]} {key[1]!r}: row sent, no post arrived for {key[2]} round {key[3]}")
+        elif delivery["status"] == "failed":
+            row.fail(f"{key[0]} {key[1]!r} for {key[2]} round {key[3]} failed: {delivery['last_error']}")
+    labels = {a.id: list(a.chat) for a in load.accounts}
+    for handoff_id, handoff in facts.handoffs.items():
+        follow_up = {"claimed": CLAIMED_ROUND, "withdrawn": WITHDRAWN_ROUND}.get(handoff["status"])
+        for label in labels.get(handoff["account_id"], []):
+            kind = "teams" if label == CHAT_LABELS["teams"] else "slack"
+            first = rows.get((kind, label, handoff_id, 0))
+            if first is None:
+                row.fail(f"{kind} {label!r}: no first post planned for {handoff_id}")
+            elif first["status"] == "sent" and follow_up and (kind, label, handoff_id, follow_up) not in rows:
+                row.fail(f"{kind} {label!r}: no {handoff['status']} follow-up planned for {handoff_id}")
+    by_status = Counter(d["status"] for d in rows.values())
+    busy = sum(1 for a in load.accounts for r in a.chat.values() for arrival in r.arrivals if arrival.status == 429)
+    row.note = (
+        f"{sum(posts.values())} posts ({by_status['sent']} sent, {by_status['skipped']} skipped), {busy} answered "
+        f"429 and posted later; resent copies "
+        f"{resent}; {unconfirmed} by an unconfirmed try, their rows skipped after"
+    )
+    return row
+
+
+HEADLINE = re.compile(r"New escalation|Reminder (\d+)|Picked up by|Withdrawn by")
+
+
+def post_about(kind: str, body: dict[str, Any]) -> tuple[str, int]:
+    """The handoff a post is about (its link) and its purpose as a delivery round, read as a person reads it."""
+    link = re.search(r"/#/handoffs/([0-9a-f-]{36})", json.dumps(body))
+    headline = body["attachments"][0]["content"]["body"][0]["text"] if kind == "teams" else body["text"]
+    purpose = HEADLINE.search(headline)
+    if link is None or purpose is None:
+        return "?", -1
+    rounds = {"New escalation": 0, "Picked up by": CLAIMED_ROUND, "Withdrawn by": WITHDRAWN_ROUND}
+    return link[1], int(purpose[1]) if purpose[1] else rounds[purpose[0]]
 
 
 def followers(load: Load, facts: Facts) -> Row:

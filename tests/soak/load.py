@@ -1,5 +1,6 @@
-"""The soak's load: accounts with rotations and two-step policies, escalations, seniors racing to claim them,
-juniors withdrawing some, and dashboards following their account's stream through any replica.
+"""The soak's load: accounts with rotations, two-step policies, PSA or webhook connections and Teams or Slack
+destinations; escalations; seniors racing to claim them through the API and through their emails' pick-up links;
+juniors withdrawing some; dashboards following their account's stream through any replica.
 
 Every HTTP answer (or the transport error instead of one) is recorded with its replica and time, for the checker.
 """
@@ -8,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -17,12 +20,17 @@ from typing import Any
 import httpx
 
 from tests.soak.stack import TICKETS, Service, Stack, now
+from tests.support.chat_servers import ChatReceiver
+from tests.support.pick_up import links_in_text, path_of
 from tests.support.sse import Frame, SSEClient
 from tests.support.tenants import mint_token
 
 SENIOR_ROLES = ("engineer", "engineer", "admin", "owner")
 URGENCIES = ("low", "normal", "normal", "high")
 PSA_KINDS = ("connectwise", "halopsa", "webhook", "none")
+# The chat destinations of an account, drawn independently of its PSA kind; each has a receiver of its own.
+CHAT_SETUPS: tuple[tuple[str, ...], ...] = (("teams",), ("slack",), ("teams", "slack"), ())
+CHAT_LABELS = {"teams": "Service desk", "slack": "#escalations"}
 SECOND_STEP_S = 8
 ON_CALL_START = "2026-01-05T00:00"  # long past: the rotation always has someone on call
 # How the seniors answer an escalation: (weight, fate).
@@ -54,6 +62,8 @@ class Account:
     seniors: list[Person] = field(default_factory=list)
     psa: str = "none"
     stale_claim_s: int = 0
+    chat_kinds: tuple[str, ...] = ()
+    chat: dict[str, ChatReceiver] = field(default_factory=dict)  # by the destination's label
 
 
 @dataclass
@@ -77,6 +87,8 @@ class ClaimAnswer:
     code: str = ""
     named: str | None = None  # the winner's id, as the answer names it (200 body or 409 body)
     named_at: str | None = None
+    via: str = "api"  # or "email_link": the pick-up link of the senior's email, pressed
+    winner_name: str | None = None  # whom a pick-up page names as the winner ("" for a withdrawn escalation)
 
 
 @dataclass
@@ -123,28 +135,25 @@ class Api:
         return self.rng.choice(choices)
 
     async def call(
-        self, person: Person, method: str, path: str, label: str, *, replica: Service, body: Any = None
+        self, person: Person | None, method: str, path: str, label: str, *, replica: Service, body: Any = None
     ) -> httpx.Response | None:
+        """One request as `person` (None: nobody signed in, as a pick-up link is pressed)."""
         started = now()
+        headers = person.headers if person is not None else {}
         try:
-            response = await self.stack.http.request(
-                method, replica.url + path, json=body, headers=person.headers, timeout=30
-            )
+            response = await self.stack.http.request(method, replica.url + path, json=body, headers=headers, timeout=30)
         except httpx.TransportError as exc:
             self.answers.append(Answer(started, now(), replica.name, label, None, error=type(exc).__name__))
             return None
         code = ""
-        if response.status_code >= 400:
-            try:
-                code = str(response.json().get("code", ""))
-            except ValueError:
-                code = "not json"
+        if response.status_code >= 400 and response.headers.get("content-type", "").startswith("application/json"):
+            code = str(response.json().get("code", ""))
         self.answers.append(Answer(started, now(), replica.name, label, response.status_code, code))
         return response
 
     async def retried(
         self,
-        person: Person,
+        person: Person | None,
         method: str,
         path: str,
         label: str,
@@ -220,6 +229,7 @@ class Load:
         account_id = uuid.uuid4()
         account = Account(account_id, self.person(None, "service", "Main application"))
         account.psa = PSA_KINDS[n % len(PSA_KINDS)]
+        account.chat_kinds = CHAT_SETUPS[(n // 2) % len(CHAT_SETUPS)]
         account.stale_claim_s = self.rng.choice((0, 8))
         juniors = range(self.rng.choice((1, 2)))
         account.juniors = [self.person(account_id, "engineer", f"Junior {n}-{j}") for j in juniors]
@@ -228,7 +238,7 @@ class Load:
         return account
 
     async def _make(self, account: Account) -> None:
-        """The account through the API: its users, its on-call rotation, its two-step policy, its PSA connection."""
+        """The account through the API: users, on-call rotation, two-step policy, PSA connection, chat destinations."""
         base = f"/api/v1/accounts/{account.id}"
         for person in [*account.juniors, *account.seniors]:
             body = {"email": person.email, "name": person.name, "role": person.role, "active": True}
@@ -267,6 +277,13 @@ class Load:
                 "enabled": True,
             }
             await self._setup_call(account.service, "PUT", f"{base}/psa", body)
+        destinations = []
+        for kind in account.chat_kinds:
+            receiver = await self.stack.receivers.chat_destination(kind)
+            account.chat[CHAT_LABELS[kind]] = receiver
+            destinations.append({"kind": kind, "url": receiver.url, "label": CHAT_LABELS[kind], "enabled": True})
+        if destinations:
+            await self._setup_call(account.service, "PUT", f"{base}/chat", {"destinations": destinations})
 
     async def _setup_call(self, person: Person, method: str, path: str, body: Any) -> None:
         response = await self.api.retried(person, method, path, "setup", body)
@@ -360,10 +377,46 @@ class Load:
         escalation.withdrawal = self._claim_answer(escalation, junior, response)
 
     async def _claim(self, escalation: Escalation, senior: Person) -> None:
+        """Through the API, or half the time by pressing the pick-up link of the senior's email, if one came."""
+        link = self._pick_up_path(escalation, senior) if self.rng.random() < 0.5 else None
+        if link is not None:
+
+            def pressed(response: httpx.Response | None) -> None:
+                self.claims.append(self._pick_up_answer(escalation, senior, response))
+
+            await self.api.retried(None, "POST", link, "pick-up", each=pressed)
+            return
+
         def note(response: httpx.Response | None) -> None:
             self.claims.append(self._claim_answer(escalation, senior, response))
 
         await self.api.retried(senior, "POST", f"/api/v1/handoffs/{escalation.handoff_id}/claim", "claim", each=note)
+
+    def _pick_up_path(self, escalation: Escalation, senior: Person) -> str | None:
+        """The path of the pick-up link in an email the senior received about the escalation, if any came yet."""
+        for mail in list(self.stack.receivers.catcher.received):
+            if mail.to == senior.email and str(mail.message["X-Handoff-Id"]) == escalation.handoff_id:
+                for link in links_in_text(mail):
+                    return path_of(link)
+        return None
+
+    @staticmethod
+    def _pick_up_answer(escalation: Escalation, senior: Person, response: httpx.Response | None) -> ClaimAnswer:
+        """What the page answered: 200 "It's yours" (the senior won), or 409 naming the winner, or "Withdrawn"."""
+        status = None if response is None else response.status_code
+        answer = ClaimAnswer(escalation.handoff_id, senior.id, status, via="email_link")
+        if response is None or response.status_code >= 500:
+            return answer
+        page = html.unescape(response.text)
+        if response.status_code == 200 and "It's yours" in page:
+            answer.named = str(senior.id)
+        elif response.status_code == 409:
+            winner = re.search(r"Already picked up by <strong>([^<]*)</strong>", page)
+            answer.code = "handoff_already_claimed" if winner else "withdrawn" if "<h1>Withdrawn</h1>" in page else "?"
+            answer.winner_name = winner[1] if winner else ""
+        else:
+            answer.code = f"page {response.status_code}"
+        return answer
 
     @staticmethod
     def _claim_answer(escalation: Escalation, senior: Person, response: httpx.Response | None) -> ClaimAnswer:

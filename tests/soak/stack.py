@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from random import Random
 from typing import IO, Any
@@ -31,6 +31,7 @@ from redis.exceptions import RedisError
 from shared.db.migrate import upgrade
 from shared.jobs.base import JOB_QUEUES
 from tests.support.ai_servers import FakeAIServer, answer, slow_answer, status
+from tests.support.chat_servers import ChatReceiver, FakeSlackWebhook, FakeTeamsWorkflow
 from tests.support.faultproxy import ProxyControl, fault_proxy
 from tests.support.processes import HANDOFF, clean_env, spare_port
 from tests.support.psa_servers import FakeConnectWise, FakeHaloPSA, FakeServer, FakeWebhookReceiver, Reply, Request
@@ -50,9 +51,13 @@ ASSESSMENT = {
 }
 # A killed worker's job is taken up again after its timeout plus 10 s, and the assessor's timeout is at least
 # eight AI timeouts plus 30 s: both kept short, so the stack settles within a minute or two of the last fault.
+# A job must still outlast a chat post's wait for its webhook's pace (up to 30 s), or its row's lease (the job's
+# timeout) runs out under it.
 AI_TIMEOUT_S = 2.5
+JOB_TIMEOUT_S = 40
 SENTINEL_TIMEOUT_S = 1.0
-JOB_TIMEOUT_S = 20
+# The base of the links in emails and chat posts; a senior's pick-up goes to whichever replica answers.
+PUBLIC_URL = "https://handoff.soak.test"
 
 
 def now() -> float:
@@ -151,6 +156,19 @@ class MoodyLLM(FakeAIServer):
         await super().__call__(scope, receive, send)
 
 
+class BusySlack(FakeSlackWebhook):
+    """A Slack incoming webhook that now and then answers 429 with Retry-After, as Slack does past one post a second."""
+
+    def __init__(self, rng: Random) -> None:
+        super().__init__()
+        self.rng = rng
+
+    def answer(self, request: Request) -> Reply:
+        if self.rng.random() < 0.1:
+            return Reply(429, b"rate_limited", {"Retry-After": "1"})
+        return super().answer(request)
+
+
 @dataclass
 class Receivers:
     smtp: SMTPServer
@@ -158,10 +176,19 @@ class Receivers:
     halopsa: FlakyHaloPSA
     webhook: CountingWebhookReceiver
     llm: MoodyLLM
+    rng: Random
+    chat: list[ChatReceiver] = field(default_factory=list)  # one per chat destination, made by the load
 
     @property
     def catcher(self) -> MailCatcher:
         return self.smtp.catcher
+
+    async def chat_destination(self, kind: str) -> ChatReceiver:
+        """A Teams Workflows webhook (answers 202) or a Slack incoming webhook (200 `ok`, sometimes 429) of its own."""
+        receiver: ChatReceiver = FakeTeamsWorkflow() if kind == "teams" else BusySlack(self.rng)
+        await receiver.start()
+        self.chat.append(receiver)
+        return receiver
 
 
 @asynccontextmanager
@@ -171,6 +198,7 @@ async def receivers(rng: Random) -> AsyncIterator[Receivers]:
     flaky = Flaky(rng)
     fakes: list[FakeServer] = [FlakyConnectWise(flaky), FlakyHaloPSA(flaky), CountingWebhookReceiver(flaky)]
     llm = MoodyLLM(rng, spare_port())
+    found: Receivers | None = None
     server = uvicorn.Server(uvicorn.Config(llm, host="127.0.0.1", port=llm.port, log_level="warning"))
     server.config.timeout_graceful_shutdown = 1
     smtp.start()
@@ -186,10 +214,11 @@ async def receivers(rng: Random) -> AsyncIterator[Receivers]:
         assert isinstance(connectwise, FlakyConnectWise)
         assert isinstance(halopsa, FlakyHaloPSA)
         assert isinstance(webhook, CountingWebhookReceiver)
-        yield Receivers(smtp, connectwise, halopsa, webhook, llm)
+        found = Receivers(smtp, connectwise, halopsa, webhook, llm, rng)
+        yield found
     finally:
         server.should_exit = True
-        for fake in fakes:
+        for fake in [*fakes, *(found.chat if found is not None else [])]:
             await fake.stop()
         await task
         smtp.stop()
@@ -385,6 +414,7 @@ def service_env(database: str, ports: Mapping[str, int], receivers: Receivers) -
         "HANDOFF_SMTP_PORT": str(ports["smtp"]),
         "HANDOFF_SMTP_STARTTLS": "false",
         "HANDOFF_SMTP_FROM": "handoff@soak.test",
+        "HANDOFF_PUBLIC_URL": PUBLIC_URL,
         "HANDOFF_AI_PROVIDER": "openai",
         "HANDOFF_AI_BASE_URL": receivers.llm.base_url,
         "HANDOFF_AI_API_KEY": "soak-key-for-the-fake-model",
