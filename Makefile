@@ -8,7 +8,7 @@ VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test lint env bench clean
+.PHONY: run test lint env bench soak clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -67,6 +67,16 @@ test: lint $(CHROMIUM) $(DOCKER_COMPOSE) $(NGINX) $(AXE)
 # The performance figures at full scale (several minutes): each row printed beside its floor.
 bench: env
 	HANDOFF_BENCH=full $(VENV)/bin/pytest tests/bench -s -p no:cacheprovider
+
+# The chaos soak: 2 API replicas, 2 assessors and 2 notifiers as processes, killed, stopped and cut off from
+# Redis, PostgreSQL and SMTP at random for SOAK_S seconds, then the invariants' table. SOAK_SEED replays a run's
+# faults (the seed is printed at the start and with any failure). `make test` runs a 45-second one.
+# SOAK_SENTINEL=1: Redis is a master, two replicas and three sentinels, and the master is killed twice.
+SOAK_S ?= 300
+
+soak: env
+	$(VENV)/bin/python -m tests.soak --seconds $(SOAK_S) $(if $(SOAK_SEED),--seed $(SOAK_SEED)) \
+		$(if $(SOAK_SENTINEL),--sentinel)
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache

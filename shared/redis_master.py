@@ -14,15 +14,26 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 from prometheus_client import Counter
 from redis.asyncio import BlockingConnectionPool
-from redis.asyncio.connection import AbstractConnection, Connection, SSLConnection, parse_url
-from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
+from redis.asyncio.connection import (
+    AbstractConnection,
+    Connection,
+    SSLConnection,
+    UnixDomainSocketConnection,
+    parse_url,
+)
+from redis.asyncio.sentinel import (
+    Sentinel,
+    SentinelConnectionPool,
+    SentinelManagedConnection,
+    SentinelManagedSSLConnection,
+)
 from redis.exceptions import ConnectionError, ReadOnlyError
 
 from shared.config import Settings
@@ -39,7 +50,24 @@ MASTER_CHANGES = Counter(
 )
 
 
-class _FollowsTheMaster(AbstractConnection):
+class _ClosedByPeer(AbstractConnection):
+    """A server that closed the connection under us is a ConnectionError, as any outage is to our callers.
+
+    Under uvloop (the API's loop) a write to a socket the peer has already reset raises RuntimeError ("unable to
+    perform operation on <TCPTransport closed=True ...>") rather than an OSError, and redis-py passes it on, from
+    a new connection's handshake too: it happens whenever something accepts a connection and drops it at once (a
+    proxy or load balancer in front of a Redis that is down, a Redis at `maxclients`). Every command, the
+    handshake's included, is sent through `send_packed_command`, which has already dropped the connection.
+    """
+
+    async def send_packed_command(self, command: bytes | str | Iterable[bytes], check_health: bool = True) -> None:
+        try:
+            await super().send_packed_command(command, check_health)
+        except RuntimeError as exc:
+            raise ConnectionError(f"the connection was closed by the server ({exc})") from exc
+
+
+class _FollowsTheMaster(_ClosedByPeer):
     """A READONLY answer means the server we hold was demoted: drop the connection so the next one finds the master."""
 
     async def read_response(self, *args: Any, **kwargs: Any) -> Any:
@@ -58,7 +86,23 @@ class MasterSSLConnection(_FollowsTheMaster, SSLConnection):
     pass
 
 
-_OURS = {Connection: MasterConnection, SSLConnection: MasterSSLConnection}
+class UnixSocketConnection(_ClosedByPeer, UnixDomainSocketConnection):
+    """A unix socket has no failover to follow, but its server may close on us all the same."""
+
+
+class SentinelMasterConnection(_ClosedByPeer, SentinelManagedConnection):
+    """redis-py's own for a Sentinel pool (it follows the master itself), reporting a closed peer like ours."""
+
+
+class SentinelMasterSSLConnection(_ClosedByPeer, SentinelManagedSSLConnection):
+    pass
+
+
+_OURS: dict[type[AbstractConnection], type[AbstractConnection]] = {
+    Connection: MasterConnection,
+    SSLConnection: MasterSSLConnection,
+    UnixDomainSocketConnection: UnixSocketConnection,
+}
 # The last master address this process found for each Sentinel master name.
 _known_masters: dict[str, tuple[str, int]] = {}
 
@@ -152,14 +196,21 @@ class RedisMaster:
         kwargs: dict[str, Any] = dict(parse_url(self.url)) if self.url else {}
         if not self.sentinels:
             given = kwargs.get("connection_class", Connection)
-            kwargs["connection_class"] = _OURS.get(given, given)  # a unix socket has no failover to follow
+            kwargs["connection_class"] = _OURS.get(given, given)
             return BlockingConnectionPool(**{**kwargs, **options})
         sentinel_options = {"socket_timeout": SENTINEL_TIMEOUT_S, "socket_connect_timeout": SENTINEL_TIMEOUT_S}
         manager = Sentinel(list(self.sentinels), sentinel_kwargs=sentinel_options)  # type: ignore[no-untyped-call]
         credentials = {name: kwargs[name] for name in ("username", "password", "db") if name in kwargs}
         ssl = kwargs.get("connection_class") is SSLConnection
+        connection_class = SentinelMasterSSLConnection if ssl else SentinelMasterConnection
         return SentinelMasterPool(  # type: ignore[no-untyped-call]
-            self.master_name, manager, is_master=True, ssl=ssl, **credentials, **options
+            self.master_name,
+            manager,
+            is_master=True,
+            ssl=ssl,
+            connection_class=connection_class,
+            **credentials,
+            **options,
         )
 
 

@@ -15,6 +15,7 @@ from litestar.types import ExceptionHandlersMap
 from services.handoff_api.edge import note_server_error
 from services.handoff_api.error_body import SERVER_FAILED, error_body
 from shared.clock import rfc3339
+from shared.db.outage import is_database_outage
 from shared.errors import (
     CannotClaimOwnHandoff,
     DomainError,
@@ -32,6 +33,9 @@ from shared.errors import (
     UnsafeTarget,
     UserInOtherAccount,
 )
+
+DATABASE_UNAVAILABLE = "the database cannot be reached; retry shortly"
+DATABASE_RETRY_AFTER_S = 2
 
 DOMAIN_STATUS: dict[type[DomainError], int] = {
     NotFound: 404,
@@ -104,6 +108,10 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     note_server_error(request.scope, exc)
+    if is_database_outage(exc):  # not the request's fault, nor ours: the same request may well succeed shortly
+        response = error_response(503, "unavailable", DATABASE_UNAVAILABLE)
+        response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_S)
+        return response
     return error_response(HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", SERVER_FAILED)
 
 

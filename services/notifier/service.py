@@ -66,8 +66,14 @@ DONE, RETRY = "done", "retry"
 
 
 async def claim(db: AsyncSession, rows: Sequence[Delivery], lease_s: float) -> list[Delivery]:
-    """The rows this run now holds; a row another run holds is left to it."""
+    """The rows this run now holds, as they were before it took them; a row another run holds is left to it."""
     return [row for row in rows if await claim_delivery(db, row.id, lease_s=lease_s)]
+
+
+def tried_before(row: Delivery) -> bool:
+    """Whether an earlier try may have reached the recipient: one recorded, or one whose worker died mid-send
+    (the row was still `sending` when this run took it over)."""
+    return bool(row.attempts) or row.status == DeliveryState.SENDING
 
 
 async def skip(db: AsyncSession, row: Delivery, reason: str) -> None:
@@ -160,12 +166,12 @@ class NotifyHandoff:
         if user is None:
             await skip(db, row, "no longer an active senior")
             return None
-        if handoff.status == HandoffStatus.WITHDRAWN:
-            await skip(db, row, "withdrawn before the email went out")
-            return None
-        outdated = round_outdated(handoff, row.round, user)
-        if outdated:
-            await skip(db, row, outdated)
+        closed = "withdrawn before the email went out" if handoff.status == HandoffStatus.WITHDRAWN else ""
+        closed = closed or round_outdated(handoff, row.round, user)
+        if closed:
+            # Not sent again: an email about an escalation withdrawn, or one someone else holds now, helps nobody.
+            # An earlier try, whose worker died or whose answer was lost, may have sent it all the same.
+            await skip(db, row, f"{closed} (an earlier try may have sent it)" if tried_before(row) else closed)
             return None
         token = None
         if links is not None and row.round != STALE_CLAIM_ROUND:
@@ -250,10 +256,16 @@ class PushToPSA:
                 db, handoff_id=handoff.id, account_id=handoff.account_id, channel=channel.name, recipients=recipients
             )
             rows = await claim(db, await pending_deliveries(db, handoff.id, channel.name), self.lease_s)
-            if rows and handoff.status == HandoffStatus.WITHDRAWN:
+            if handoff.status == HandoffStatus.WITHDRAWN:
+                # A row tried before may have reached the target already (the answer was lost on the way back):
+                # it is finished, as a retry finds the marker or the receiver dedupes the key, so that its row
+                # says what the target holds. A row never tried is not begun.
                 for row in rows:
-                    await skip(db, row, "withdrawn before the note went out")
-                return "skipped"
+                    if not tried_before(row):
+                        await skip(db, row, "withdrawn before the note went out")
+                rows = [row for row in rows if tried_before(row)]
+                if not rows:
+                    return "skipped"
             allow = await allow_list_of(db, handoff.account_id)  # the dial-time check must know the account
             notice = await self._notice(db, handoff) if rows else None
             if rows and notice is None:

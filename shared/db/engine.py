@@ -5,22 +5,33 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from shared.db.outage import patient
 
 
 def create_engine(url: str, *, pool_size: int = 5, max_overflow: int = 5) -> AsyncEngine:
     """An async engine; SQLite gets WAL, a busy timeout and write-locking transactions.
 
-    On PostgreSQL a process holds at most `pool_size + max_overflow` connections (HANDOFF_DB_POOL_SIZE,
-    HANDOFF_DB_MAX_OVERFLOW); deploy/README.md says how to size them against `max_connections`.
+    On PostgreSQL a new connection rides out a short outage (`outage.patient`), and a process holds at most
+    `pool_size + max_overflow` connections (HANDOFF_DB_POOL_SIZE, HANDOFF_DB_MAX_OVERFLOW); deploy/README.md says
+    how to size them against `max_connections`.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(
+        pg = create_async_engine(
             url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True, hide_parameters=True
         )
+
+        @event.listens_for(pg.sync_engine, "do_connect")
+        def _patiently(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
+            # The asyncpg dialect opens connections with `async_creator_fn` when given one (asyncpg.connect else).
+            cparams["async_creator_fn"] = patient(cparams.get("async_creator_fn", asyncpg.connect))
+
+        return pg
 
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import and_, case, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth.principal import Principal
@@ -132,19 +132,23 @@ async def claim_delivery(db: AsyncSession, delivery_id: int, *, lease_s: float) 
     """Take a row for sending: `pending`, or `sending` under a lease that ran out. False when someone else has it.
 
     The caller commits before sending, so an overlapping run sees the claim; a worker that dies mid-send
-    loses the row to whoever comes after its lease.
+    loses the row to whoever comes after its lease. Its try counts in `attempts` all the same: it may have
+    reached the recipient, and nobody recorded how it went.
     """
     now = utcnow()
+    taken_over = Delivery.status == DeliveryState.SENDING
     result = await db.execute(
         update(Delivery)
         .where(
             Delivery.id == delivery_id,
-            or_(
-                Delivery.status == DeliveryState.PENDING,
-                and_(Delivery.status == DeliveryState.SENDING, Delivery.lease_until < now),
-            ),
+            or_(Delivery.status == DeliveryState.PENDING, and_(taken_over, Delivery.lease_until < now)),
         )
-        .values(status=DeliveryState.SENDING, lease_until=now + timedelta(seconds=lease_s), updated_at=now)
+        .values(
+            status=DeliveryState.SENDING,
+            lease_until=now + timedelta(seconds=lease_s),
+            updated_at=now,
+            attempts=case((taken_over, Delivery.attempts + 1), else_=Delivery.attempts),
+        )
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]

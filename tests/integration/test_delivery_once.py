@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from services.notifier.service import NotifyHandoff, PushToPSA
+from services.notifier.service import NotifyHandoff, PushToPSA, RetryLater
 from shared.bootstrap import Runtime
 from shared.clock import utcnow
 from shared.crypto import SecretBox
@@ -23,7 +23,7 @@ from shared.directory.who import seniors_to_page
 from shared.outbound.guard import OutboundClients, OutboundPolicy
 from shared.sessions.tables import AISession
 from tests.support.email_jobs import PUBLIC_URL, deliveries, email_job
-from tests.support.psa_servers import FakeConnectWise
+from tests.support.psa_servers import FakeConnectWise, Reply, Request
 from tests.support.smtp import SMTPServer
 from tests.support.tenants import Tenant, TenantFactory
 
@@ -166,3 +166,127 @@ async def test_a_psa_push_skips_a_withdrawn_escalation(tenants: TenantFactory, r
         assert "withdrawn" in str(rows[1]["last_error"])
     finally:
         await vendor.stop()
+
+
+class AnswerLostOnce(FakeConnectWise):
+    """Stores the first note, then answers as a gateway whose upstream went away: the note is there, the answer lost."""
+
+    def __init__(self, tickets: set[int]) -> None:
+        super().__init__(tickets)
+        self.lost = False
+
+    async def handle(self, request: Request) -> Reply:
+        reply = await super().handle(request)
+        if request.method == "POST" and not self.lost:
+            self.lost = True
+            return Reply(502, {"error": "bad gateway"})
+        return reply
+
+
+async def test_a_push_whose_answer_was_lost_is_finished_after_a_withdrawal_and_says_sent(
+    tenants: TenantFactory, runtime: Runtime
+) -> None:
+    tenant = await tenants.create(junior="engineer", senior="engineer")
+    vendor = AnswerLostOnce({8812})
+    await vendor.start()
+    try:
+        connection = vendor.connection()
+        body = {"provider": "connectwise", "base_url": connection.base_url, "credentials": connection.credentials}
+        assert (
+            await tenant.service.request("PUT", f"/api/v1/accounts/{tenant.account_id}/psa", json=body)
+        ).status_code == 200
+        junior = tenant["junior"]
+        handoff = await junior.escalate((await junior.new_session("VPN drops", ticket_ref="8812"))["id"])
+        policy = OutboundPolicy.from_allow_list(runtime.settings.outbound_allow)
+        async with OutboundClients(policy, timeout=5) as http:
+            push = PushToPSA(runtime.sessionmaker, SecretBox(runtime.settings.secret_key), http, public_url=PUBLIC_URL)
+            with pytest.raises(RetryLater):
+                await push({"handoff_id": handoff["id"]})
+            assert (await junior.post(f"/api/v1/handoffs/{handoff['id']}/withdraw")).status_code == 200
+            assert await push({"handoff_id": handoff["id"]}) == "pushed"  # the retry finds the note by its marker
+        rows = await deliveries(tenant["senior"], handoff["id"])
+        assert len(vendor.stored()) == 1
+        assert [(r["channel"], r["status"], r["attempts"]) for r in rows] == [
+            ("email", "pending", 0),
+            ("psa", "sent", 2),
+        ]
+    finally:
+        await vendor.stop()
+
+
+async def left_sending_by_a_dead_worker(runtime: Runtime, handoff_id: str, channel: str, recipient: str) -> None:
+    """As a worker leaves a row it took and died with, mid-send: `sending`, its lease run out, no try recorded."""
+    async with unit_of_work(runtime.sessionmaker) as db:
+        row = (
+            await db.execute(
+                select(Delivery).where(
+                    Delivery.handoff_id == uuid.UUID(handoff_id),
+                    Delivery.channel == channel,
+                    Delivery.recipient == recipient,
+                )
+            )
+        ).scalar_one()
+        expired = utcnow() - timedelta(seconds=1)
+        await db.execute(update(Delivery).where(Delivery.id == row.id).values(status="sending", lease_until=expired))
+
+
+async def test_a_push_whose_worker_died_mid_send_is_finished_after_a_withdrawal(
+    tenants: TenantFactory, runtime: Runtime
+) -> None:
+    tenant = await tenants.create(junior="engineer", senior="engineer")
+    vendor = FakeConnectWise({8812})
+    await vendor.start()
+    try:
+        connection = vendor.connection()
+        body = {"provider": "connectwise", "base_url": connection.base_url, "credentials": connection.credentials}
+        assert (
+            await tenant.service.request("PUT", f"/api/v1/accounts/{tenant.account_id}/psa", json=body)
+        ).status_code == 200
+        junior = tenant["junior"]
+        handoff = await junior.escalate((await junior.new_session("VPN drops", ticket_ref="8812"))["id"])
+        async with unit_of_work(runtime.sessionmaker) as db:
+            await ensure_deliveries(
+                db,
+                handoff_id=uuid.UUID(handoff["id"]),
+                account_id=tenant.account_id,
+                channel="psa",
+                recipients=[("127.0.0.1", None)],
+            )
+        await left_sending_by_a_dead_worker(runtime, handoff["id"], "psa", "127.0.0.1")
+        # What the dead worker got done before it died: the note is on the ticket.
+        vendor.notes[8812] = [
+            {"id": 9000, "ticketId": 8812, "text": f"Escalated\n[handoff-ref:handoff:{handoff['id']}]"}
+        ]
+        assert (await junior.post(f"/api/v1/handoffs/{handoff['id']}/withdraw")).status_code == 200
+
+        policy = OutboundPolicy.from_allow_list(runtime.settings.outbound_allow)
+        async with OutboundClients(policy, timeout=5) as http:
+            push = PushToPSA(runtime.sessionmaker, SecretBox(runtime.settings.secret_key), http, public_url=PUBLIC_URL)
+            assert await push({"handoff_id": handoff["id"]}) == "pushed"  # the note is found by its marker
+        rows = await deliveries(tenant["senior"], handoff["id"])
+        assert len(vendor.stored()) == 1
+        # The dead worker's try counts: nobody knows how it went.
+        assert [(r["channel"], r["status"], r["attempts"]) for r in rows if r["channel"] == "psa"] == [
+            ("psa", "sent", 2)
+        ]
+    finally:
+        await vendor.stop()
+
+
+async def test_an_email_its_worker_died_sending_says_so_when_skipped_after_a_withdrawal(
+    tenants: TenantFactory, runtime: Runtime, smtp: SMTPServer
+) -> None:
+    tenant = await seniors_team(tenants, 2)
+    junior = tenant["junior"]
+    handoff = await junior.escalate((await junior.new_session("Exchange queue stuck"))["id"])
+    recipients = sorted(f"senior{n}-{str(tenant[f'senior{n}'].id)[:8]}@msp.test" for n in range(2))
+    await left_sending_by_a_dead_worker(runtime, handoff["id"], "email", recipients[0])
+    assert (await junior.post(f"/api/v1/handoffs/{handoff['id']}/withdraw")).status_code == 200
+
+    assert await notifier(runtime, smtp)({"handoff_id": handoff["id"]}) == "2 emails handled"
+    rows = {r["recipient"]: r for r in await deliveries(tenant["senior0"], handoff["id"])}
+    assert smtp.catcher.received == []
+    assert [(rows[e]["status"], rows[e]["attempts"], rows[e]["last_error"]) for e in recipients] == [
+        ("skipped", 1, "withdrawn before the email went out (an earlier try may have sent it)"),
+        ("skipped", 0, "withdrawn before the email went out"),
+    ]

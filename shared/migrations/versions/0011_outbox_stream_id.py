@@ -1,7 +1,7 @@
 """outbox_stream_id: the id an event got from a publish the Redis replicas did not confirm
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0010
 Create Date: 2026-12-06 12:00:00.000000
 """
 
