@@ -58,5 +58,13 @@ def patient(
 def is_database_outage(exc: BaseException) -> bool:
     """Whether `exc` says the database could not be reached or dropped the connection, rather than refused the work."""
     if isinstance(exc, DBAPIError):
-        return bool(exc.connection_invalidated) or isinstance(exc.orig, _UNREACHABLE)
+        if exc.connection_invalidated:
+            return True
+        # The driver's error arrives wrapped by SQLAlchemy's adapter: look through the chain for it.
+        inner: BaseException | None = exc.orig
+        while inner is not None:
+            if isinstance(inner, _UNREACHABLE):
+                return True
+            inner = inner.__cause__ or inner.__context__
+        return False
     return isinstance(exc, (*_UNREACHABLE, PoolTimeout))
