@@ -59,6 +59,9 @@ def wait_healthy(base_url: str, process: subprocess.Popen[str], timeout: float =
         except httpx.TransportError:
             pass
         time.sleep(0.1)
+    # A server that never became healthy is not left running: it would hold a port, memory and database slots.
+    process.kill()
+    process.wait(timeout=10)
     raise TimeoutError(f"{base_url} did not become healthy in {timeout} s")
 
 
