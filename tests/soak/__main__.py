@@ -11,11 +11,14 @@ import argparse
 import asyncio
 import os
 import random
+import signal
 import sys
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from random import Random
+from typing import Any
 
 from tests.soak.checker import Row, check, read_facts, settle, stream_tip, table
 from tests.soak.faults import Fault, FaultDriver
@@ -104,18 +107,22 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1, 10**6)
     folder = ROOT / "test-artifacts" / "soak" / f"{time.strftime('%Y%m%d-%H%M%S')}-seed{seed}"
-    outcome = asyncio.run(
-        soak(
-            args.seconds,
-            seed,
-            folder,
-            rate=args.rate,
-            accounts=args.accounts,
-            settle_s=args.settle,
-            sentinel=args.sentinel,
-        )
+    run = soak(
+        args.seconds, seed, folder, rate=args.rate, accounts=args.accounts, settle_s=args.settle, sentinel=args.sentinel
     )
+    try:
+        outcome = asyncio.run(stopped_by_sigterm(run))
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        say(f"soak stopped before its end (seed {seed}); its processes are gone; logs in {folder}")
+        return 130
     return 0 if outcome.passed else 1
+
+
+async def stopped_by_sigterm(run: Coroutine[Any, Any, Outcome]) -> Outcome:
+    """SIGTERM (a CI timeout, `kill`) cancels the soak like Ctrl-C does, so its stack is torn down, not orphaned."""
+    task = asyncio.ensure_future(run)
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    return await task
 
 
 if __name__ == "__main__":

@@ -66,20 +66,23 @@ async def outstanding(stack: Stack, db: asyncpg.Connection) -> list[str]:
     for service in stack.services:
         if not service.running or service.paused:
             waiting.append(f"{service.name} is not running")
-    counts = {
-        "outbox rows unpublished": "select count(*) from outbox where published_at is null and dead_at is null",
-        "deliveries pending or sending": "select count(*) from deliveries where status in ('pending', 'sending')",
-        "assessments pending": "select count(*) from handoffs where assessment_status = 'pending'",
-        "timers pending": "select count(*) from handoff_timers where fired_at is null and cancelled_at is null",
-    }
-    for what, query in counts.items():
-        count = await db.fetchval(query)
-        if count:
-            waiting.append(f"{count} {what}")
+    # Jobs first, then the database: a job that starts after this look comes from a row the snapshot still shows.
     queued = sum([int(await stack.redis_client.zcard(queue)) for queue in set(JOB_QUEUES.values())])
     running = len([key async for key in stack.redis_client.scan_iter(match=running_key("*"), count=1000)])
     if queued or running:
         waiting.append(f"{queued} jobs queued, {running} running")
+    # One statement, so one snapshot: a timer firing between two separate counts could hide the deliveries it makes.
+    row = await db.fetchrow(
+        """
+        select
+          (select count(*) from outbox where published_at is null and dead_at is null) as "outbox rows unpublished",
+          (select count(*) from deliveries where status in ('pending', 'sending')) as "deliveries pending or sending",
+          (select count(*) from handoffs where assessment_status = 'pending') as "assessments pending",
+          (select count(*) from handoff_timers where fired_at is null and cancelled_at is null) as "timers pending"
+        """
+    )
+    assert row is not None
+    waiting.extend(f"{count} {what}" for what, count in row.items() if count)
     return waiting
 
 
@@ -89,14 +92,19 @@ async def settle(stack: Stack, timeout: float, say: Callable[[str], None]) -> bo
     db = await asyncpg.connect(stack.database_dsn)
     try:
         last_said = started
-        while waiting := await outstanding(stack, db):
-            if now() - started > timeout:
+        # Settled at two looks in a row, half a second apart: a worker between two of its writes is not settled.
+        quiet = 0
+        while quiet < 2:
+            waiting = await outstanding(stack, db)
+            quiet = 0 if waiting else quiet + 1
+            if waiting and now() - started > timeout:
                 say(f"not settled after {timeout:.0f} s: {', '.join(waiting)}")
                 return False
-            if now() - last_said > 15:
+            if waiting and now() - last_said > 15:
                 say(f"settling ({now() - started:.0f} s): {', '.join(waiting)}")
                 last_said = now()
-            await asyncio.sleep(0.5)
+            if quiet < 2:
+                await asyncio.sleep(0.5)  # poll interval
     finally:
         await db.close()
     say(f"settled {now() - started:.1f} s after the load stopped")
