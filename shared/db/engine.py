@@ -6,11 +6,23 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import msgspec
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from shared.db.outage import patient
+
+_encode_json = msgspec.json.Encoder().encode
+
+
+def json_serializer(document: Any) -> str:
+    """JSON columns are written through msgspec: several times the stdlib's speed on a snapshot's messages."""
+    return _encode_json(document).decode()
+
+
+def json_deserializer(text: str | bytes) -> Any:
+    return msgspec.json.decode(text)
 
 
 def create_engine(url: str, *, pool_size: int = 5, max_overflow: int = 5) -> AsyncEngine:
@@ -21,9 +33,18 @@ def create_engine(url: str, *, pool_size: int = 5, max_overflow: int = 5) -> Asy
     how to size them against `max_connections`.
     """
     parsed = make_url(url)
+    json_codec: dict[str, Any] = {"json_serializer": json_serializer, "json_deserializer": json_deserializer}
     if parsed.get_backend_name() != "sqlite":
+        # The same ceiling as `pool_size` + `max_overflow`, but every connection once made is kept: the pool's own
+        # overflow connections are closed as they come back, so a burst (a claim race) would open and close
+        # connections over and over. A quiet process holds no more than its busiest moment needed.
         pg = create_async_engine(
-            url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True, hide_parameters=True
+            url,
+            pool_size=pool_size + max_overflow,
+            max_overflow=0,
+            pool_pre_ping=True,
+            hide_parameters=True,
+            **json_codec,
         )
 
         @event.listens_for(pg.sync_engine, "do_connect")
@@ -36,7 +57,7 @@ def create_engine(url: str, *, pool_size: int = 5, max_overflow: int = 5) -> Asy
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     # A database error's traceback is logged: the values a statement carried (tenants' text) stay out of it.
-    engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
+    engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True, **json_codec)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
