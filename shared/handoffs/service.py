@@ -203,16 +203,22 @@ async def get_handoff(db: AsyncSession, principal: Principal, handoff_id: uuid.U
 
 
 async def advance_open_handoff(db: AsyncSession, handoff: HandoffRow, values: dict[str, Any]) -> bool:
-    """Move an open handoff on, as one conditional UPDATE; False when someone else moved it first."""
-    result = await db.execute(
+    """Move an open handoff on, as one conditional UPDATE; False when someone else moved it first.
+
+    Either way `handoff` is the row as it is now: the mover's comes back from its UPDATE ... RETURNING, and
+    whoever lost reads it again (to name who moved it first).
+    """
+    moved = await db.execute(
         update(HandoffRow)
         .where(HandoffRow.id == handoff.id, HandoffRow.status == HandoffStatus.OPEN)
         .values(**values)
-        .execution_options(synchronize_session=False)
+        .returning(HandoffRow),
+        execution_options={"populate_existing": True, "synchronize_session": False},
     )
-    moved = bool(result.rowcount == 1)  # type: ignore[attr-defined]
-    await db.refresh(handoff)
-    return moved
+    if moved.scalar_one_or_none() is None:
+        await db.refresh(handoff)
+        return False
+    return True
 
 
 def raise_if_claimed(handoff: HandoffRow) -> None:
@@ -222,15 +228,17 @@ def raise_if_claimed(handoff: HandoffRow) -> None:
 
 
 async def reactivate_session(db: AsyncSession, handoff: HandoffRow, engineer_id: uuid.UUID | None = None) -> None:
-    """The handoff is over: its session is active again, with a new engineer when one claimed it."""
-    session = await db.get(AISession, handoff.session_id, with_for_update=True)
-    if session is None:
-        raise NotFound("session")
-    session.status = SessionStatus.ACTIVE
+    """The handoff is over: its session is active again, with a new engineer when one claimed it (one UPDATE)."""
+    values: dict[str, Any] = {
+        "status": SessionStatus.ACTIVE,
+        "escalation_package": escalation_package(handoff),
+        "updated_at": utcnow(),
+    }
     if engineer_id is not None:
-        session.engineer_id = engineer_id
-    session.escalation_package = escalation_package(handoff)
-    session.updated_at = utcnow()
+        values["engineer_id"] = engineer_id
+    result = await db.execute(update(AISession).where(AISession.id == handoff.session_id).values(**values))
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise NotFound("session")
 
 
 async def resume_handoff(db: AsyncSession, principal: Principal, handoff_id: uuid.UUID) -> Handoff:

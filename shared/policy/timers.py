@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.clock import utcnow
 from shared.policy.schemas import EscalationPolicy
-from shared.policy.service import policy_of
 from shared.policy.tables import HandoffTimer
 from shared.sessions.tables import SessionMessage
 
@@ -100,11 +99,12 @@ async def newest_message(db: AsyncSession, session_id: uuid.UUID) -> tuple[int |
     return (row[0], row[1]) if row else (None, None)
 
 
-async def schedule_stale_claim(db: AsyncSession, handoff: TimedHandoff) -> None:
-    """The check that the claimer is still working on it, `stale_claim_s` after the claim."""
-    policy = await policy_of(db, handoff.account_id)
+def schedule_stale_claim(
+    db: AsyncSession, handoff: TimedHandoff, policy: EscalationPolicy, newest_message_id: int | None
+) -> None:
+    """The check that the claimer is still working on it, `stale_claim_s` after the claim; `newest_message_id` is
+    the session's newest message when it was claimed."""
     if policy.stale_claim_s <= 0 or handoff.claimed_at is None:
         return
-    newest_id, _ = await newest_message(db, handoff.session_id)
-    add_timer(db, handoff, CLAIM_STALE, 0, handoff.claimed_at + timedelta(seconds=policy.stale_claim_s), newest_id)
-    await db.flush()
+    due = handoff.claimed_at + timedelta(seconds=policy.stale_claim_s)
+    add_timer(db, handoff, CLAIM_STALE, 0, due, newest_message_id)
