@@ -16,7 +16,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import ColumnElement, and_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.clock import utcnow
@@ -77,14 +77,21 @@ def schedule_first_reminder(db: AsyncSession, handoff: TimedHandoff, policy: Esc
     add_timer(db, handoff, REMINDER, 1, handoff.created_at + timedelta(seconds=interval))
 
 
+_CANCEL = (
+    update(HandoffTimer)
+    .where(
+        HandoffTimer.handoff_id == bindparam("of_handoff"),
+        HandoffTimer.kind.in_(bindparam("kinds", expanding=True)),
+        pending_timer(),
+    )
+    .values(cancelled_at=bindparam("now"))
+    .execution_options(synchronize_session=False)
+)
+
+
 async def cancel_timers(db: AsyncSession, handoff_id: uuid.UUID, *kinds: str) -> None:
     """Pending timers of these kinds will not fire (a claim, withdrawal or resume)."""
-    await db.execute(
-        update(HandoffTimer)
-        .where(HandoffTimer.handoff_id == handoff_id, HandoffTimer.kind.in_(kinds), pending_timer())
-        .values(cancelled_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
+    await db.execute(_CANCEL, {"of_handoff": handoff_id, "kinds": list(kinds), "now": utcnow()})
 
 
 async def newest_message(db: AsyncSession, session_id: uuid.UUID) -> tuple[int | None, datetime | None]:
