@@ -60,11 +60,12 @@ def create_engine(url: str, *, pool_size: int = 5, max_overflow: int = 5) -> Asy
             # pool (a restart, a failover, a proxy) is replaced instead of failing the request: the pool discards it
             # and takes another, and a new one rides out a short outage (`patient`). One round trip in the simple
             # query protocol (no prepared statement, its own implicit transaction, PgBouncer's transaction mode
-            # too), where the driver's own pre-ping costs three (BEGIN, a prepared query, ROLLBACK).
+            # too), where the driver's own pre-ping costs three (BEGIN, a prepared query, ROLLBACK). Not the empty
+            # query: asyncpg fails on its missing status, which would throw every pooled connection away.
             if record.info.pop(_FRESH, False):
                 return
             try:
-                dbapi_connection.run_async(lambda connection: connection.execute(";"))
+                dbapi_connection.run_async(lambda connection: connection.execute("SELECT 1"))
             except Exception as exc:
                 raise DisconnectionError("the pooled connection is gone") from exc
 
