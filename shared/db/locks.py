@@ -3,9 +3,13 @@ when a transaction begins, so there is nothing to lock apart."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import Integer, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import functions
+
+_WAIT_FOR_LOCK = select(
+    functions.func.pg_advisory_xact_lock(bindparam("namespace", type_=Integer()), bindparam("key", type_=Integer()))
+)
 
 
 def _on_postgresql(db: AsyncSession) -> bool:
@@ -25,4 +29,4 @@ async def transaction_lock(db: AsyncSession, namespace: int, key: int) -> None:
     The two-key form: its keys never meet the one-key locks of `try_transaction_lock`.
     """
     if _on_postgresql(db):
-        await db.execute(select(functions.func.pg_advisory_xact_lock(namespace, key)))
+        await db.execute(_WAIT_FOR_LOCK, {"namespace": namespace, "key": key})

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 
@@ -36,14 +36,17 @@ class TenantLoader(Generic[CallerT, RowT]):
         self.name = name
         self.account_of = account_of
         self.visible = visible
+        # Built once, with bound parameters: a load runs on most requests.
+        columns = model.__table__.c
+        query = select(model).where(columns.id == bindparam("row_id"), columns.account_id == bindparam("account_id"))
+        self._query: Select[RowT] = query.execution_options(populate_existing=True)
+        self._locking: Select[RowT] = self._query.with_for_update()
 
     async def __call__(self, db: AsyncSession, caller: CallerT, row_id: uuid.UUID, *, for_update: bool = False) -> RowT:
         """The row, read afresh; `for_update` locks it until the transaction ends (SQLite serialises writers anyway)."""
-        columns = self.model.__table__.c
-        query = select(self.model).where(columns.id == row_id, columns.account_id == self.account_of(caller))
-        if for_update:
-            query = query.with_for_update()
-        row = (await db.execute(query.execution_options(populate_existing=True))).scalar_one_or_none()
+        query = self._locking if for_update else self._query
+        parameters = {"row_id": row_id, "account_id": self.account_of(caller)}
+        row = (await db.execute(query, parameters)).scalar_one_or_none()
         if row is None or not self.visible(caller, row):
             raise NotFound(self.name)
         return row

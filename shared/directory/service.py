@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 import msgspec
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth.principal import ROLES, Principal
@@ -135,6 +135,12 @@ async def users_refused_streams(db: AsyncSession, holders: set[tuple[uuid.UUID, 
     return {user for user, account in holders if user in known and not may_stream(known[user], account)}
 
 
+# Core columns, not an ORM object, and built once: this runs on every request.
+_CALLER = select(User.account_id, User.role, User.active, User.deleted_at, User.name, User.email).where(
+    User.id == bindparam("user_id")
+)
+
+
 async def principal_from_claims(db: AsyncSession, claims: dict[str, Any]) -> Principal | None:
     """Turn verified token claims into a Principal, or None when the caller must be refused (401).
 
@@ -158,9 +164,7 @@ async def principal_from_claims(db: AsyncSession, claims: dict[str, Any]) -> Pri
     email = claims.get("email") if isinstance(claims.get("email"), str) else None
 
     if role != "service":
-        # Core columns, not an ORM object: this runs on every request.
-        query = select(User.account_id, User.role, User.active, User.deleted_at, User.name, User.email)
-        row = (await db.execute(query.where(User.id == user_id))).one_or_none()
+        row = (await db.execute(_CALLER, {"user_id": user_id})).one_or_none()
         if row is not None:
             if not may_act(Standing(row.account_id, row.role, row.active, row.deleted_at), account_id):
                 return None

@@ -201,7 +201,7 @@ async def seniors_to_page(db: AsyncSession, account_id: uuid.UUID, escalator_id:
     return (await db.execute(query)).scalars().all()
 
 
-def active_senior(account_id: uuid.UUID) -> ColumnElement[bool]:
+def active_senior(account_id: uuid.UUID | SQLColumnExpression[uuid.UUID]) -> ColumnElement[bool]:
     """Those who may be on call in the account's rotations: its active seniors (never viewers, nor the departed)."""
     return and_(
         User.account_id == account_id,

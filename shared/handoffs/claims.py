@@ -7,19 +7,14 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth.principal import Principal
-from shared.chat.jobs import CLAIMED_ROUND, queue_chat_posts
+from shared.chat.jobs import CLAIMED_ROUND, add_chat_job
 from shared.clock import utcnow
 from shared.directory.who import require_may_claim, require_senior
 from shared.errors import HandoffNotClaimable
 from shared.handoffs.events import announce
 from shared.handoffs.schemas import ClaimVia, Handoff, HandoffStatus, Intent
-from shared.handoffs.service import (
-    advance_open_handoff,
-    handoff_with_feedback,
-    load_handoff,
-    raise_if_claimed,
-    reactivate_session,
-)
+from shared.handoffs.service import advance_open_handoff, load_handoff, raise_if_claimed, reactivate_session
+from shared.handoffs.settings import claim_settings
 from shared.handoffs.tables import HandoffRow
 from shared.handoffs.views import handoff_out
 from shared.policy.timers import REMINDER, STEP, cancel_timers, schedule_stale_claim
@@ -31,7 +26,8 @@ async def claim_handoff(
     """Claim an open escalation; `via` says how (the timeline shows it).
 
     The winner is decided by one conditional UPDATE (`WHERE status = 'open'`): concurrent
-    claimers queue on the row lock and every one after the first matches nothing.
+    claimers queue on the row lock and every one after the first matches nothing. What the winner writes
+    after it is read before the first lock is taken, so the locks are held for writes only.
     """
     require_senior(principal)
     handoff = await load_handoff(db, principal, handoff_id)
@@ -39,6 +35,7 @@ async def claim_handoff(
     if handoff.status != HandoffStatus.OPEN:
         return _lost(handoff, principal)  # decided already: no lock to wait for, nothing to write
 
+    settings = await claim_settings(db, handoff.account_id, handoff.session_id)
     await cancel_timers(db, handoff.id, REMINDER, STEP)  # timers before the handoff: see timers.py; undone if we lose
     won = await advance_open_handoff(
         db,
@@ -55,10 +52,13 @@ async def claim_handoff(
         return _lost(handoff, principal)
 
     await reactivate_session(db, handoff, engineer_id=principal.user_id)
-    await schedule_stale_claim(db, handoff)
+    schedule_stale_claim(db, handoff, settings.policy, settings.newest_message_id)
     announce(db, handoff, "handoff_claimed")
-    await queue_chat_posts(db, account_id=handoff.account_id, handoff_id=handoff.id, round=CLAIMED_ROUND)
-    return await handoff_with_feedback(db, handoff)
+    if settings.chat_destinations:
+        add_chat_job(db, account_id=handoff.account_id, handoff_id=handoff.id, round=CLAIMED_ROUND)
+    await db.flush()
+    # No assessment feedback to read: only a handoff's claimer gives it, and this one was open, never claimed before.
+    return handoff_out(handoff)
 
 
 def _lost(handoff: HandoffRow, principal: Principal) -> Handoff:

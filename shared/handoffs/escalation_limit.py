@@ -11,7 +11,7 @@ import uuid
 import zlib
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Integer, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db.locks import transaction_lock
@@ -24,6 +24,21 @@ WINDOW = timedelta(hours=1)
 _LOCK_NAMESPACE = 0x48414E44  # "HAND"
 
 
+# The limit-th newest escalation in the hour: while it is inside the window the user is at the cap.
+_LIMIT_TH_NEWEST = (
+    select(HandoffRow.created_at)
+    .where(
+        HandoffRow.account_id == bindparam("account_id"),  # the index on (account_id, created_at) narrows it
+        HandoffRow.created_at > bindparam("since"),
+        HandoffRow.created_by_id == bindparam("user_id"),
+        HandoffRow.intent == Intent.ESCALATE,
+    )
+    .order_by(HandoffRow.created_at.desc())
+    .offset(bindparam("skip", type_=Integer()))
+    .limit(1)
+)
+
+
 async def check_escalation_limit(
     db: AsyncSession, account_id: uuid.UUID, user_id: uuid.UUID, limit: int, now: datetime
 ) -> None:
@@ -33,20 +48,8 @@ async def check_escalation_limit(
     (SQLite takes its write lock when the transaction begins).
     """
     await transaction_lock(db, _LOCK_NAMESPACE, zlib.crc32(user_id.bytes) - 2**31)  # the key in int4 range
-    # The limit-th newest escalation in the hour: while it is inside the window the user is at the cap.
-    query = (
-        select(HandoffRow.created_at)
-        .where(
-            HandoffRow.account_id == account_id,  # the index on (account_id, created_at) narrows it to the hour
-            HandoffRow.created_at > now - WINDOW,
-            HandoffRow.created_by_id == user_id,
-            HandoffRow.intent == Intent.ESCALATE,
-        )
-        .order_by(HandoffRow.created_at.desc())
-        .offset(limit - 1)
-        .limit(1)
-    )
-    oldest_counted = await db.scalar(query)
+    parameters = {"account_id": account_id, "since": now - WINDOW, "user_id": user_id, "skip": limit - 1}
+    oldest_counted = await db.scalar(_LIMIT_TH_NEWEST, parameters)
     if oldest_counted is not None:
         retry_after_s = max(1, math.ceil((oldest_counted + WINDOW - now).total_seconds()))
         raise RateLimited(retry_after_s, f"{limit} escalations in the last hour is the most one engineer may make")

@@ -3,66 +3,95 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import msgspec
-from sqlalchemy import func, select, update
+from sqlalchemy import Row, Select, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import load_only
 
 from shared.auth.principal import Principal
 from shared.channels import channel_jobs, channels_sent_by
 from shared.chat.jobs import WITHDRAWN_ROUND, queue_chat_posts
-from shared.chat.service import has_chat_destinations
-from shared.clock import utcnow
-from shared.db.aggregates import count_if
+from shared.clock import rfc3339, utcnow
 from shared.db.tenancy import TenantLoader
 from shared.directory.who import may_see_handoff, require_escalator, require_may_hand_off, require_member
 from shared.errors import HandoffActionNotAllowed, HandoffAlreadyClaimed, NotFound, SessionNotActive
 from shared.handoffs.escalation_limit import check_escalation_limit
 from shared.handoffs.events import announce
 from shared.handoffs.schemas import AssessmentStatus, Handoff, HandoffCreate, HandoffStatus, Intent
+from shared.handoffs.settings import EscalationSettings, escalation_settings
 from shared.handoffs.tables import AssessmentFeedbackRow, HandoffRow
 from shared.handoffs.views import escalation_package, handoff_out
 from shared.ids import new_id
 from shared.outbox.writer import add_job
-from shared.policy.service import policy_of
 from shared.policy.timers import CLAIM_STALE, REMINDER, STEP, cancel_timers, schedule_first_reminder
-from shared.sessions.schemas import SessionStatus
+from shared.sessions.schemas import Message, SessionStatus
 from shared.sessions.service import load_session
 from shared.sessions.tables import AISession, SessionMessage
-from shared.sessions.views import message_out
 
 SNAPSHOT_MESSAGES = 50
 SNAPSHOT_STEPS = 50  # the last ones; `steps_tried_count` says how many there were
 
+# Pages the first step of a new escalation in its transaction, with the settings the escalation read
+# (`shared.escalations.paging.page_first_step`): it reads before it writes, and the escalation flushes once.
+FirstStep = Callable[[AsyncSession, HandoffRow, EscalationSettings], Awaitable[None]]
 
-# A message as the snapshot carries it: the wire fields only, the rest of the row stays in the database.
-_SNAPSHOT_FIELDS = load_only(
-    SessionMessage.role, SessionMessage.content, SessionMessage.kind, SessionMessage.step_status, SessionMessage.at
-)
+
+def _snapshot_statement() -> Select[Any]:
+    """The snapshot's messages in one statement: the newest SNAPSHOT_MESSAGES, the newest SNAPSHOT_STEPS steps
+    (older ones too, when the newest messages do not reach back to them), and the session's counts of both,
+    on every row. Window functions count the whole session before the rows are picked; newest first."""
+    is_step = SessionMessage.kind == "step"
+    newest_first = SessionMessage.id.desc()
+    numbered = (
+        select(
+            SessionMessage.id,
+            SessionMessage.role,
+            SessionMessage.content,
+            SessionMessage.kind,
+            SessionMessage.step_status,
+            SessionMessage.at,
+            func.row_number().over(order_by=newest_first).label("nth"),
+            func.row_number().over(partition_by=is_step, order_by=newest_first).label("nth_of_kind"),
+            func.count().over().label("message_count"),
+            func.sum(case((is_step, 1), else_=0)).over().label("steps_count"),
+        )
+        .where(SessionMessage.session_id == bindparam("session_id"))
+        .subquery("numbered")
+    )
+    return (
+        select(numbered)
+        .where(
+            or_(
+                numbered.c.nth <= SNAPSHOT_MESSAGES,
+                and_(numbered.c.kind == "step", numbered.c.nth_of_kind <= SNAPSHOT_STEPS),
+            )
+        )
+        .order_by(numbered.c.id.desc())
+    )
+
+
+_SNAPSHOT = _snapshot_statement()
+
+
+def _message(row: Row[Any]) -> Message:
+    return Message(role=row.role, content=row.content, kind=row.kind, step_status=row.step_status, at=rfc3339(row.at))
 
 
 async def _snapshot(db: AsyncSession, session: AISession) -> dict[str, Any]:
-    """The session as the seniors will see it: two statements, three when its steps reach further back."""
-    newest_first = SessionMessage.id.desc()
-    of_session = SessionMessage.session_id == session.id
-    is_step = SessionMessage.kind == "step"
-    message_count, steps_count = (await db.execute(select(func.count(), count_if(is_step)).where(of_session))).one()
-    messages = select(SessionMessage).options(_SNAPSHOT_FIELDS).where(of_session).order_by(newest_first)
-    last = (await db.execute(messages.limit(SNAPSHOT_MESSAGES))).scalars().all()
-    steps = [m for m in last if m.kind == "step"][:SNAPSHOT_STEPS]
-    if len(steps) < min(steps_count, SNAPSHOT_STEPS):  # older steps than the newest messages reach
-        steps = list((await db.execute(messages.where(is_step).limit(SNAPSHOT_STEPS))).scalars().all())
+    """The session as the seniors will see it, read in one statement."""
+    rows = (await db.execute(_SNAPSHOT, {"session_id": session.id})).all()
+    last = [_message(row) for row in rows if row.nth <= SNAPSHOT_MESSAGES]
+    steps = [_message(row) for row in rows if row.kind == "step"]
     return {
         "title": session.title,
         "ticket_ref": session.ticket_ref,
         "context": session.context,
-        "messages": msgspec.to_builtins([message_out(m) for m in reversed(last)]),
-        "steps_tried": msgspec.to_builtins([message_out(m) for m in reversed(steps)]),
-        "steps_tried_count": int(steps_count),
-        "message_count": int(message_count),
+        "messages": msgspec.to_builtins(last[::-1]),
+        "steps_tried": msgspec.to_builtins(steps[::-1]),
+        "steps_tried_count": int(rows[0].steps_count) if rows else 0,
+        "message_count": int(rows[0].message_count) if rows else 0,
     }
 
 
@@ -73,11 +102,13 @@ async def create_handoff(
     body: HandoffCreate,
     *,
     escalations_per_hour: int | None = None,
+    first_step: FirstStep | None = None,
 ) -> Handoff:
     """Escalate or park an active session, in one transaction with its outbox rows.
 
     With `escalations_per_hour` an escalation beyond that many of the caller's in the rolling hour is
-    refused (RateLimited); parks are not counted.
+    refused (RateLimited); parks are not counted. `first_step` pages an escalation's first step in the same
+    transaction. Everything is read before anything is written, and written in one flush: one INSERT per table.
     """
     session = await load_session(db, principal, session_id, for_update=True)
     require_may_hand_off(principal, session.engineer_id, park=body.intent == Intent.PARK)
@@ -88,6 +119,8 @@ async def create_handoff(
     escalating = body.intent == Intent.ESCALATE
     if escalating and escalations_per_hour is not None:
         await check_escalation_limit(db, session.account_id, principal.user_id, escalations_per_hour, now)
+    snapshot = await _snapshot(db, session)
+    settings = await escalation_settings(db, session.account_id) if escalating else None
     handoff = HandoffRow(
         id=new_id(),  # assigned here so the package and the outbox rows can carry it before the flush
         account_id=session.account_id,
@@ -99,22 +132,28 @@ async def create_handoff(
         created_by_id=principal.user_id,
         created_by_name=principal.name,
         created_at=now,
-        snapshot=await _snapshot(db, session),
+        claimed_by_id=None,
+        claimed_by_name=None,
+        claimed_at=None,
+        claimed_via=None,
+        closed_at=None,
+        snapshot=snapshot,
         assessment_status=AssessmentStatus.PENDING if escalating else AssessmentStatus.NOT_REQUESTED,
+        ai_assessment_data=None,
+        reminders_sent=0,
+        paging=[],
     )
     db.add(handoff)
-    await db.flush()
-
     session.status = SessionStatus.ESCALATED if escalating else SessionStatus.PARKED
     session.escalation_package = escalation_package(handoff)
     session.updated_at = now
-    if escalating:
+    if settings is not None:
         announce(db, handoff, "handoff_created")
-        schedule_first_reminder(db, handoff, await policy_of(db, handoff.account_id))
+        schedule_first_reminder(db, handoff, settings.policy)
         # The jobs an escalation starts once it has committed (every channel's, the chat posts' only when the account
         # has a destination to post to); ids make a re-sent job a no-op.
         jobs = list(channel_jobs())
-        if not await has_chat_destinations(db, handoff.account_id):
+        if not settings.chat_destinations:
             jobs = [job for job in jobs if not all(c.per_destination for c in channels_sent_by(job))]
         for job in ("assess", *jobs):
             add_job(
@@ -124,6 +163,8 @@ async def create_handoff(
                 job_id=f"{job}:{handoff.id}",
                 payload={"handoff_id": str(handoff.id), "account_id": str(handoff.account_id)},
             )
+        if first_step is not None:
+            await first_step(db, handoff, settings)
     await db.flush()
     return handoff_out(handoff)
 
@@ -162,16 +203,22 @@ async def get_handoff(db: AsyncSession, principal: Principal, handoff_id: uuid.U
 
 
 async def advance_open_handoff(db: AsyncSession, handoff: HandoffRow, values: dict[str, Any]) -> bool:
-    """Move an open handoff on, as one conditional UPDATE; False when someone else moved it first."""
-    result = await db.execute(
+    """Move an open handoff on, as one conditional UPDATE; False when someone else moved it first.
+
+    Either way `handoff` is the row as it is now: the mover's comes back from its UPDATE ... RETURNING, and
+    whoever lost reads it again (to name who moved it first).
+    """
+    moved = await db.execute(
         update(HandoffRow)
         .where(HandoffRow.id == handoff.id, HandoffRow.status == HandoffStatus.OPEN)
         .values(**values)
-        .execution_options(synchronize_session=False)
+        .returning(HandoffRow),
+        execution_options={"populate_existing": True, "synchronize_session": False},
     )
-    moved = bool(result.rowcount == 1)  # type: ignore[attr-defined]
-    await db.refresh(handoff)
-    return moved
+    if moved.scalar_one_or_none() is None:
+        await db.refresh(handoff)
+        return False
+    return True
 
 
 def raise_if_claimed(handoff: HandoffRow) -> None:
@@ -181,15 +228,17 @@ def raise_if_claimed(handoff: HandoffRow) -> None:
 
 
 async def reactivate_session(db: AsyncSession, handoff: HandoffRow, engineer_id: uuid.UUID | None = None) -> None:
-    """The handoff is over: its session is active again, with a new engineer when one claimed it."""
-    session = await db.get(AISession, handoff.session_id, with_for_update=True)
-    if session is None:
-        raise NotFound("session")
-    session.status = SessionStatus.ACTIVE
+    """The handoff is over: its session is active again, with a new engineer when one claimed it (one UPDATE)."""
+    values: dict[str, Any] = {
+        "status": SessionStatus.ACTIVE,
+        "escalation_package": escalation_package(handoff),
+        "updated_at": utcnow(),
+    }
     if engineer_id is not None:
-        session.engineer_id = engineer_id
-    session.escalation_package = escalation_package(handoff)
-    session.updated_at = utcnow()
+        values["engineer_id"] = engineer_id
+    result = await db.execute(update(AISession).where(AISession.id == handoff.session_id).values(**values))
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise NotFound("session")
 
 
 async def resume_handoff(db: AsyncSession, principal: Principal, handoff_id: uuid.UUID) -> Handoff:

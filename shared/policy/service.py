@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,19 +24,52 @@ ROTATION_PREFIX = "rotation:"
 USER_PREFIX = "user:"
 
 
+# The columns `policy_from_columns` takes, in its order.
+POLICY_COLUMNS = (
+    EscalationPolicyRow.reminder_low_s,
+    EscalationPolicyRow.reminder_normal_s,
+    EscalationPolicyRow.reminder_high_s,
+    EscalationPolicyRow.max_reminders,
+    EscalationPolicyRow.stale_claim_s,
+    EscalationPolicyRow.steps,
+    EscalationPolicyRow.email_pick_up_links,
+)
+
+
+def policy_from_columns(
+    reminder_low_s: int | None,
+    reminder_normal_s: int,
+    reminder_high_s: int,
+    max_reminders: int,
+    stale_claim_s: int,
+    steps: list[dict[str, Any]] | None,
+    email_pick_up_links: bool,
+) -> EscalationPolicy:
+    """The policy of a row's columns (`reminder_low_s` None: the account has no row, the defaults)."""
+    if reminder_low_s is None:
+        return EscalationPolicy(steps=default_steps(), email_pick_up_links=True)
+    return EscalationPolicy(
+        unclaimed_reminder_s=ReminderIntervals(low=reminder_low_s, normal=reminder_normal_s, high=reminder_high_s),
+        max_reminders=max_reminders,
+        stale_claim_s=stale_claim_s,
+        steps=default_steps() if steps is None else msgspec.convert(steps, list[EscalationStep]),
+        email_pick_up_links=email_pick_up_links,
+    )
+
+
 async def policy_of(db: AsyncSession, account_id: uuid.UUID) -> EscalationPolicy:
     """The account's policy; the defaults until one was saved, steps and pick-up links always answered."""
     row = await db.get(EscalationPolicyRow, account_id)
     if row is None:
-        return EscalationPolicy(steps=default_steps(), email_pick_up_links=True)
-    return EscalationPolicy(
-        unclaimed_reminder_s=ReminderIntervals(
-            low=row.reminder_low_s, normal=row.reminder_normal_s, high=row.reminder_high_s
-        ),
-        max_reminders=row.max_reminders,
-        stale_claim_s=row.stale_claim_s,
-        steps=default_steps() if row.steps is None else msgspec.convert(row.steps, list[EscalationStep]),
-        email_pick_up_links=row.email_pick_up_links,
+        return policy_from_columns(None, 0, 0, 0, 0, None, True)
+    return policy_from_columns(
+        row.reminder_low_s,
+        row.reminder_normal_s,
+        row.reminder_high_s,
+        row.max_reminders,
+        row.stale_claim_s,
+        row.steps,
+        row.email_pick_up_links,
     )
 
 

@@ -16,12 +16,11 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import ColumnElement, and_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.clock import utcnow
 from shared.policy.schemas import EscalationPolicy
-from shared.policy.service import policy_of
 from shared.policy.tables import HandoffTimer
 from shared.sessions.tables import SessionMessage
 
@@ -78,14 +77,21 @@ def schedule_first_reminder(db: AsyncSession, handoff: TimedHandoff, policy: Esc
     add_timer(db, handoff, REMINDER, 1, handoff.created_at + timedelta(seconds=interval))
 
 
+_CANCEL = (
+    update(HandoffTimer)
+    .where(
+        HandoffTimer.handoff_id == bindparam("of_handoff"),
+        HandoffTimer.kind.in_(bindparam("kinds", expanding=True)),
+        pending_timer(),
+    )
+    .values(cancelled_at=bindparam("now"))
+    .execution_options(synchronize_session=False)
+)
+
+
 async def cancel_timers(db: AsyncSession, handoff_id: uuid.UUID, *kinds: str) -> None:
     """Pending timers of these kinds will not fire (a claim, withdrawal or resume)."""
-    await db.execute(
-        update(HandoffTimer)
-        .where(HandoffTimer.handoff_id == handoff_id, HandoffTimer.kind.in_(kinds), pending_timer())
-        .values(cancelled_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
+    await db.execute(_CANCEL, {"of_handoff": handoff_id, "kinds": list(kinds), "now": utcnow()})
 
 
 async def newest_message(db: AsyncSession, session_id: uuid.UUID) -> tuple[int | None, datetime | None]:
@@ -100,11 +106,12 @@ async def newest_message(db: AsyncSession, session_id: uuid.UUID) -> tuple[int |
     return (row[0], row[1]) if row else (None, None)
 
 
-async def schedule_stale_claim(db: AsyncSession, handoff: TimedHandoff) -> None:
-    """The check that the claimer is still working on it, `stale_claim_s` after the claim."""
-    policy = await policy_of(db, handoff.account_id)
+def schedule_stale_claim(
+    db: AsyncSession, handoff: TimedHandoff, policy: EscalationPolicy, newest_message_id: int | None
+) -> None:
+    """The check that the claimer is still working on it, `stale_claim_s` after the claim; `newest_message_id` is
+    the session's newest message when it was claimed."""
     if policy.stale_claim_s <= 0 or handoff.claimed_at is None:
         return
-    newest_id, _ = await newest_message(db, handoff.session_id)
-    add_timer(db, handoff, CLAIM_STALE, 0, handoff.claimed_at + timedelta(seconds=policy.stale_claim_s), newest_id)
-    await db.flush()
+    due = handoff.claimed_at + timedelta(seconds=policy.stale_claim_s)
+    add_timer(db, handoff, CLAIM_STALE, 0, due, newest_message_id)

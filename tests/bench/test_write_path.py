@@ -1,5 +1,7 @@
 """The write path against its database floor: escalate latency, escalations per second, the claim race.
 
+The account escalates under a 3-step escalation policy whose steps name an on-call rotation of 50 seniors
+(each escalation pages the senior on call, writes their email row, the next step's timer and a reminder).
 Requests go to real `handoff api` replicas over loopback from a lean client. The floor is raw
 asyncpg executing the statements the same requests execute (captured in-process, see
 statements.py), in one transaction each, on as many connections as the replicas may hold.
@@ -25,6 +27,8 @@ from tests.bench.conftest import p50, p50_p99, record, scale
 from tests.bench.fleet import Account, replicas
 from tests.bench.rawhttp import RawConnection
 from tests.bench.statements import Replay, Statement, captured, execute, swap
+from tests.conftest import JWT_SECRET
+from tests.support.tenants import mint_token
 
 SEQUENTIAL = scale(30, 300)
 ESCALATIONS = scale(96, 2000)
@@ -34,6 +38,7 @@ CLAIMERS = 50
 # What two replicas may hold: HANDOFF_DB_POOL_SIZE + HANDOFF_DB_MAX_OVERFLOW (5 + 5) each.
 FLOOR_CONNECTIONS = 20
 ESCALATE = {"intent": "escalate"}
+ROTATION_SIZE = 50
 _DECISIVE = re.compile(r"^\s*UPDATE handoffs SET", re.IGNORECASE)
 _LOAD = re.compile(r"^\s*SELECT handoffs\.id\b", re.IGNORECASE)
 
@@ -46,6 +51,28 @@ def sub(token: str) -> str:
     import jwt
 
     return str(jwt.decode(token, options={"verify_signature": False})["sub"])
+
+
+async def paging_policy(http: httpx.AsyncClient, account: Account) -> None:
+    """The account's 50 seniors in one daily rotation, and a 3-step policy paging it: on call, then again with one
+    named senior, then every senior."""
+    service = {"Authorization": f"Bearer {mint_token(JWT_SECRET, uuid.uuid4(), None, 'service', 'main application')}"}
+    base = f"/api/v1/accounts/{account.id}"
+    seniors = [str(uuid.uuid4()) for _ in range(ROTATION_SIZE)]
+    for n, user_id in enumerate(seniors):
+        body = {"email": f"senior{n}@msp.test", "name": f"Rotation Senior {n}", "role": "engineer", "active": True}
+        made = await http.put(f"{base}/users/{user_id}", json=body, headers=service)
+        assert made.status_code == 200, made.text
+    rotation = {"name": "primary", "members": seniors, "start": "2026-01-05T09:00", "turn_days": 1}
+    saved = await http.put(f"{base}/on-call", json={"time_zone": "UTC", "rotations": [rotation]}, headers=service)
+    assert saved.status_code == 200, saved.text
+    steps = [
+        {"after_s": 0, "notify": ["rotation:primary"]},
+        {"after_s": 300, "notify": ["rotation:primary", f"user:{seniors[1]}"]},
+        {"after_s": 900, "notify": ["all_seniors"]},
+    ]
+    saved = await http.put(f"{base}/escalation-policy", json={"steps": steps}, headers=service)
+    assert saved.status_code == 200, saved.text
 
 
 class Captures:
@@ -65,11 +92,13 @@ class Captures:
             async def call(token: str, path: str, body: Any = None) -> httpx.Response:
                 return await http.post(path, json=body, headers={"Authorization": f"Bearer {token}"})
 
+            await paging_policy(http, a)
             made = await call(a.junior, "/api/v1/ai-sessions", {"title": "capture", "messages": []})
             session_id = made.json()["id"]
             with captured(self.runtime.engine) as escalate:
                 answer = await call(a.junior, f"/api/v1/ai-sessions/{session_id}/handoff", ESCALATE)
             assert answer.status_code == 201, answer.text
+            assert [p["reason"] for p in answer.json()["paged"]] == ["rotation:primary"], answer.json()["paged"]
             handoff_id = answer.json()["id"]
             with captured(self.runtime.engine) as won:
                 assert (await call(a.senior, f"/api/v1/handoffs/{handoff_id}/claim")).status_code == 200
@@ -82,21 +111,22 @@ class Captures:
 async def claim_floor(
     conn: asyncpg.Connection, won: list[Statement], lost: list[Statement], ids: dict[str, str]
 ) -> bool:
-    """A claim as raw statements: the winner's until the decisive UPDATE, then the loser's if it matched nothing."""
+    """A claim as raw statements: the winner's until the decisive UPDATE; when it matched nothing, the load again
+    (the read that names the winner), as the service does."""
     async with conn.transaction():
-        loaded = False
-        for n, statement in enumerate(won):
-            if not loaded and _LOAD.match(statement.sql):
-                loaded = True
+        load: Statement | None = None
+        for statement in won:
+            if load is None and _LOAD.match(statement.sql):
+                load = statement
                 # As the service does: a claimer that finds the escalation decided stops here.
                 rows = await conn.fetch(statement.sql, *swap(statement.parameters, ids))
                 if rows and rows[0]["status"] != "open":
                     return False
                 continue
             status = await execute(conn, statement, ids)
-            if _DECISIVE.match(statement.sql) and status == "UPDATE 0":
-                if n + 1 < len(won) and won[n + 1].returns_rows:
-                    await execute(conn, won[n + 1], ids)  # the reload that names the winner
+            if _DECISIVE.match(statement.sql) and status in {"UPDATE 0", "ROWS 0"}:
+                if load is not None:
+                    await execute(conn, load, ids)
                 return False
     return True
 
@@ -111,6 +141,12 @@ async def test_write_path_beside_raw_asyncpg(pg_url: str, runtimes: dict[str, Ru
     account = Account()
     escalate, won, lost, captured_ids = await Captures(runtimes["postgresql"], account).take()
     claimers = [account.senior_token(f"Senior {n}") for n in range(CLAIMERS)]
+    record(
+        "statements per escalate / winning claim / losing claim (directory read included)",
+        f"{len(escalate.statements)} / {len(won)} / {len(lost)}",
+        "the floor replays the same statements",
+        "fewer round trips",
+    )
 
     with replicas(pg_url, tmp_path) as [(a_port, _), (b_port, _)]:
         sessions = await account.sessions(a_port, 2 * (SEQUENTIAL + ESCALATIONS + RACE_ROUNDS), messages=10)

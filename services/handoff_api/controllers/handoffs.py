@@ -20,7 +20,7 @@ from shared.escalations.paging import page_first_step
 from shared.escalations.schemas import FeedbackPut, TimelineEntry
 from shared.escalations.timeline import handoff_timeline
 from shared.handoffs import claims, queue, service
-from shared.handoffs.schemas import Handoff, HandoffCreate, HandoffFields, HandoffPage, Intent, QueueStatus
+from shared.handoffs.schemas import Handoff, HandoffCreate, HandoffFields, HandoffPage, QueueStatus
 
 FIELDS_DESCRIPTION = "`card`: items without `snapshot.messages`, `snapshot.steps_tried` and `snapshot.context`."
 
@@ -68,10 +68,10 @@ class HandoffController(Controller):
         data: JSONBody[HandoffCreate],
     ) -> Handoff:
         limit = api_context.settings.escalations_per_hour
-        handoff = await service.create_handoff(db, principal, session_id, data, escalations_per_hour=limit)
-        if handoff.intent == Intent.ESCALATE:
-            return await page_first_step(db, handoff.id)  # in the escalation's own transaction
-        return handoff
+        # An escalation pages its first step in its own transaction.
+        return await service.create_handoff(
+            db, principal, session_id, data, escalations_per_hour=limit, first_step=page_first_step
+        )
 
     @get("/handoffs/{handoff_id:uuid}", operation_id="getHandoff")
     async def get_handoff(

@@ -1,0 +1,94 @@
+"""What an escalation, or a claim, reads of its account before it writes anything: one statement each."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import msgspec
+from sqlalchemy import BindParameter, Uuid, bindparam, exists, func, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.chat.tables import ChatDestinationRow
+from shared.oncall.resolution import OnCallDocument
+from shared.oncall.schemas import OnCall
+from shared.oncall.tables import OnCallRow
+from shared.oncall.validation import read_document
+from shared.policy.schemas import EscalationPolicy
+from shared.policy.service import POLICY_COLUMNS, policy_from_columns
+from shared.policy.tables import EscalationPolicyRow
+from shared.sessions.tables import SessionMessage
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationSettings:
+    """What an escalation reads of its account before it writes anything: the policy, the on-call document, and
+    whether the account has an enabled chat destination."""
+
+    policy: EscalationPolicy
+    on_call: OnCallDocument
+    chat_destinations: bool
+
+
+_ACCOUNT: BindParameter[uuid.UUID] = bindparam("account_id", type_=Uuid())
+_ONE_ROW = select(literal(1).label("one")).subquery("one_row")
+_CHAT_DESTINATIONS = (
+    exists().where(ChatDestinationRow.account_id == _ACCOUNT, ChatDestinationRow.enabled.is_(True)).label("chat")
+)
+# One statement whatever the account has saved: each table joins the single row or leaves its columns NULL.
+_SETTINGS = (
+    select(
+        *POLICY_COLUMNS,
+        OnCallRow.document,
+        _CHAT_DESTINATIONS,
+    )
+    .select_from(_ONE_ROW)
+    .outerjoin(EscalationPolicyRow, EscalationPolicyRow.account_id == _ACCOUNT)
+    .outerjoin(OnCallRow, OnCallRow.account_id == _ACCOUNT)
+)
+
+
+async def escalation_settings(db: AsyncSession, account_id: uuid.UUID) -> EscalationSettings:
+    """The account's policy, on-call document and chat destinations as they are now, in one statement."""
+    row = (await db.execute(_SETTINGS, {"account_id": account_id})).one()
+    *policy, document, chat_destinations = row
+    return EscalationSettings(
+        policy=policy_from_columns(*policy),
+        on_call=OnCallDocument() if document is None else read_document(msgspec.convert(document, OnCall)),
+        chat_destinations=bool(chat_destinations),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimSettings:
+    """What a claim reads before it writes: the policy (the stale-claim check), whether the account has an enabled
+    chat destination (the "picked up" post), and the session's newest message when the claim is made."""
+
+    policy: EscalationPolicy
+    chat_destinations: bool
+    newest_message_id: int | None
+
+
+_CLAIM_SETTINGS = (
+    select(
+        *POLICY_COLUMNS,
+        _CHAT_DESTINATIONS,
+        select(func.max(SessionMessage.id))
+        .where(SessionMessage.session_id == bindparam("session_id"))
+        .scalar_subquery()
+        .label("newest_message_id"),
+    )
+    .select_from(_ONE_ROW)
+    .outerjoin(EscalationPolicyRow, EscalationPolicyRow.account_id == _ACCOUNT)
+)
+
+
+async def claim_settings(db: AsyncSession, account_id: uuid.UUID, session_id: uuid.UUID) -> ClaimSettings:
+    """The account's policy and chat destinations, and the session's newest message, in one statement."""
+    row = (await db.execute(_CLAIM_SETTINGS, {"account_id": account_id, "session_id": session_id})).one()
+    *policy, chat_destinations, newest_message_id = row
+    return ClaimSettings(
+        policy=policy_from_columns(*policy),
+        chat_destinations=bool(chat_destinations),
+        newest_message_id=newest_message_id,
+    )
