@@ -268,7 +268,7 @@ async def test_three_seniors_pressing_at_once_give_one_winner_and_two_pages_nami
             return await client.post(path_of(links[key]))
 
         tasks = [asyncio.create_task(press(key)) for key in ("a", "b", "c")]
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # yield: every task runs up to start.wait(), so all press at once
         start.set()
         answers = dict(zip(("a", "b", "c"), await asyncio.gather(*tasks), strict=True))
 
@@ -337,7 +337,7 @@ async def test_an_expired_link_is_a_404_page_for_every_method(
     handoff_id = await escalated(tenant)
     one_second = PickUpLinks(LinkKeys.from_secret(runtime.settings.secret_key), ttl_s=1)
     path = path_of((await emailed_links(runtime, smtp, handoff_id, links=one_second))["sam"])
-    await asyncio.sleep(1.1)
+    await asyncio.sleep(1.1)  # real time must pass: the link's one-second lifetime
     for method in ("GET", "HEAD", "POST"):
         response = await client.request(method, path)
         assert response.status_code == 404, method

@@ -3,7 +3,6 @@ every message: the stack that tests of real `handoff notifier` processes start t
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -17,6 +16,7 @@ from tests.conftest import JWT_SECRET, fresh_pg_database, redis_db_url
 from tests.support.processes import api_env, running, spare_port, started
 from tests.support.smtp import MailCatcher, Received, SMTPServer
 from tests.support.tenants import Actor, Tenant, TenantFactory
+from tests.support.waiting import eventually
 
 WORKER_REDIS = redis_db_url(2)
 
@@ -73,7 +73,5 @@ async def mail_stack(
 async def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> float:
     """Seconds until `condition` held; fails the test after `timeout` seconds."""
     started_at = time.monotonic()
-    while not condition():
-        assert time.monotonic() - started_at < timeout, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
+    await eventually(condition, timeout, what)
     return time.monotonic() - started_at
