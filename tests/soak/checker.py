@@ -96,7 +96,7 @@ async def settle(stack: Stack, timeout: float, say: Callable[[str], None]) -> bo
             if now() - last_said > 15:
                 say(f"settling ({now() - started:.0f} s): {', '.join(waiting)}")
                 last_said = now()
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(0.5)  # poll interval: settling is asked again until the timeout (then reported)
     finally:
         await db.close()
     say(f"settled {now() - started:.1f} s after the load stopped")

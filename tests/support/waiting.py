@@ -30,7 +30,7 @@ async def eventually(check: Callable[[], Any], timeout: float, what: str, *, int
             return answer
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(interval)  # poll interval
+        await asyncio.sleep(interval)
 
 
 def until(check: Callable[[], Any], timeout: float, what: str, *, interval: float = POLL_INTERVAL_S) -> Any:
@@ -42,4 +42,4 @@ def until(check: Callable[[], Any], timeout: float, what: str, *, interval: floa
             return answer
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)  # poll interval
+        time.sleep(interval)
