@@ -50,22 +50,6 @@ FAST = {"unclaimed_reminder_s": {"low": 5, "normal": 5, "high": 5}, "max_reminde
 
 
 @pytest.fixture
-async def teams() -> AsyncIterator[FakeTeamsWorkflow]:
-    server = FakeTeamsWorkflow()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[FakeSlackWebhook]:
-    server = FakeSlackWebhook()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
 async def outbound(runtime: Runtime) -> AsyncIterator[OutboundClients]:
     """The notifier's own guarded clients, under the runtime's allow-list (loopback for the receivers)."""
     async with OutboundClients(OutboundPolicy.from_allow_list(runtime.settings.outbound_allow), timeout=5) as clients:
