@@ -60,19 +60,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 # Under pytest-xdist (`make test`), tests are dealt out one by one to whichever worker is free, except these
-# groups, each run on one worker in turn (a test joins the first group that names it). "heavy": the benchmarks, so
-# that no two print figures measured side by side, and the claim race with them, as each holds dozens of PostgreSQL
-# connections and the server allows 100 by default. "browser-1" and "browser-2": the dashboard's browser tests, each
-# file starting its server and Chromium once, in two chains of about the same length, so that at most two browsers
-# run at a time and neither chain alone sets the length of the run. The others are one module each whose tests share
-# a stack of processes (API, assessor, two notifiers) started once per module: dealt out one by one, each worker
-# that got one of its tests would start a whole stack of its own.
+# groups, each run on one worker in turn. "heavy": the benchmarks, so that no two print figures measured side by
+# side, and the claim race with them, as each holds dozens of PostgreSQL connections and the server allows 100
+# by default. "browser": one Chromium at a time, and each file starts its server and browser once. The others are
+# one module each whose tests share a stack of processes (API, assessor, two notifiers) started once per module:
+# dealt out one by one, each worker that got one of its tests would start a whole stack of its own.
 XDIST_GROUPS = {
     "heavy": ("tests/bench/", "tests/integration/test_claim_race.py"),
-    "browser-2": tuple(
-        f"tests/e2e/test_dashboard_{name}.py" for name in ("screens", "shell", "oncall", "chat", "lifecycle")
-    ),
-    "browser-1": ("tests/e2e/test_dashboard",),  # desktop notifications, the board, steps, pick-up, and any new one
+    "browser": ("tests/e2e/test_dashboard",),
     "steps-workers": ("tests/e2e/test_escalation_steps_workers.py",),
     "chat-workers": ("tests/e2e/test_chat_workers.py",),
 }
@@ -85,7 +80,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for group, prefixes in XDIST_GROUPS.items():
             if path.startswith(prefixes):
                 item.add_marker(pytest.mark.xdist_group(group))
-                break
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
