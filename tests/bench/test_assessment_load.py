@@ -91,7 +91,7 @@ def test_healthz_keeps_answering_while_a_1000_step_session_is_assessed(tmp_path:
                         assert prober.get("/healthz").status_code == 200
                         waits.append(time.perf_counter() - probe)
                         probing.set()
-                        time.sleep(0.01)
+                        time.sleep(0.01)  # pace: the prober's rate
 
             prober = threading.Thread(target=probe_healthz)
             prober.start()
@@ -107,7 +107,7 @@ def test_healthz_keeps_answering_while_a_1000_step_session_is_assessed(tmp_path:
                 deadline = time.monotonic() + 120
                 while status == "pending":
                     assert time.monotonic() < deadline, "no assessment within 120 s"
-                    time.sleep(0.05)
+                    time.sleep(0.05)  # poll interval: until assessed, or the deadline
                     answer = http.get(f"/api/v1/handoffs/{handoff.json()['id']}", headers=sam)
                     status = answer.json()["assessment_status"]
                 assessed_s = time.perf_counter() - started

@@ -149,6 +149,7 @@ async def test_notify_fan_out_to_20_seniors_by_email_alone_and_with_teams_and_sl
 
         async def escalate(config: Config, title: str) -> Timing:
             if config.chat and slack.arrivals:
+                # real time must pass: Slack's pace clears SLACK_CLEAR_S after its last post
                 await asyncio.sleep(max(0.0, max(a.at for a in slack.arrivals) + SLACK_CLEAR_S - time.monotonic()))
             session = await config.junior.new_session(title, messages=MESSAGES)
             handoff = await config.junior.escalate(session["id"])
@@ -165,7 +166,7 @@ async def test_notify_fan_out_to_20_seniors_by_email_alone_and_with_teams_and_sl
                 for config in (email_only, chat):
                     config.timings.append(await escalate(config, f"VPN drops every few minutes ({n})"))
             took_s = time.monotonic() - began
-            await asyncio.sleep(1.0)  # would a second email or post still arrive?
+            await asyncio.sleep(1.0)  # absence: would a second email or post still arrive?
 
     # What the seniors see: each escalation's email once to each of the account's seniors, and for the account
     # with destinations one post each to Teams and to Slack; never a post for the email-only account.

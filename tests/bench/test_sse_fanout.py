@@ -52,10 +52,10 @@ async def sent_to_frame(a_port: int, probe: SSEClient, account: Account, session
             pause = gap_s + 2 * (timings[-1] if timings else 0) / 1000
             if pause > KEEP_ALIVE_S:  # the server would close the idle connection meanwhile
                 await conn.close()
-                await asyncio.sleep(pause)
+                await asyncio.sleep(pause)  # pace: the gap between escalations
                 conn = await RawConnection.open(a_port)
             else:
-                await asyncio.sleep(pause)
+                await asyncio.sleep(pause)  # pace: the gap between escalations
             started = time.perf_counter()
             conn.send("POST", f"/api/v1/ai-sessions/{session_id}/handoff", account.junior, {"intent": "escalate"})
             answered = asyncio.create_task(conn.receive())
@@ -88,7 +88,7 @@ async def redis_floor(rounds: int) -> list[float]:
         cursor = "0-0"
         for _ in range(rounds):
             read = asyncio.create_task(reader.xread({key: cursor}, block=5000))
-            await asyncio.sleep(0.002)  # the XREAD is blocked on the server
+            await asyncio.sleep(0.002)  # pace: each round gives the XREAD 2 ms to block on the server
             started = time.perf_counter()
             await writer.xadd(key, {"x": "1"})
             found = await read

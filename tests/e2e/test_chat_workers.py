@@ -43,22 +43,6 @@ async def chat_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
             yield ChatStack(s, [s.cwd / "handoff-notifier.log", second / "handoff-notifier.log"])
 
 
-@pytest.fixture
-async def teams() -> AsyncIterator[FakeTeamsWorkflow]:
-    server = FakeTeamsWorkflow()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[FakeSlackWebhook]:
-    server = FakeSlackWebhook()
-    await server.start()
-    yield server
-    await server.stop()
-
-
 async def account(s: ChatStack, teams: FakeTeamsWorkflow, slack: FakeSlackWebhook) -> Tenant:
     tenant = await TenantFactory(s.stack.junior.http, JWT_SECRET).create(
         junior="engineer", senior="engineer", lead="admin"

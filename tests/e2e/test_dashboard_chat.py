@@ -6,7 +6,7 @@ URL reads beside its field; engineers and viewers see no such section."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -33,22 +33,6 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
     server.start()
     yield server
     server.stop()
-
-
-@pytest.fixture
-async def teams() -> AsyncIterator[FakeTeamsWorkflow]:
-    server = FakeTeamsWorkflow()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[FakeSlackWebhook]:
-    server = FakeSlackWebhook()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 async def team_view(browser: Browser, dev: DevServer, name: str, width: int, dialogs: list[str] | None = None) -> Page:

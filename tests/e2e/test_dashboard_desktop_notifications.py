@@ -19,6 +19,7 @@ from services.demo import DEMO_ACCOUNT, DEMO_USERS
 from tests.support.axe import assert_accessible
 from tests.support.browser import screenshot
 from tests.support.dev_server import DevServer, card, dev_server, on_queue
+from tests.support.waiting import eventually
 
 POLICY = f"/api/v1/accounts/{DEMO_ACCOUNT}/escalation-policy"
 STREAM = "**/api/v1/ai-sessions/escalations/stream"
@@ -168,11 +169,10 @@ async def show_recorded(page: Page, note: dict[str, Any]) -> None:
 
 
 async def until(dev: DevServer, handoff_id: str, what: str, check: Callable[[dict[str, Any]], bool]) -> None:
-    for _ in range(200):
-        if check(await dev.api("Jamie Junior", "GET", f"/api/v1/handoffs/{handoff_id}")):
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{handoff_id}: {what} never happened")
+    async def holds() -> bool:
+        return check(await dev.api("Jamie Junior", "GET", f"/api/v1/handoffs/{handoff_id}"))
+
+    await eventually(holds, 20, f"{handoff_id}: {what}", interval=0.1)
 
 
 async def settled(dev: DevServer, *handoff_ids: str) -> None:
@@ -223,11 +223,11 @@ async def test_a_page_arrives_as_one_notification_and_the_switch_survives_a_relo
     assert await worker.evaluate(count, later["id"]) == 1
     await dev.api("Riley Lead", "POST", f"/api/v1/handoffs/{later['id']}/claim")
     await expect(sam.locator(card(later["id"]))).to_have_count(0)
-    for _ in range(50):
-        if await worker.evaluate(count, later["id"]) == 0:
-            break
-        await asyncio.sleep(0.1)
-    assert await worker.evaluate(count, later["id"]) == 0
+
+    async def gone() -> bool:
+        return await worker.evaluate(count, later["id"]) == 0
+
+    await eventually(gone, 5, "the notification to go", interval=0.1)
     await context.close()
 
 

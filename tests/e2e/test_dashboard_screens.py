@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 from collections.abc import AsyncIterator, Iterator
@@ -17,6 +16,7 @@ from tests.support.ai_servers import FakeAIServer, answer, fake_ai_server
 from tests.support.axe import assert_accessible
 from tests.support.browser import screenshot, signed_in
 from tests.support.dev_server import DevServer, dev_server
+from tests.support.waiting import eventually
 
 # Two steps that read the same for their first 42 characters and differ only at the end.
 STEP_RETRY = "Flush the DNS resolver cache on the laptop with `ipconfig /flushdns`, then retry the intranet"
@@ -169,11 +169,12 @@ async def test_messages_are_labelled_by_who_wrote_them(dev: DevServer, browser: 
 async def test_a_skipped_psa_note_says_skipped_and_why(dev: DevServer, browser: Browser) -> None:
     handoff = await escalate(dev, "Intranet does not open: deliveries")
     path = f"/api/v1/handoffs/{handoff['id']}/deliveries"
-    for _ in range(100):
-        rows = await dev.api("Sam Senior", "GET", path)
-        if any(row["channel"] == "psa" and row["status"] == "skipped" for row in rows):
-            break
-        await asyncio.sleep(0.1)
+
+    async def psa_settled() -> list[dict[str, Any]] | None:
+        rows: list[dict[str, Any]] = await dev.api("Sam Senior", "GET", path)
+        return rows if any(row["channel"] == "psa" and row["status"] == "skipped" for row in rows) else None
+
+    rows = await eventually(psa_settled, 10, "the PSA note to be skipped", interval=0.1)
     psa = next(row for row in rows if row["channel"] == "psa")
     assert psa["status"] == "skipped", rows
     page = await open_handoff(browser, dev, handoff["id"])

@@ -50,7 +50,7 @@ async def test_a_short_outage_costs_an_escalation_latency_not_an_error(behind: B
     escalating = asyncio.create_task(
         junior.post(f"/api/v1/ai-sessions/{session['id']}/handoff", json={"intent": "escalate"})
     )
-    await asyncio.sleep(SHORT_OUTAGE_S)  # the outage itself
+    await asyncio.sleep(SHORT_OUTAGE_S)  # fault: the outage itself
     await behind.proxy.send("heal", "pg")
     response = await escalating
     print(

@@ -8,12 +8,12 @@ import shutil
 import signal
 import stat
 import subprocess
-import time
 from pathlib import Path
 
 import httpx
 
 from tests.support.processes import HANDOFF, clean_env, run_handoff, running, spare_port, stop, wait_healthy
+from tests.support.waiting import until
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -51,13 +51,13 @@ def test_dev_server_serves_the_readme_flow(tmp_path: Path) -> None:
             )
             assert handoff.status_code == 201
             # The embedded default runs the assessor in-process: the assessment fills in by itself.
-            deadline = time.monotonic() + 15
-            while (
-                http.get(f"/api/v1/handoffs/{handoff.json()['id']}", headers=sam).json()["assessment_status"]
-                == "pending"
-            ):
-                assert time.monotonic() < deadline, "no assessment within 15 s"
-                time.sleep(0.1)
+            path = f"/api/v1/handoffs/{handoff.json()['id']}"
+            until(
+                lambda: http.get(path, headers=sam).json()["assessment_status"] != "pending",
+                15,
+                "the assessment",
+                interval=0.1,
+            )
             assessed = http.get(f"/api/v1/handoffs/{handoff.json()['id']}", headers=sam).json()
             assert assessed["assessment_status"] == "ready"
             assert assessed["ai_assessment_data"]["provider"] == "heuristic"

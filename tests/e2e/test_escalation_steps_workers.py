@@ -6,8 +6,6 @@ SMTP server on loopback that records every message; each test pages the seniors 
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -20,9 +18,9 @@ from tests.support.mail_stack import MailStack, mail_stack, wait_until
 from tests.support.processes import started
 from tests.support.smtp import MailCatcher, Received
 from tests.support.tenants import Actor, Tenant, TenantFactory
+from tests.support.waiting import eventually
 
 SECOND_STEP_S = 6
-MARGIN_S = 3  # past a step's due time, time enough for a notifier to have fired it and the email to arrive
 ROTA_THEN_ALL = [
     {"after_s": 0, "notify": ["rotation:primary"]},
     {"after_s": SECOND_STEP_S, "notify": ["all_seniors"]},
@@ -103,9 +101,13 @@ async def paged(tenant: Tenant, handoff_id: str) -> list[tuple[str, int, str]]:
     return [(p["user"]["id"], p["step"], p["reason"]) for p in got["paged"]]
 
 
-async def wait_past_step(created_at: float) -> None:
-    """Until a step due `SECOND_STEP_S` after `created_at` (monotonic) would have been fired and emailed."""
-    await asyncio.sleep(max(0.0, created_at + SECOND_STEP_S + MARGIN_S - time.monotonic()))
+async def steps_done(stack: MailStack, *handoffs: dict[str, Any]) -> None:
+    """Until no step of these escalations is still to come (each fired, or cancelled by a claim) and every email
+    is sent: from then on no step can page anyone."""
+    ids = [h["id"] for h in handoffs]
+    await eventually(
+        lambda: stack.quiet(ids, "step"), 30, "every step fired or cancelled, and its emails sent", interval=0.2
+    )
 
 
 async def test_step_zero_emails_only_the_senior_on_call_and_step_one_only_those_not_yet_paged(
@@ -123,7 +125,7 @@ async def test_step_zero_emails_only_the_senior_on_call_and_step_one_only_those_
     await wait_until(lambda: len(pages(stack, on_call)) == 1, 15, "the on-call senior's email")
 
     await wait_until(lambda: all(pages(stack, o) for o in others), 20, "step 1's emails")
-    await asyncio.sleep(MARGIN_S)  # would anyone get a second copy?
+    await steps_done(stack, created)  # would anyone get a second copy?
     assert [len(mail_to(stack, a)) for a in (on_call, *others)] == [1, 1, 1]
     assert sorted(await paged(tenant, created["id"])) == sorted(
         [(str(on_call.id), 0, "rotation:primary")] + [(str(o.id), 1, "all_seniors") for o in others]
@@ -143,10 +145,9 @@ async def test_a_claim_before_step_one_stops_it(stack: MailStack) -> None:
     others = [tenant[k] for k in ("abe", "bea", "cal") if tenant[k] is not on_call]
 
     created = await escalate(tenant, "VPN drops every ten minutes")
-    created_at = time.monotonic()
     assert (await on_call.post(f"/api/v1/handoffs/{created['id']}/claim")).status_code == 200
     await wait_until(lambda: len(pages(stack, on_call)) == 1, 15, "the on-call senior's email")
-    await wait_past_step(created_at)
+    await steps_done(stack, created)
     assert [len(mail_to(stack, a)) for a in (on_call, *others)] == [1, 0, 0]
     assert await paged(tenant, created["id"]) == [(str(on_call.id), 0, "rotation:primary")]
     timeline = (await on_call.get(f"/api/v1/handoffs/{created['id']}/timeline")).json()
@@ -200,7 +201,7 @@ async def test_with_nobody_ever_on_call_every_active_senior_is_paged_as_the_fall
         (str(a.id), "fallback") for a in seniors
     )
     await wait_until(lambda: all(pages(stack, a) for a in seniors), 15, "everybody's email")
-    await asyncio.sleep(MARGIN_S)
+    await steps_done(stack, created)
     assert [len(mail_to(stack, a)) for a in seniors] == [1, 1, 1]
     assert mail_to(stack, tenant["gone"]) == []
     assert mail_to(stack, tenant["junior"]) == []
@@ -221,7 +222,10 @@ async def test_reminders_reach_only_the_seniors_paged(stack: MailStack) -> None:
 
     created = await escalate(tenant, "Outlook keeps asking for a password")
     await wait_until(lambda: len(mail_to(stack, on_call)) == 2, 20, "the reminder")
-    await asyncio.sleep(MARGIN_S)  # would the others get one too?
+    # Would the others get one too? The reminder was the last: none is still to come, and all is sent.
+    await eventually(
+        lambda: stack.quiet([created["id"]], "reminder"), 30, "the reminder sent, none to come", interval=0.2
+    )
     assert sorted(str(r.message["Subject"]).split("]")[0] for r in mail_to(stack, on_call)) == [
         "[NORMAL",
         "[Reminder 1",
@@ -236,10 +240,9 @@ async def test_two_notifiers_page_each_senior_once_per_step(stack: MailStack) ->
     await put_on_call(tenant, [rotation("primary", *(tenant[k] for k in keys))])
     await put_policy(tenant, {"steps": ROTA_THEN_ALL})
     handoffs = [await escalate(tenant, f"Laptop {n} will not boot") for n in range(3)]
-    created_at = time.monotonic()
     seniors = [tenant[k] for k in keys]
     await wait_until(lambda: all(len(pages(stack, a)) == 3 for a in seniors), 25, "both steps of three escalations")
-    await wait_past_step(created_at)
+    await steps_done(stack, *handoffs)
     mail = [r for a in seniors for r in mail_to(stack, a)]
     per_message = Counter(str(r.message["Message-ID"]) for r in mail)
     assert len(per_message) == len(mail) == 3 * len(seniors)

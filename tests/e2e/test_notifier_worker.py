@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -13,6 +11,7 @@ from tests.support.mail_stack import mail_stack, wait_until
 from tests.support.processes import started
 from tests.support.smtp import MailCatcher
 from tests.support.tenants import Actor
+from tests.support.waiting import eventually
 
 SENIORS = 6
 ACCEPTED_BEFORE_KILL = 3
@@ -33,10 +32,11 @@ async def test_a_killed_notifier_resumes_without_sending_twice(tmp_path: Path) -
         with started(["notifier"], cwd=tmp_path, env=env) as first:
             handoff = await junior.escalate((await junior.new_session("Mail flow stopped"))["id"])
             # "After k sends": k messages accepted and recorded as sent, the rest in flight.
-            deadline = time.monotonic() + 30
-            while await sent_count(seniors[0], handoff["id"]) < ACCEPTED_BEFORE_KILL or not catcher.held:
-                assert time.monotonic() < deadline, "the notifier did not get k sends out"
-                await asyncio.sleep(0.05)
+
+            async def k_sent() -> bool:
+                return await sent_count(seniors[0], handoff["id"]) >= ACCEPTED_BEFORE_KILL and catcher.held > 0
+
+            await eventually(k_sent, 30, "the notifier to get k sends out")
             os.kill(first.pid, signal.SIGKILL)
             first.wait()
         catcher.accept_limit = None
@@ -45,7 +45,8 @@ async def test_a_killed_notifier_resumes_without_sending_twice(tmp_path: Path) -
 
         with started(["notifier"], cwd=tmp_path, env=env):
             waited = await wait_until(lambda: len(catcher.received) >= SENIORS, 60, "the remaining emails")
-            await asyncio.sleep(1.0)  # would a duplicate still arrive?
+            # Would a duplicate still arrive? Not once everything is sent and nothing is left to run.
+            await eventually(stack.quiet, 30, "everything sent, nothing left to send", interval=0.2)
         print(f"\nrestarted notifier finished the fan-out {waited:.1f} s after the kill")
 
         per_recipient = Counter(r.to for r in catcher.received)

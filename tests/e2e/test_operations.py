@@ -9,7 +9,6 @@ import os
 import re
 import secrets
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +24,7 @@ from tests.support.processes import HANDOFF, api_env, clean_env, running, spare_
 from tests.support.psa_servers import FakeConnectWise
 from tests.support.smtp import SMTPServer
 from tests.support.tenants import Actor, TenantFactory
+from tests.support.waiting import eventually
 
 WORKER_REDIS = redis_db_url(1)
 SMTP_USER = "handoff-mailer"
@@ -50,16 +50,6 @@ async def flush(url: str) -> None:
     client = redis.asyncio.Redis.from_url(url)
     await client.flushdb()
     await client.aclose()
-
-
-async def eventually(check: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.1)
 
 
 def json_lines(path: Path) -> list[dict[str, Any]]:

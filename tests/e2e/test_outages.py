@@ -13,7 +13,7 @@ import signal
 import subprocess
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +27,10 @@ from shared.jobs.base import JOB_QUEUES
 from tests.conftest import JWT_SECRET, fresh_pg_database
 from tests.support.ai_servers import fake_ai_server, slow_answer, status
 from tests.support.processes import RedisServer, api_env, running, spare_port, started
+from tests.support.settled import quiet
 from tests.support.smtp import SMTPServer
 from tests.support.tenants import Actor, Tenant, TenantFactory
+from tests.support.waiting import eventually
 
 GOOD_ASSESSMENT = {
     "summary": "The print spooler is stuck on a corrupt job.",
@@ -55,6 +57,13 @@ class Stack:
         folder = self.tmp / name
         folder.mkdir(exist_ok=True)
         return self.exits.enter_context(started([kind], cwd=folder, env=self.env | extra))
+
+    def log_of(self, kind: str, name: str) -> str:
+        return (self.tmp / name / f"handoff-{kind}.log").read_text()
+
+    async def quiet(self) -> bool:
+        """Nothing left to publish, send or run, and no timer due (see `settled`)."""
+        return await quiet(self.env["HANDOFF_DATABASE_URL"], self.env["HANDOFF_REDIS_URL"])
 
 
 @pytest.fixture
@@ -86,19 +95,6 @@ async def team(stack: Stack) -> Tenant:
     return await TenantFactory(stack.http, JWT_SECRET).create(
         junior="engineer", sam="engineer", riley="admin", olivia="owner", val="viewer"
     )
-
-
-async def eventually(check: Callable[[], Any], timeout: float, what: str) -> float:
-    """Poll `check` (sync or async) until it is truthy; the seconds it took."""
-    started_at = time.monotonic()
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return time.monotonic() - started_at
-        assert time.monotonic() - started_at < timeout, f"timed out after {timeout} s waiting for {what}"
-        await asyncio.sleep(0.1)
 
 
 async def workers_up(stack: Stack, *kinds: str) -> None:
@@ -138,18 +134,25 @@ async def test_workers_outlive_a_redis_outage_and_nothing_is_lost(stack: Stack) 
     stack.smtp.start()
     tenant = await team(stack)
     junior, sam = tenant["junior"], tenant["sam"]
-    workers = [stack.worker(kind, f"{kind}-{n}") for kind in ("assessor", "notifier") for n in (1, 2)]
+    names = [(kind, f"{kind}-{n}") for kind in ("assessor", "notifier") for n in (1, 2)]
+    workers = [stack.worker(kind, name) for kind, name in names]
     await workers_up(stack, "assessor", "notifier")
 
+    def losses() -> list[int]:
+        """How often each worker has found Redis gone (it says so each time it tries to reconnect)."""
+        return [stack.log_of(kind, name).count("lost Redis") for kind, name in names]
+
     stack.redis.stop()
-    await asyncio.sleep(2)  # every worker has polled a dead Redis by now
+    await eventually(lambda: min(losses()) >= 1, 30, "every worker to find Redis gone")
     created = []
     for n in range(5):
         session = await junior.new_session(f"Outage ticket {n}")
         response = await junior.post(f"/api/v1/ai-sessions/{session['id']}/handoff", json={"intent": "escalate"})
         assert response.status_code == 201, response.text
         created.append(response.json()["id"])
-    await asyncio.sleep(3)  # the workers keep trying while Redis is away
+    tried = losses()
+    # The workers keep trying while Redis is away: each tries (and fails) again after the escalations.
+    await eventually(lambda: all(n > t for n, t in zip(losses(), tried, strict=True)), 30, "more tries")
     assert all(alive(workers)), "a worker exited while Redis was down"
 
     stack.redis.start()
@@ -162,11 +165,13 @@ async def test_workers_outlive_a_redis_outage_and_nothing_is_lost(stack: Stack) 
                 return False
         return True
 
-    recovered = await eventually(
-        lambda: len(stack.smtp.catcher.received) >= 15, 60, "an email per senior per escalation"
-    )
+    back_at = time.monotonic()
+    await eventually(lambda: len(stack.smtp.catcher.received) >= 15, 60, "an email per senior per escalation")
+    recovered = time.monotonic() - back_at
     await eventually(all_ready, 60 - recovered, "every assessment")
-    await asyncio.sleep(2)  # would a duplicate still arrive?
+    await eventually(
+        stack.quiet, 30, "everything sent, nothing left to send", interval=0.2
+    )  # would a duplicate still arrive?
 
     counted = emails_per_handoff(stack)
     print(
@@ -196,11 +201,16 @@ async def test_smtp_down_past_the_retry_budget_then_the_sweeper_sends_once(stack
         tried = await attempts()
         return len(tried) == 3 and min(tried) > 2  # two tries per job: a third means the sweeper queued it again
 
-    down_for = await eventually(past_the_budget, 90, "tries beyond one job's budget")
+    started_at = time.monotonic()
+    await eventually(past_the_budget, 90, "tries beyond one job's budget")
+    down_for = time.monotonic() - started_at
     assert stack.smtp.catcher.received == []
     stack.smtp.start()
-    up_after = await eventually(lambda: len(stack.smtp.catcher.received) >= 3, 60, "the three emails")
-    await asyncio.sleep(3)  # the sweeper runs every second: would it send again?
+    await eventually(lambda: len(stack.smtp.catcher.received) >= 3, 60, "the three emails")
+    up_after = time.monotonic() - started_at - down_for
+    await eventually(stack.quiet, 30, "everything sent, nothing left to send", interval=0.2)
+    # absence: the sweeper (every 0.75-1.25 s) gives no sign of a round that found nothing: give it two
+    await asyncio.sleep(2.5)
 
     rows = [r for r in await deliveries(sam, handoff["id"]) if r["channel"] == "email"]
     print(
@@ -241,7 +251,9 @@ async def test_a_provider_failing_forever_ends_failed_with_the_rules_and_nothing
                 finished = len(emails) == 3 and "pending" not in {r["status"] for r in emails}
                 return body["assessment_status"] != "pending" and finished
 
-            took = await eventually(settled, 60, "the assessment and the deliveries to settle")
+            asked_at = time.monotonic()
+            await eventually(settled, 60, "the assessment and the deliveries to settle")
+            took = time.monotonic() - asked_at
     body = (await sam.get(f"/api/v1/handoffs/{handoff['id']}")).json()
     rows = await deliveries(sam, handoff["id"])
     print(
@@ -268,9 +280,7 @@ async def test_sigterm_mid_job_lets_the_job_finish_and_exits_within_25_s(stack: 
 
             os.kill(assessor.pid, signal.SIGTERM)
             signalled = time.monotonic()
-            while assessor.poll() is None:
-                assert time.monotonic() - signalled < 25, "the worker did not exit within 25 s of SIGTERM"
-                await asyncio.sleep(0.1)
+            await eventually(lambda: assessor.poll() is not None, 25, "the worker to exit after SIGTERM")
             exited_after = time.monotonic() - signalled
     body = (await sam.get(f"/api/v1/handoffs/{handoff['id']}")).json()
     print(

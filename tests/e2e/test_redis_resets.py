@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from tests.support.faultproxy import ProxyControl, fault_proxy
 from tests.support.processes import RedisServer, api_env, running, spare_port
 from tests.support.sse import SSEClient
 from tests.support.tenants import Actor, TenantFactory
+from tests.support.waiting import eventually
 
 ESCALATIONS = 20
 STREAMS = 20
@@ -58,13 +58,6 @@ async def behind(tmp_path: Path) -> AsyncIterator[Behind]:
                     await database.close()
     finally:
         own_redis.stop()
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
-        await asyncio.sleep(0.2)
 
 
 async def escalate(junior: Actor, title: str) -> str:

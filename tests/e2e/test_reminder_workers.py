@@ -27,6 +27,7 @@ from shared.policy.tables import HandoffTimer
 from tests.support.mail_stack import WORKER_REDIS, MailStack, mail_stack, wait_until
 from tests.support.processes import started
 from tests.support.smtp import MailCatcher, Received
+from tests.support.waiting import eventually
 
 POLICY = {"unclaimed_reminder_s": {"low": 5, "normal": 5, "high": 5}, "max_reminders": 2, "stale_claim_s": 5}
 
@@ -58,7 +59,10 @@ async def test_two_reminders_then_none_each_senior_gets_three_emails(tmp_path: P
         with started(["notifier"], cwd=s.cwd, env=s.env):
             handoff = await s.junior.escalate((await s.junior.new_session("Outlook keeps asking for a password"))["id"])
             await wait_until(lambda: len(s.catcher.received) >= 6, 40, "rounds 0, 1 and 2")
-            await asyncio.sleep(7)  # past when a third reminder would be due: none comes
+            # Sent, and no timer left that could bring a third reminder: none comes.
+            await eventually(
+                lambda: s.quiet([handoff["id"]]), 30, "the last round sent and no timer to come", interval=0.2
+            )
         for senior in s.seniors:
             mail = s.mail_to(senior)
             assert len(mail) == 3
@@ -86,7 +90,8 @@ async def test_a_claim_cancels_pending_reminders_and_a_quiet_claimer_gets_one_nu
             claimer, other = s.seniors
             assert (await claimer.post(f"/api/v1/handoffs/{handoff['id']}/claim")).status_code == 200
             await wait_until(lambda: len(s.mail_to(claimer)) >= 2, 30, "the stale-claim email")
-            await asyncio.sleep(7)  # a reminder, or a second nudge, would have come by now
+            # The claim cancelled the reminders and the nudge fired once: no timer is left to bring another email.
+            await eventually(lambda: s.quiet([handoff["id"]]), 30, "the nudge sent and no timer to come", interval=0.2)
         assert len(s.mail_to(other)) == 1  # the escalation's own email; no reminder after the claim
         assert [subject.split("]")[0] for subject in subjects(s.mail_to(claimer))] == [
             "[NORMAL",
@@ -135,11 +140,16 @@ async def test_a_notifier_killed_before_a_reminder_is_due_fires_it_once_after_re
         round, due_at = pending
         assert round == 1
         # Wait out the due time while no notifier runs: the row stays due, nobody fires it.
-        await asyncio.sleep(max(0.0, (due_at - datetime.now(UTC)).total_seconds()) + 2)
+        # real time must pass: the reminder falls due while no notifier runs
+        await asyncio.sleep(max(0.0, (due_at - datetime.now(UTC)).total_seconds()))
+        await asyncio.sleep(2)  # absence: no other process fires a due reminder (there is nothing to wait for)
         assert len(s.catcher.received) == 2
         with started(["notifier"], cwd=s.cwd, env=s.env):
             await wait_until(lambda: len(s.catcher.received) >= 4, 30, "the late reminder")
-            await asyncio.sleep(3)  # would a second copy still arrive?
+            # Would a second copy still arrive? Not once everything is sent and no timer is left.
+            await eventually(
+                lambda: s.quiet([handoff["id"]]), 30, "the reminder sent and no timer to come", interval=0.2
+            )
         per_senior = Counter(r.to for r in s.catcher.received)
         assert sorted(per_senior.values()) == [2, 2]
         reminders = await stream_events(str(s.tenant.account_id), "handoff_reminder")
@@ -158,7 +168,11 @@ async def test_two_notifiers_fire_each_reminder_once(tmp_path: Path) -> None:
                 await s.junior.escalate((await s.junior.new_session(f"Printer {n} offline"))["id"]) for n in range(3)
             ]
             await wait_until(lambda: len(s.catcher.received) >= 27, 45, "three rounds for three escalations")
-            await asyncio.sleep(7)
+            # Would a copy, or a fourth round, still arrive? Not once all is sent and no timer is left.
+            handoff_ids = [h["id"] for h in handoffs]
+            await eventually(
+                lambda: s.quiet(handoff_ids), 30, "the last rounds sent and no timer to come", interval=0.2
+            )
         assert len(s.catcher.received) == 27
         per_message = Counter(str(r.message["Message-ID"]) for r in s.catcher.received)
         assert set(per_message.values()) == {1}

@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -23,6 +24,7 @@ from tests.conftest import JWT_SECRET, REDIS_URL, fresh_pg_database
 from tests.support.processes import RedisServer, api_env, running, spare_port
 from tests.support.sse import Frame, SSEClient
 from tests.support.tenants import Tenant, TenantFactory
+from tests.support.waiting import eventually
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -164,15 +166,18 @@ async def test_a_redis_outage_delays_events_and_jobs_but_loses_none(
             own_redis.start()
             client = redis.asyncio.Redis.from_url(own_redis.url)
             try:
-                deadline = time.monotonic() + 30
-                while True:
+                entries: list[Any] = []
+                job_ids: set[str] = set()
+
+                async def arrived() -> bool:
+                    nonlocal entries, job_ids
                     entries = await client.xrange(stream_key(str(tenant.account_id)))
                     job_ids = set()
                     for queue in set(JOB_QUEUES.values()):
                         job_ids |= {m.decode() for m in await client.zrange(queue, 0, -1)}
-                    if (len(entries) >= 40 and len(job_ids) >= 60) or time.monotonic() > deadline:
-                        break
-                    await asyncio.sleep(0.1)
+                    return len(entries) >= 40 and len(job_ids) >= 60
+
+                await eventually(arrived, 30, "40 events and 60 jobs", interval=0.1)
                 print(f"\nafter the outage: {len(entries)} events and {len(job_ids)} jobs arrived")
             finally:
                 await client.aclose()

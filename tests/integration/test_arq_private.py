@@ -20,6 +20,7 @@ from shared.jobs import arq_private
 from shared.jobs.arq import ArqJobQueue, arq_client, arq_worker
 from shared.jobs.base import JOB_QUEUES
 from tests.conftest import REDIS_URL
+from tests.support.waiting import eventually
 
 
 @pytest.fixture
@@ -27,12 +28,6 @@ async def pool() -> AsyncIterator[BlockingConnectionPool]:
     pool = BlockingConnectionPool.from_url(REDIS_URL, max_connections=8)
     yield pool
     await pool.aclose()
-
-
-async def wait_until(condition: Any, timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not await condition():
-            await asyncio.sleep(0.02)
 
 
 async def test_our_one_round_trip_enqueue_is_a_job_arq_holds_as_its_own(pool: BlockingConnectionPool) -> None:
@@ -81,7 +76,7 @@ async def test_a_worker_marks_results_and_retires_as_the_fence_says(pool: Blocki
         assert await client.register_script(arq_private.ENQUEUE_SCRIPT)(**call) == 1
         await asyncio.wait_for(started.wait(), 10)
         assert await client.exists(arq_private.running_key(job_id)) == 1
-        await wait_until(lambda: client.exists(worker.health_check_key))
+        await eventually(lambda: client.exists(worker.health_check_key), 10, "the worker to report its health")
     finally:
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)

@@ -14,6 +14,8 @@ from shared.bus.memory import InProcessBus
 from shared.bus.redis import RedisBus
 from shared.redis_master import RedisMaster
 from tests.conftest import REDIS_URL
+from tests.support.events import tail_blocked
+from tests.support.waiting import eventually
 
 MAXLEN = 50
 
@@ -34,6 +36,15 @@ async def bus(request: pytest.FixtureRequest) -> AsyncIterator[Bus]:
 
 def account() -> str:
     return str(uuid.uuid4())
+
+
+async def parked(bus: Bus, tail: asyncio.Task[list[tuple[str, StreamEntry]]]) -> None:
+    """Until `tail` waits for news: on Redis, blocked in its XREAD of the doorbell; in process, on its wake-up."""
+    if isinstance(bus, RedisBus):
+        await eventually(lambda: tail_blocked(bus), 5, "the tail to block on the doorbell")
+    else:
+        await asyncio.sleep(0)  # yield: the in-process tail does no I/O, so one turn of the loop parks it
+    assert not tail.done()
 
 
 async def test_ids_increase_and_replay_is_exclusive(bus: Bus) -> None:
@@ -98,14 +109,13 @@ async def test_tail_blocks_until_an_event_and_can_be_interrupted(bus: Bus) -> No
     acc, other = account(), account()
     cursors = {acc: await bus.tip(acc), other: "0-0"}
     waiting = asyncio.create_task(bus.tail(cursors, block_ms=5000))
-    await asyncio.sleep(0.1)
-    assert not waiting.done()
+    await parked(bus, waiting)
     published = await bus.publish(acc, "handoff_claimed", b"{}")
     found = await asyncio.wait_for(waiting, 2)
     assert [(a, e.id) for a, e in found] == [(acc, published)]
 
     interrupted = asyncio.create_task(bus.tail({acc: published}, block_ms=5000))
-    await asyncio.sleep(0.1)
+    await parked(bus, interrupted)
     await bus.interrupt_tail()
     assert await asyncio.wait_for(interrupted, 2) == []
     assert await bus.tail({acc: published}, block_ms=50) == []
@@ -132,7 +142,7 @@ async def test_an_account_added_while_the_tail_waits_is_served(bus: Bus) -> None
     acc, added = account(), account()
     cursors = {acc: await bus.tip(acc)}
     waiting = asyncio.create_task(bus.tail(cursors, block_ms=5000))
-    await asyncio.sleep(0.1)
+    await parked(bus, waiting)
     cursors[added] = await bus.tip(added)  # the caller's live dict: a subscriber of a new account
     published = await bus.publish(added, "handoff_created", b"{}")
     found = await asyncio.wait_for(waiting, 2)
@@ -144,7 +154,7 @@ async def test_one_account_among_thousands_is_served_alone(bus: Bus) -> None:
     cursors = {acc: "0-0" for acc in followed}
     assert await bus.tail(cursors, block_ms=50) == []
     waiting = asyncio.create_task(bus.tail(cursors, block_ms=5000))
-    await asyncio.sleep(0.1)
+    await parked(bus, waiting)
     await bus.publish(account(), "handoff_created", b"{}")  # an account nobody here follows
     published = await bus.publish(followed[1234], "handoff_created", b"{}")
     found = await asyncio.wait_for(waiting, 2)

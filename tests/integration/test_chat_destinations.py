@@ -2,33 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import text
 
 from shared.bootstrap import Runtime
 from tests.support.chat_servers import FakeSlackWebhook, FakeTeamsWorkflow
 from tests.support.psa_servers import Reply
 from tests.support.tenants import Actor, Tenant, TenantFactory
-
-
-@pytest.fixture
-async def teams() -> AsyncIterator[FakeTeamsWorkflow]:
-    server = FakeTeamsWorkflow()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[FakeSlackWebhook]:
-    server = FakeSlackWebhook()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 def chat_path(tenant: Tenant) -> str:

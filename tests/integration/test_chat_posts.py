@@ -44,24 +44,9 @@ from tests.support.db import outbox_rows
 from tests.support.email_jobs import PUBLIC_URL, deliveries
 from tests.support.psa_servers import Reply
 from tests.support.tenants import Tenant, TenantFactory
+from tests.support.waiting import eventually
 
 FAST = {"unclaimed_reminder_s": {"low": 5, "normal": 5, "high": 5}, "max_reminders": 2, "stale_claim_s": 5}
-
-
-@pytest.fixture
-async def teams() -> AsyncIterator[FakeTeamsWorkflow]:
-    server = FakeTeamsWorkflow()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[FakeSlackWebhook]:
-    server = FakeSlackWebhook()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 @pytest.fixture
@@ -440,8 +425,7 @@ async def test_a_follow_up_waits_for_the_first_post_and_goes_only_where_it_went(
     slack.hold = asyncio.Event()
     second = await escalate(tenant, "Disk full on FS01")
     first_post = asyncio.create_task(job({"handoff_id": second["id"]}))
-    while slack.received < 2:
-        await asyncio.sleep(0.01)
+    await eventually(lambda: slack.received >= 2, 10, "the first post to reach Slack")
     assert (await senior.post(f"/api/v1/handoffs/{second['id']}/claim")).status_code == 200
     with pytest.raises(RetryLater):
         await job({"handoff_id": second["id"], "round": 200})

@@ -29,7 +29,7 @@ async def test_one_winner_per_handoff_under_concurrent_claims(tenants: TenantFac
             return senior, await senior.post(path)
 
         tasks = [asyncio.create_task(claim(s)) for s in seniors]
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # yield: every task runs up to start.wait(), so all press at once
         start.set()
         answers = await asyncio.gather(*tasks)
 

@@ -8,6 +8,7 @@ from sqlalchemy import text
 
 from shared.bootstrap import Runtime
 from shared.db.locks import transaction_lock, try_transaction_lock
+from tests.support.waiting import eventually
 
 KEY = 0x5445_5354  # "TEST": apart from the service's own keys
 WAITING = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
@@ -39,8 +40,7 @@ async def test_a_waiting_lock_is_granted_when_the_holder_commits(runtime: Runtim
         waiting = asyncio.create_task(waiter())
         if on_postgresql:  # parked on the lock until the holder ends: PostgreSQL shows it waiting
             async with runtime.sessionmaker() as observer:
-                while not await observer.scalar(WAITING):
-                    await asyncio.sleep(0.02)
+                await eventually(lambda: observer.scalar(WAITING), 10, "the second transaction to wait on the lock")
         else:  # no lock to wait for
             await asyncio.wait_for(waiting, 10)
         order.append("first")

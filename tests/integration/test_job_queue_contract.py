@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +21,7 @@ from shared.jobs.base import JOB_QUEUES, JobQueue
 from shared.jobs.codec import UnwritableJob
 from shared.jobs.memory import InProcessJobQueue
 from tests.conftest import REDIS_URL
+from tests.support.waiting import eventually
 
 
 async def test_arq_queue_takes_a_job_id_once() -> None:
@@ -83,7 +85,8 @@ async def test_arq_requeue_takes_a_finished_or_lost_job_but_not_a_queued_one() -
         await pool.aclose()
 
 
-async def test_in_process_requeue_after_a_job_runs_out_of_tries() -> None:
+async def test_in_process_requeue_after_a_job_runs_out_of_tries(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.ERROR, logger="handoff.jobs")
     jobs = InProcessJobQueue(max_tries=2, retry_delay_s=0.01)
     calls: list[int] = []
     healthy = asyncio.Event()
@@ -97,9 +100,9 @@ async def test_in_process_requeue_after_a_job_runs_out_of_tries() -> None:
 
     jobs.run("notify", handler, concurrency=1)
     assert await jobs.enqueue("notify", "notify:1", {"n": 1}) is True
-    while len(calls) < 2:
-        await asyncio.sleep(0.01)
-    await asyncio.sleep(0.05)
+    # The queue logs that the job is out of tries in the same step as it lets the job's id go.
+    await eventually(lambda: "notify:1: out of tries" in caplog.text, 5, "the job to run out of its two tries")
+    assert calls == [1, 1]
     assert await jobs.enqueue("notify", "notify:1", {"n": 1}) is False  # its id stays taken...
     healthy.set()
     assert await jobs.requeue("notify", "notify:1", {"n": 1}) is True  # ...but the sweeper may queue it again
@@ -114,7 +117,7 @@ async def test_in_process_close_lets_a_running_job_finish() -> None:
 
     async def handler(payload: dict[str, Any]) -> None:
         started.set()
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(0.3)  # simulated work: the job is still running when the queue is closed
         finished.set()
 
     jobs.run("assess", handler, concurrency=2)

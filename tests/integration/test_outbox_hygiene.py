@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from datetime import timedelta
 
@@ -16,6 +15,7 @@ from shared.outbox.relay import DEAD_LETTER_AFTER
 from shared.outbox.table import OutboxRow
 from tests.support.events import wait_for_events
 from tests.support.tenants import TenantFactory
+from tests.support.waiting import eventually
 
 
 def dead_letters_counted(metrics: str) -> float:
@@ -55,13 +55,13 @@ async def test_a_poisoned_row_is_set_aside_and_every_account_flows(
     ]
 
     # The event goes out inside the batch that sets the bad row aside; the batch commits a moment later.
-    deadline = time.monotonic() + 10
-    while True:
+
+    async def set_aside() -> OutboxRow | None:
         async with runtime.sessionmaker() as db:
             row = (await db.execute(select(OutboxRow).where(OutboxRow.id == bad.id))).scalar_one()
-        if row.dead_at is not None or time.monotonic() > deadline:
-            break
-        await asyncio.sleep(0.02)
+        return row if row.dead_at is not None else None
+
+    row = await eventually(set_aside, 10, "the poisoned row to be set aside")
     assert row.published_at is None
     assert row.dead_at is not None
     assert row.attempts == DEAD_LETTER_AFTER

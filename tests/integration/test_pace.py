@@ -43,7 +43,7 @@ async def test_one_post_at_a_time_and_the_next_an_interval_after_the_answer(pace
     assert wait.wait_s == pytest.approx(1.0, abs=0.05)  # counted from the answer
     again = await pace.try_start(key, "second", 30)
     assert again.wait_s == pytest.approx(wait.wait_s, abs=0.05)  # asking booked nothing
-    await asyncio.sleep(again.wait_s)
+    await asyncio.sleep(again.wait_s)  # real time must pass: the pace counts on the Redis server's clock
     assert await pace.try_start(key, "second", 30) == Start(0)
 
 
@@ -68,7 +68,7 @@ async def test_many_waiting_at_once_go_one_by_one(pace: Pace) -> None:
     async def post(token: str) -> None:
         assert await wait_to_start(pace, key, token, hold_s=30, max_wait_s=10) is None
         began = time.monotonic()
-        await asyncio.sleep(0.05)  # on its way to the far end
+        await asyncio.sleep(0.05)  # simulated work: the post on its way to the far end
         spans.append((began, time.monotonic()))
         await pace.finish(key, token, 0.25)
 

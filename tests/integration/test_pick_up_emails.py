@@ -201,7 +201,7 @@ async def test_a_reminder_after_the_link_expired_carries_none(
     handoff_id = await escalation(tenant)
     one_second = PickUpLinks(LinkKeys.from_secret(runtime.settings.secret_key), ttl_s=1)
     link = (await emailed_links(runtime, smtp, handoff_id, links=one_second))["sam"]
-    await asyncio.sleep(1.1)
+    await asyncio.sleep(1.1)  # real time must pass: the link's one-second lifetime
     await timers_fire(runtime, handoff_id)
     [reminder] = (await emails_for(runtime, smtp, handoff_id, round=1, links=one_second)).values()
     assert "/pick-up/" not in reminder.text()

@@ -17,9 +17,9 @@ import pytest
 from shared.bootstrap import Runtime
 from shared.pickup.links import PickUpLinks
 from shared.pickup.tokens import LinkKeys
-from tests.support.pick_up import emailed_links, path_of, token_of
+from tests.support.pick_up import emailed_links, escalated, path_of, sams_link, token_of
 from tests.support.smtp import SMTPServer
-from tests.support.tenants import Actor, Tenant, TenantFactory
+from tests.support.tenants import Actor, TenantFactory
 
 HOSTILE_TITLE = "<!channel> [x](https://evil.example) <script>alert(1)</script>"
 PUBLIC_URL = "http://127.0.0.1:8000"  # the settings' default: where "It's yours" links to
@@ -70,11 +70,6 @@ def page_of(response: httpx.Response) -> Page:
     return Page(response.text)
 
 
-async def escalated(tenant: Tenant, title: str = "VPN tunnel to Leeds keeps dropping") -> str:
-    junior = tenant["junior"]
-    return str((await junior.escalate((await junior.new_session(title))["id"]))["id"])
-
-
 async def handoff(actor: Actor, handoff_id: str) -> dict[str, Any]:
     response = await actor.get(f"/api/v1/handoffs/{handoff_id}")
     assert response.status_code == 200, response.text
@@ -90,9 +85,7 @@ async def claimed_entry(actor: Actor, handoff_id: str) -> dict[str, Any]:
 async def test_opening_shows_the_escalation_and_one_button_and_changes_nothing(
     tenants: TenantFactory, runtime: Runtime, smtp: SMTPServer, client: httpx.AsyncClient
 ) -> None:
-    tenant = await tenants.create(junior="engineer", sam="engineer")
-    handoff_id = await escalated(tenant)
-    path = path_of((await emailed_links(runtime, smtp, handoff_id))["sam"])
+    tenant, handoff_id, path = await sams_link(tenants, runtime, smtp)
 
     got = await client.get(path, headers={"User-Agent": "Mozilla/5.0 (scanner)"})
     head = await client.head(path)
@@ -138,9 +131,7 @@ async def test_opening_shows_the_escalation_and_one_button_and_changes_nothing(
 async def test_a_hostile_title_is_only_ever_text(
     tenants: TenantFactory, runtime: Runtime, smtp: SMTPServer, client: httpx.AsyncClient
 ) -> None:
-    tenant = await tenants.create(junior="engineer", sam="engineer")
-    handoff_id = await escalated(tenant, HOSTILE_TITLE)
-    path = path_of((await emailed_links(runtime, smtp, handoff_id))["sam"])
+    _, handoff_id, path = await sams_link(tenants, runtime, smtp, HOSTILE_TITLE)
 
     got = await client.get(path)
     assert "<script>" not in got.text
@@ -206,9 +197,7 @@ async def test_an_api_claim_is_via_the_api(tenants: TenantFactory) -> None:
 async def test_a_withdrawn_escalation_is_withdrawn_on_its_page_and_on_the_button(
     tenants: TenantFactory, runtime: Runtime, smtp: SMTPServer, client: httpx.AsyncClient
 ) -> None:
-    tenant = await tenants.create(junior="engineer", sam="engineer")
-    handoff_id = await escalated(tenant)
-    path = path_of((await emailed_links(runtime, smtp, handoff_id))["sam"])
+    tenant, handoff_id, path = await sams_link(tenants, runtime, smtp)
     assert (await tenant["junior"].post(f"/api/v1/handoffs/{handoff_id}/withdraw")).status_code == 200
 
     shown = page_of(await client.get(path))
@@ -224,9 +213,7 @@ async def test_a_withdrawn_escalation_is_withdrawn_on_its_page_and_on_the_button
 async def test_a_senior_made_a_viewer_after_the_email_can_no_longer_pick_it_up(
     tenants: TenantFactory, runtime: Runtime, smtp: SMTPServer, client: httpx.AsyncClient
 ) -> None:
-    tenant = await tenants.create(junior="engineer", sam="engineer")
-    handoff_id = await escalated(tenant)
-    path = path_of((await emailed_links(runtime, smtp, handoff_id))["sam"])
+    tenant, handoff_id, path = await sams_link(tenants, runtime, smtp)
     sam = tenant["sam"]
     body = {"email": f"sam-{str(sam.id)[:8]}@msp.test", "name": sam.name, "role": "viewer", "active": True}
     put = await tenant.service.request("PUT", f"/api/v1/accounts/{tenant.account_id}/users/{sam.id}", json=body)
@@ -245,9 +232,7 @@ async def test_a_senior_made_a_viewer_after_the_email_can_no_longer_pick_it_up(
 async def test_a_deactivated_senior_cannot_press_either(
     tenants: TenantFactory, runtime: Runtime, smtp: SMTPServer, client: httpx.AsyncClient
 ) -> None:
-    tenant = await tenants.create(junior="engineer", sam="engineer")
-    handoff_id = await escalated(tenant)
-    path = path_of((await emailed_links(runtime, smtp, handoff_id))["sam"])
+    tenant, handoff_id, path = await sams_link(tenants, runtime, smtp)
     sam = tenant["sam"]
     assert (await tenant.service.request("DELETE", f"/api/v1/accounts/{tenant.account_id}/users/{sam.id}")).is_success
     assert (await client.post(path)).status_code == 403
@@ -268,7 +253,7 @@ async def test_three_seniors_pressing_at_once_give_one_winner_and_two_pages_nami
             return await client.post(path_of(links[key]))
 
         tasks = [asyncio.create_task(press(key)) for key in ("a", "b", "c")]
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # yield: every task runs up to start.wait(), so all press at once
         start.set()
         answers = dict(zip(("a", "b", "c"), await asyncio.gather(*tasks), strict=True))
 
@@ -286,9 +271,7 @@ async def test_three_seniors_pressing_at_once_give_one_winner_and_two_pages_nami
 async def test_a_hundred_scanner_opens_from_ten_clients_leave_it_open(
     tenants: TenantFactory, runtime: Runtime, smtp: SMTPServer, client: httpx.AsyncClient
 ) -> None:
-    tenant = await tenants.create(junior="engineer", sam="engineer")
-    handoff_id = await escalated(tenant)
-    path = path_of((await emailed_links(runtime, smtp, handoff_id))["sam"])
+    tenant, handoff_id, path = await sams_link(tenants, runtime, smtp)
 
     async def scanner(number: int) -> list[int]:
         agent = {"User-Agent": f"SafeLinks-like scanner {number}"}
@@ -333,11 +316,9 @@ async def test_an_unknown_or_malformed_token_is_a_404_page_for_every_method(
 async def test_an_expired_link_is_a_404_page_for_every_method(
     tenants: TenantFactory, runtime: Runtime, smtp: SMTPServer, client: httpx.AsyncClient
 ) -> None:
-    tenant = await tenants.create(junior="engineer", sam="engineer")
-    handoff_id = await escalated(tenant)
     one_second = PickUpLinks(LinkKeys.from_secret(runtime.settings.secret_key), ttl_s=1)
-    path = path_of((await emailed_links(runtime, smtp, handoff_id, links=one_second))["sam"])
-    await asyncio.sleep(1.1)
+    tenant, handoff_id, path = await sams_link(tenants, runtime, smtp, links=one_second)
+    await asyncio.sleep(1.1)  # real time must pass: the link's one-second lifetime
     for method in ("GET", "HEAD", "POST"):
         response = await client.request(method, path)
         assert response.status_code == 404, method
@@ -362,9 +343,7 @@ async def test_a_press_takes_any_body_and_answers_a_page_never_a_500(
     content_type: str | None,
     body: bytes,
 ) -> None:
-    tenant = await tenants.create(junior="engineer", sam="engineer")
-    handoff_id = await escalated(tenant)
-    path = path_of((await emailed_links(runtime, smtp, handoff_id))["sam"])
+    path = (await sams_link(tenants, runtime, smtp)).path
     headers = {"Content-Type": content_type} if content_type else {}
     response = await client.post(path, content=body, headers=headers)
     assert response.status_code == 200, response.text

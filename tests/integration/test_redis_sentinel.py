@@ -13,7 +13,7 @@ import subprocess
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -44,24 +44,12 @@ from tests.support.sentinel import MASTER_NAME, ReplicatedRedis, Server, replica
 from tests.support.smtp import SMTPServer
 from tests.support.sse import Frame, SSEClient
 from tests.support.tenants import Tenant, TenantFactory
+from tests.support.waiting import eventually
 
 # The events each escalation of this team makes: created, step 0 paged, assessed.
 EVENTS_PER_ESCALATION = ("handoff_created", "handoff_paged", "handoff_assessment_ready")
 SENIORS = ("sam", "riley")
 PASSWORD = "redis-pass-5e4b1c9d"
-
-
-async def eventually(check: Callable[[], Any], timeout: float, what: str) -> float:
-    """Poll `check` (sync or async) until it is truthy; the seconds it took."""
-    started_at = time.monotonic()
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return time.monotonic() - started_at
-        assert time.monotonic() - started_at < timeout, f"timed out after {timeout} s waiting for {what}"
-        await asyncio.sleep(0.05)
 
 
 def asyncpg_dsn(url: str) -> str:
@@ -98,7 +86,7 @@ class Follower:
             await client.close()
             assert client.status == 503, client.status
             assert time.monotonic() < deadline, "the stream stayed unavailable"
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.2)  # poll interval: the stream answers 503 until the bus has its new master
         ready = await client.next_frame()
         assert ready.event == "ready", ready
         self.client = client
@@ -214,7 +202,7 @@ async def test_a_failover_under_load_loses_no_escalation_and_repeats_none(sentin
                 session = await junior.new_session(f"Failover ticket {port}-{n}")
                 created.append((await junior.escalate(session["id"]))["id"])  # a 201, whatever Redis is doing
                 n += 1
-                await asyncio.sleep(0.1)  # the pace of the load, a few escalations a second per replica
+                await asyncio.sleep(0.1)  # pace: the load, a few escalations a second per replica
 
     producers = [asyncio.create_task(escalate_through(port)) for port in ports]
     await eventually(lambda: len(created) >= 10, 30, "escalations before the failover")
@@ -223,15 +211,9 @@ async def test_a_failover_under_load_loses_no_escalation_and_repeats_none(sentin
     killed_at_ms = time.time() * 1000
     old.kill()
     before = len(created)
-    new: Server | None = None
-
-    def promoted() -> Server | None:
-        nonlocal new
-        new = group.promoted(old)
-        return new
-
-    failover_s = await eventually(promoted, 30, "the sentinels to promote a replica")
-    assert new is not None
+    asked_at = time.monotonic()
+    new: Server = await eventually(lambda: group.promoted(old), 30, "the sentinels to promote a replica")
+    failover_s = time.monotonic() - asked_at
     during = len(created) - before
 
     async def announced_through_the_new_master() -> bool:
@@ -368,11 +350,13 @@ async def test_with_min_replicas_an_event_waits_for_a_paused_replica_and_goes_ou
                 finally:
                     group.replicas[0].resume()
 
-                waited = await eventually(
+                resumed_at = time.monotonic()
+                await eventually(
                     lambda: ("handoff_created", held) in {(k, h) for _, k, h in follower.seen()},
                     30,
                     "the event once the replica answers",
                 )
+                waited = time.monotonic() - resumed_at
                 await follower.close()
                 stream = await stream_of(group.master, tenant)
     created = [i for i, kind, h in stream if kind == "handoff_created" and h == held]

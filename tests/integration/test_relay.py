@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
+
+from arq.jobs import JobDef
 
 from shared.bootstrap import Runtime
 from shared.jobs.arq import arq_client
@@ -12,6 +13,7 @@ from shared.jobs.memory import InProcessJobQueue
 from tests.support.db import outbox_rows
 from tests.support.events import wait_for_events
 from tests.support.tenants import TenantFactory
+from tests.support.waiting import eventually
 
 
 async def queued_job_ids(runtime: Runtime) -> set[str]:
@@ -40,10 +42,11 @@ async def test_escalation_is_published_after_commit_with_its_jobs(tenants: Tenan
     assert events[0]["handoff"]["status"] == "open"
     # The jobs follow the event in the same batch, a moment later.
     jobs = {f"assess:{handoff['id']}", f"notify:{handoff['id']}", f"psa_push:{handoff['id']}"}
-    deadline = time.monotonic() + 5
-    while not jobs <= (ids := await queued_job_ids(runtime)) and time.monotonic() < deadline:
-        await asyncio.sleep(0.01)
-    assert jobs <= ids
+
+    async def all_queued() -> bool:
+        return jobs <= await queued_job_ids(runtime)
+
+    await eventually(all_queued, 5, f"the jobs {sorted(jobs)} to be queued")
 
     await senior.post(f"/api/v1/handoffs/{handoff['id']}/claim")
     events = await wait_for_events(runtime, str(tenant.account_id), 3)
@@ -59,8 +62,7 @@ async def test_a_park_publishes_nothing(tenants: TenantFactory, runtime: Runtime
         await junior.post(f"/api/v1/ai-sessions/{session['id']}/handoff", json={"intent": "park"})
     ).status_code == 201
     escalated = await junior.escalate((await junior.new_session())["id"])
-    events = await wait_for_events(runtime, str(tenant.account_id), 2)
-    await asyncio.sleep(0.2)
+    # The account's events go out in commit order: had the park written one, it would stand before these two.
     events = await wait_for_events(runtime, str(tenant.account_id), 2)
     assert [e["type"] for e in events] == ["handoff_created", "handoff_paged"]  # the escalation's, none of the park
     assert {e["handoff_id"] for e in events} == {escalated["id"]}
@@ -85,11 +87,10 @@ async def test_the_event_goes_out_as_written_and_only_its_jobs_carry_the_request
     assert "request_id" not in published
     if runtime.redis_pool is not None:  # arq's queue shows what a worker will run; the in-process one does not
         arq = arq_client(runtime.redis_pool)
-        deadline = time.monotonic() + 5
-        while True:
+
+        async def assess_job() -> list[JobDef]:
             jobs = await arq.queued_jobs(queue_name=JOB_QUEUES["assess"])
-            if any(job.job_id == f"assess:{handoff_id}" for job in jobs) or time.monotonic() > deadline:
-                break
-            await asyncio.sleep(0.01)
-        [assess] = [job for job in jobs if job.job_id == f"assess:{handoff_id}"]
+            return [job for job in jobs if job.job_id == f"assess:{handoff_id}"]
+
+        [assess] = await eventually(assess_job, 5, "the assess job to be queued")
         assert assess.args[0]["request_id"] == "trace-relay-7"

@@ -32,6 +32,7 @@ from shared.outbound.guard import OutboundPolicy
 from tests.conftest import JWT_SECRET, OUTBOUND_ALLOW
 from tests.support.processes import spare_port
 from tests.support.tenants import mint_token
+from tests.support.waiting import eventually
 
 ROLES = ("engineer", "owner")
 EXAMPLES_PER_OPERATION = 10
@@ -104,8 +105,7 @@ def live_api(settings_for: dict[str, Settings]) -> Iterator[str]:
 
     async def serve() -> None:
         task = asyncio.create_task(server.serve())
-        while not server.started and not task.done():
-            await asyncio.sleep(0.01)
+        await eventually(lambda: server.started or task.done(), 30, "the API to start")
         ready.set()
         await task
 

@@ -11,6 +11,8 @@ from services.handoff_api.sse.hub import SSEHub
 from shared.bus.redis import RedisBus
 from shared.redis_master import RedisMaster
 from tests.conftest import REDIS_URL
+from tests.support.events import tail_blocked
+from tests.support.waiting import eventually
 
 
 async def test_two_stops_at_once_both_finish_and_drop_every_stream() -> None:
@@ -20,7 +22,7 @@ async def test_two_stops_at_once_both_finish_and_drop_every_stream() -> None:
     hub.start()
     try:
         streams = [await hub.subscribe(str(uuid.uuid4()), uuid.uuid4()) for _ in range(20)]
-        await asyncio.sleep(0.2)  # the reader is waiting on the doorbell
+        await eventually(lambda: tail_blocked(bus), 5, "the hub's reader to wait on the doorbell")
         async with asyncio.timeout(5):
             await asyncio.gather(hub.stop(), hub.stop())
         assert {s.drop_reason for s in streams} == {"shutdown"}

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-
 import msgspec
 import pytest
 from arq.connections import ArqRedis
@@ -21,6 +18,7 @@ from shared.jobs.memory import InProcessJobQueue
 from shared.jobs.sweeper import Sweeper
 from tests.support.smtp import SMTPServer
 from tests.support.tenants import TenantFactory
+from tests.support.waiting import eventually
 
 
 async def queue_that_lost(runtime: Runtime, handoff_ids: list[str]) -> JobQueue:
@@ -30,10 +28,11 @@ async def queue_that_lost(runtime: Runtime, handoff_ids: list[str]) -> JobQueue:
     redis = ArqRedis(connection_pool=runtime.redis_pool)
     queue = ArqJobQueue(runtime.redis_pool)
     wanted = {f"{job}:{h}" for h in handoff_ids for job in ("assess", "notify", "psa_push")}
-    deadline = time.monotonic() + 10
-    while not wanted <= await queued(queue):  # the relay publishes them just after the commit
-        assert time.monotonic() < deadline, "the relay did not publish the jobs"
-        await asyncio.sleep(0.02)
+
+    async def all_queued() -> bool:  # the relay publishes them just after the commit
+        return wanted <= await queued(queue)
+
+    await eventually(all_queued, 10, "the relay to publish the jobs")
     for handoff_id in handoff_ids:
         for job in ("assess", "notify", "psa_push"):
             job_id = f"{job}:{handoff_id}"

@@ -18,6 +18,7 @@ from litestar.types import Receive, Scope, Send
 from services.handoff_api.edge import Edge
 from services.handoff_api.methods import RouteMethods
 from services.handoff_api.uvicorn_private import log_started, server_send
+from tests.support.waiting import eventually
 
 
 def streaming_app(first_read: asyncio.Event) -> Litestar:
@@ -43,9 +44,8 @@ async def test_a_body_sent_through_the_kept_send_reaches_the_client_at_once() ->
     server = uvicorn.Server(uvicorn.Config(streaming_app(first_read), log_config=None, lifespan="off"))
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     try:
-        while not server.started:
-            assert not serving.done()
-            await asyncio.sleep(0.01)
+        await eventually(lambda: server.started or serving.done(), 10, "uvicorn to start")
+        assert not serving.done()
         # uvicorn's own signal handler while it serves: HandoffServer extends it to end the live streams.
         assert signal.getsignal(signal.SIGTERM) == server.handle_exit
         reader, writer = await asyncio.open_connection("127.0.0.1", port)

@@ -104,7 +104,7 @@ async def settle(stack: Stack, timeout: float, say: Callable[[str], None]) -> bo
                 say(f"settling ({now() - started:.0f} s): {', '.join(waiting)}")
                 last_said = now()
             if quiet < 2:
-                await asyncio.sleep(0.5)  # poll interval
+                await asyncio.sleep(0.5)  # poll interval: settling is asked again until the timeout (then reported)
     finally:
         await db.close()
     say(f"settled {now() - started:.1f} s after the load stopped")

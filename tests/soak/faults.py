@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from tests.soak.stack import Service, Stack, now
 from tests.support.sentinel import redis_args
+from tests.support.waiting import eventually
 
 T = TypeVar("T")
 
@@ -69,7 +70,7 @@ class FaultDriver:
             gap = self.rng.uniform(3, 10)
             if now() + gap >= until:
                 break
-            await asyncio.sleep(gap)
+            await asyncio.sleep(gap)  # pace: the next fault, 3 to 10 s after the last began
             self._spawn(self._inject(next(self._numbers)))
         while self._tasks:
             await asyncio.gather(*self._tasks)
@@ -115,7 +116,7 @@ class FaultDriver:
     async def _kill(self, number: int, service: Service, down_s: float) -> None:
         fault = self._begin(number, "kill", service.name, f"SIGKILL {service.name}, started again in {down_s:.1f} s")
         service.kill()
-        await asyncio.sleep(down_s)
+        await asyncio.sleep(down_s)  # fault: the service stays down this long
         service.start()
         await service.healthy(self.stack.http, timeout=120)
         fault.ended = now()
@@ -123,7 +124,7 @@ class FaultDriver:
     async def _pause(self, number: int, worker: Service, stopped_s: float) -> None:
         fault = self._begin(number, "pause", worker.name, f"SIGSTOP {worker.name} for {stopped_s:.1f} s")
         worker.pause()
-        await asyncio.sleep(stopped_s)
+        await asyncio.sleep(stopped_s)  # fault: SIGSTOP for this long
         worker.resume()
         fault.ended = now()
 
@@ -132,15 +133,15 @@ class FaultDriver:
         assert server is not None, "one Redis server to restart"
         fault = self._begin(number, "redis restart", "redis", f"SIGKILL redis-server, started again in {down_s:.1f} s")
         server.kill()
-        await asyncio.sleep(down_s)
+        await asyncio.sleep(down_s)  # fault: Redis stays down this long
         await server.start()
         fault.ended = now()
 
     async def _kill_master_at(self, moment: float) -> None:
-        await asyncio.sleep(max(0.0, moment - now()))
+        await asyncio.sleep(max(0.0, moment - now()))  # pace: the master is killed at its share of the run
         number = next(self._numbers)
-        while "redis" in self._busy:  # the first failover still going on (on a very slow machine)
-            await asyncio.sleep(0.2)
+        # The first failover may still be going on (on a very slow machine).
+        await eventually(lambda: "redis" not in self._busy, FAILOVER_TIMEOUT_S * 2, "the last Redis fault to end")
         self._busy.add("redis")
         try:
             await self._kill_master(number)
@@ -167,12 +168,7 @@ class FaultDriver:
 
     async def _until(self, check: Callable[[], T | None], what: str) -> T:
         """Poll a blocking `check` (it asks Redis servers) off the event loop until it answers."""
-        deadline = now() + FAILOVER_TIMEOUT_S
-        while (answer := await asyncio.to_thread(check)) in (None, False):
-            if now() > deadline:
-                raise TimeoutError(f"timed out after {FAILOVER_TIMEOUT_S} s waiting for {what}")
-            await asyncio.sleep(0.1)
-        assert answer is not None
+        answer: T = await eventually(lambda: asyncio.to_thread(check), FAILOVER_TIMEOUT_S, what, interval=0.1)
         return answer
 
     async def _proxy(self, number: int, route: str, fault_kind: str, lasting_s: float, latency_ms: int) -> None:
@@ -185,12 +181,12 @@ class FaultDriver:
         fault = self._begin(number, fault_kind, route, detail)
         if fault_kind == "latency":
             await self.proxy.send("latency", route, latency_ms)
-            await asyncio.sleep(lasting_s * 2)
+            await asyncio.sleep(lasting_s * 2)  # fault: the latency lasts this long
         elif fault_kind == "reset":
             await self.proxy.send("reset", route)
         else:
             await self.proxy.send(fault_kind, route)
-            await asyncio.sleep(lasting_s)
+            await asyncio.sleep(lasting_s)  # fault: the stall or the cut lasts this long
         await self.proxy.send("heal", route)
         fault.ended = now()
 

@@ -24,6 +24,7 @@ from tests.support.chat_servers import ChatReceiver
 from tests.support.pick_up import links_in_text, path_of
 from tests.support.sse import Frame, SSEClient
 from tests.support.tenants import mint_token
+from tests.support.waiting import eventually
 
 SENIOR_ROLES = ("engineer", "engineer", "admin", "owner")
 URGENCIES = ("low", "normal", "normal", "high")
@@ -173,7 +174,7 @@ class Api:
                 return response
             if now() > deadline:
                 return None
-            await asyncio.sleep(min(3.0, 0.2 * 2**attempt) * (0.5 + self.rng.random()))
+            await asyncio.sleep(min(3.0, 0.2 * 2**attempt) * (0.5 + self.rng.random()))  # pace: a client's backoff
             attempt += 1
             replica = self.replica(avoid=replica)
 
@@ -222,7 +223,7 @@ class Load:
                 follower = Follower(account, senior)
                 self.followers.append(follower)
                 self._follower_tasks.append(asyncio.create_task(self._follow(follower)))
-        await self._until(lambda: all(f.baseline is not None for f in self.followers), 60, "every dashboard")
+        await eventually(lambda: all(f.baseline is not None for f in self.followers), 60, "every dashboard")
 
     def _account(self, n: int) -> Account:
         """Account n as drawn: 1 or 2 juniors, 3 to 6 seniors, its PSA kind and whether claims go stale."""
@@ -295,7 +296,7 @@ class Load:
     async def run(self, until: float) -> None:
         """Escalate at `rate` per second (Poisson) until `until`, then close: every pending fate acts at once."""
         while now() < until:
-            await asyncio.sleep(min(self.rng.expovariate(self.rate), max(0.0, until - now())))
+            await asyncio.sleep(min(self.rng.expovariate(self.rate), max(0.0, until - now())))  # pace: Poisson arrivals
             if now() >= until:
                 break
             account = self.rng.choice(self.accounts)
@@ -488,7 +489,7 @@ class Load:
             if follower.done:
                 return
             pause = 0.1 if len(follower.seen) > seen else min(2.0, pause * 2)
-            await asyncio.sleep(pause * (0.5 + self.rng.random()))
+            await asyncio.sleep(pause * (0.5 + self.rng.random()))  # pace: a browser's reconnect backoff
             replica = self.api.replica(avoid=replica)
 
     async def _stream(self, follower: Follower, replica: Service) -> None:
@@ -542,16 +543,9 @@ class Load:
 
         deadline = now() + timeout
         while now() < deadline and not await caught_up():
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.2)  # poll interval: bounded, and the dashboards are closed either way
         for follower in self.followers:
             follower.done = True
         for task in self._follower_tasks:
             task.cancel()
         await asyncio.gather(*self._follower_tasks, return_exceptions=True)
-
-    async def _until(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
-        deadline = now() + timeout
-        while not condition():
-            if now() > deadline:
-                raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
-            await asyncio.sleep(0.1)

@@ -37,6 +37,7 @@ from tests.support.processes import HANDOFF, clean_env, spare_port
 from tests.support.psa_servers import FakeConnectWise, FakeHaloPSA, FakeServer, FakeWebhookReceiver, Reply, Request
 from tests.support.sentinel import MASTER_NAME, ReplicatedRedis
 from tests.support.smtp import MailCatcher, SMTPServer
+from tests.support.waiting import eventually
 
 PG_ADMIN_DSN = os.environ.get("HANDOFF_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 JWT_SECRET = "soak-secret-" + "s" * 32
@@ -206,10 +207,9 @@ async def receivers(rng: Random) -> AsyncIterator[Receivers]:
     try:
         for fake in fakes:
             await fake.start()
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.01)
+        await eventually(lambda: server.started or task.done(), 30, "the fake LLM to start")
+        if task.done():
+            task.result()  # it failed to start: say why
         connectwise, halopsa, webhook = fakes
         assert isinstance(connectwise, FlakyConnectWise)
         assert isinstance(halopsa, FlakyHaloPSA)
@@ -297,7 +297,7 @@ class Service:
                     return
             if now() > deadline:
                 raise TimeoutError(f"{self.name} did not answer /healthz within {timeout} s")
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.1)  # poll interval: until /healthz answers, the process exits, or the deadline
 
 
 class RedisServer:
@@ -328,7 +328,7 @@ class RedisServer:
                         return
                 if now() > deadline or self.process.poll() is not None:
                     raise RuntimeError("redis-server did not start")
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(0.05)  # poll interval: until it answers, exits, or the deadline
         finally:
             await client.aclose()
 
@@ -399,7 +399,7 @@ class Stack:
                     raise RuntimeError(f"{worker.name} exited; see {worker.log_path}")
             if now() > deadline:
                 raise TimeoutError(f"the workers did not report in within {timeout} s")
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.2)  # poll interval: until they report, one exits, or the deadline
 
 
 def service_env(database: str, ports: Mapping[str, int], receivers: Receivers) -> dict[str, str]:

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import uvicorn
 
 from tests.support.processes import spare_port
+from tests.support.waiting import eventually
 
 Flavour = Literal["openai", "anthropic"]
 
@@ -106,10 +107,10 @@ class FakeAIServer:
         self.requests.append(Recorded(scope["path"], headers, raw))
         step = self.script.popleft() if self.script else (self.default or status(500))
         if step.kind == "hang":
-            await asyncio.sleep(step.seconds)
+            await asyncio.sleep(step.seconds)  # fault: the provider hangs, then fails
             step = status(500)
         if step.kind == "slow_answer":
-            await asyncio.sleep(step.seconds)
+            await asyncio.sleep(step.seconds)  # fault: the provider is slow to answer
         answered = step.kind in ("answer", "slow_answer")
         code, payload = (200, self._body(step.text)) if answered else (step.status, {"error": "scripted"})
         body = json.dumps(payload).encode()
@@ -127,8 +128,9 @@ async def fake_ai_server(flavour: Flavour) -> AsyncIterator[FakeAIServer]:
     server = uvicorn.Server(config)
     server.config.timeout_graceful_shutdown = 1
     task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
+    await eventually(lambda: server.started or task.done(), 30, "the fake AI server to start")
+    if task.done():
+        task.result()  # it failed to start: say why
     try:
         yield fake
     finally:

@@ -3,6 +3,8 @@
 Each receiver keeps what it accepted with the time it arrived, answers the vendor's success (Teams 202 with no
 body, Slack 200 `ok`), refuses what the vendor refuses, and can be told to answer a list of replies first (a 429
 with Retry-After, a 5xx) or to answer one reply for good (Slack's 404 `no_service` for a removed hook).
+
+The `teams` and `slack` fixtures (registered for every test by tests/conftest.py) start one of each for a test.
 """
 
 from __future__ import annotations
@@ -12,8 +14,11 @@ import itertools
 import json
 import secrets
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
+
+import pytest
 
 from tests.support.psa_servers import FakeServer, Reply, Request
 
@@ -144,3 +149,21 @@ def spacing(receiver: ChatReceiver) -> list[float]:
     """Seconds between one arrival and the next."""
     times = [a.at for a in receiver.arrivals]
     return [b - a for a, b in itertools.pairwise(times)]
+
+
+@pytest.fixture
+async def teams() -> AsyncIterator[FakeTeamsWorkflow]:
+    """A Teams workflow on loopback for the test."""
+    server = FakeTeamsWorkflow()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FakeSlackWebhook]:
+    """A Slack incoming webhook on loopback for the test."""
+    server = FakeSlackWebhook()
+    await server.start()
+    yield server
+    await server.stop()

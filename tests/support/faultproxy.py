@@ -123,7 +123,7 @@ class Route:
             while data := await reader.read(CHUNK):
                 await self.flowing.wait()
                 if self.latency_s:
-                    await asyncio.sleep(self.latency_s)
+                    await asyncio.sleep(self.latency_s)  # fault: the latency the proxy adds to each chunk
                 writer.write(data)
                 await writer.drain()
 

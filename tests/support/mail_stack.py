@@ -3,9 +3,8 @@ every message: the stack that tests of real `handoff notifier` processes start t
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +14,10 @@ import redis.asyncio
 
 from tests.conftest import JWT_SECRET, fresh_pg_database, redis_db_url
 from tests.support.processes import api_env, running, spare_port, started
+from tests.support.settled import quiet
 from tests.support.smtp import MailCatcher, Received, SMTPServer
 from tests.support.tenants import Actor, Tenant, TenantFactory
+from tests.support.waiting import eventually
 
 WORKER_REDIS = redis_db_url(2)
 
@@ -36,6 +37,10 @@ class MailStack:
 
     def mail_to(self, senior: Actor) -> list[Received]:
         return [r for r in self.catcher.received if r.to.startswith(senior.name.split()[0].lower())]
+
+    async def quiet(self, handoff_ids: Iterable[str] = (), *kinds: str) -> bool:
+        """Nothing left to send, and no timer (of these kinds) of these handoffs still to come: see `settled`."""
+        return await quiet(self.database_url, self.env["HANDOFF_REDIS_URL"], handoff_ids, *kinds)
 
 
 @asynccontextmanager
@@ -73,7 +78,5 @@ async def mail_stack(
 async def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> float:
     """Seconds until `condition` held; fails the test after `timeout` seconds."""
     started_at = time.monotonic()
-    while not condition():
-        assert time.monotonic() - started_at < timeout, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
+    await eventually(condition, timeout, what)
     return time.monotonic() - started_at

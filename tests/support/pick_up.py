@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from shared.bootstrap import Runtime
 from shared.pickup.links import PickUpLinks
 from tests.support.email_jobs import email_job
 from tests.support.smtp import Received, SMTPServer
+from tests.support.tenants import Tenant, TenantFactory
 
 # What a link looks like to a reader: any URL whose path is /pick-up/<something>.
 _IN_TEXT = re.compile(r"https?://\S+/pick-up/\S+")
@@ -67,3 +68,25 @@ async def emails_for(
 async def emailed_links(runtime: Runtime, smtp: SMTPServer, handoff_id: str, **kwargs: Any) -> dict[str, str]:
     """Each senior's pick-up link, as their email of that round carried it."""
     return {key: pick_up_link(mail) for key, mail in (await emails_for(runtime, smtp, handoff_id, **kwargs)).items()}
+
+
+async def escalated(tenant: Tenant, title: str = "VPN tunnel to Leeds keeps dropping") -> str:
+    """The id of a new escalation by the account's junior."""
+    junior = tenant["junior"]
+    return str((await junior.escalate((await junior.new_session(title))["id"]))["id"])
+
+
+class SamsLink(NamedTuple):
+    tenant: Tenant  # a junior and one senior, Sam
+    handoff_id: str
+    path: str  # of the pick-up link in Sam's email
+
+
+async def sams_link(
+    tenants: TenantFactory, runtime: Runtime, smtp: SMTPServer, title: str | None = None, **kwargs: Any
+) -> SamsLink:
+    """A junior's escalation in an account of its own, and the pick-up link Sam's email carried (`kwargs` go to
+    `emailed_links`)."""
+    tenant = await tenants.create(junior="engineer", sam="engineer")
+    handoff_id = await (escalated(tenant) if title is None else escalated(tenant, title))
+    return SamsLink(tenant, handoff_id, path_of((await emailed_links(runtime, smtp, handoff_id, **kwargs))["sam"]))

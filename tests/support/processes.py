@@ -15,6 +15,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.waiting import until
+
 HANDOFF = str(Path(sys.executable).with_name("handoff"))
 
 
@@ -49,20 +51,21 @@ def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 def wait_healthy(base_url: str, process: subprocess.Popen[str], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def healthy() -> bool:
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}")
         try:
-            if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
-                return
+            return httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200
         except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    # A server that never became healthy is not left running: it would hold a port, memory and database slots.
-    process.kill()
-    process.wait(timeout=10)
-    raise TimeoutError(f"{base_url} did not become healthy in {timeout} s")
+            return False
+
+    try:
+        until(healthy, timeout, f"{base_url} to become healthy", interval=0.1)
+    except TimeoutError:
+        # A server that never became healthy is not left running: it would hold a port, memory and database slots.
+        process.kill()
+        process.wait(timeout=10)
+        raise
 
 
 def run_handoff(
@@ -135,13 +138,12 @@ class RedisServer:
     def start(self) -> None:
         args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
         self.process = subprocess.Popen([*args, "--dir", str(self.workdir)], stdout=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
+
+        def answers() -> bool:
             with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            time.sleep(0.05)
-        raise TimeoutError("redis-server did not start")
+                return sock.connect_ex(("127.0.0.1", self.port)) == 0
+
+        until(answers, 10, "redis-server to start")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -159,7 +161,7 @@ def started(args: list[str], *, cwd: Path, env: Mapping[str, str]) -> Iterator[s
             [HANDOFF, *args], cwd=cwd, env=clean_env(env), stdout=log, stderr=subprocess.STDOUT, text=True
         )
         try:
-            time.sleep(0.2)
+            time.sleep(0.2)  # absence: a worker that cannot start (its settings refused) exits at once
             if process.poll() is not None:
                 raise RuntimeError(f"handoff {args[0]} exited with {process.returncode}: {log_path.read_text()}")
             yield process

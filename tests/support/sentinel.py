@@ -14,11 +14,11 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import redis
 
 from tests.support.processes import spare_port
+from tests.support.waiting import until
 
 MASTER_NAME = "handoff"
 # A failover on loopback: the master counts as down after 1 s without an answer.
@@ -34,15 +34,6 @@ def _port_range(variable: str, default: str) -> list[int]:
 
 REDIS_PORTS = _port_range("HANDOFF_TEST_SENTINEL_REDIS_PORTS", "6401-6409")
 SENTINEL_PORTS = _port_range("HANDOFF_TEST_SENTINEL_PORTS", "26401-26409")
-
-
-def until(check: Any, timeout: float, what: str) -> None:
-    """Poll `check()` until it is truthy (a condition, never a fixed wait)."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
 
 
 def _answers_as(port: int, pid: int, password: str | None) -> bool:
@@ -77,7 +68,7 @@ class Server:
                 if _answers_as(port, process.pid, self.password):
                     self.port, self.process = port, process
                     return
-                time.sleep(0.02)
+                time.sleep(0.02)  # poll interval: the server answering as this process, or exiting, or the deadline
             process.kill()  # the port is someone else's: try the next one
             process.wait()
         raise RuntimeError(f"no free port for a {self.kind} in {ports[0]}-{ports[-1]} (nor a spare one)")

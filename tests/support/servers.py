@@ -11,6 +11,7 @@ from litestar import Litestar
 from services.handoff_api.dependencies import api_context
 from services.handoff_api.server import HandoffServer
 from tests.support.processes import spare_port
+from tests.support.waiting import eventually
 
 
 @asynccontextmanager
@@ -18,10 +19,9 @@ async def serving(app: Litestar) -> AsyncIterator[int]:
     port = spare_port()
     server = HandoffServer.for_app(app, host="127.0.0.1", port=port, log_level="WARNING")
     task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
+    await eventually(lambda: server.started or task.done(), 30, "the server to start")
+    if task.done():
+        task.result()  # it failed to start: say why
     try:
         yield port
     finally:

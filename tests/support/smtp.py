@@ -54,14 +54,14 @@ class MailCatcher:
         import asyncio
 
         if self.delay_s:
-            await asyncio.sleep(self.delay_s)
+            await asyncio.sleep(self.delay_s)  # fault: a slow server, taking this long over each message
         with self.lock:
             full = self.accept_limit is not None and len(self.received) >= self.accept_limit
             if full:
                 self.held += 1
         if full:
             while not self.release.is_set():
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(0.05)  # poll interval: `release` is set from another thread
             return "451 try again later"
         message = message_from_bytes(envelope.content, policy=policy.default)
         with self.lock:

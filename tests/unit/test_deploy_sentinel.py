@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ import yaml
 
 from shared.config import Settings
 from tests.support.processes import spare_port
+from tests.support.waiting import until
 from tests.unit.test_deploy_validation import SECRETS, _compose_config, _deploy_copy, _secret, _secret_names
 
 NODES = ("redis", "redis-replica")
@@ -118,16 +118,15 @@ def _start(root: Path, name: str, config: str, *extra: str) -> tuple[subprocess.
 
 
 def _until(check: Any, what: str, timeout: float = 20) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
+    """`until`, taking a server that does not answer yet for a condition that does not hold yet."""
+
+    def answered() -> Any:
         try:
-            found = check()
+            return check()
         except (redis.RedisError, OSError):
-            found = None
-        if found:
-            return found
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
+            return None
+
+    return until(answered, timeout, what)
 
 
 def test_the_files_the_commands_write_run_a_replicated_redis_with_a_sentinel(

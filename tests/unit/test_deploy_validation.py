@@ -12,7 +12,6 @@ import re
 import shutil
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,6 +24,7 @@ import yaml
 
 from tests.support.certs import self_signed
 from tests.support.processes import spare_port
+from tests.support.waiting import until
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 DOCKER_COMPOSE = shutil.which("docker-compose") or "/usr/bin/docker-compose"
@@ -279,15 +279,16 @@ def _running_nginx(tmp_path: Path, conf: Path, port: int) -> Iterator[str]:
         text=True,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 10
-    while True:
+
+    def answers() -> bool:
         try:
             httpx.get(f"{base}/nginx-health", timeout=1)
-            break
         except httpx.TransportError:
             assert process.poll() is None, process.stdout.read() if process.stdout else ""
-            assert time.monotonic() < deadline, "nginx did not start"
-            time.sleep(0.05)
+            return False
+        return True
+
+    until(answers, 10, "nginx to start")
     try:
         yield base
     finally:

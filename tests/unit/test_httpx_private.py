@@ -31,7 +31,7 @@ class RecordingBackend(httpcore.AsyncNetworkBackend):
         return await self.inner.connect_tcp(host, port, timeout=timeout, local_address=local_address)
 
     async def sleep(self, seconds: float) -> None:
-        await self.inner.sleep(seconds)
+        await self.inner.sleep(seconds)  # passed on: the backend's sleep, asked for by httpcore
 
 
 def test_httpx_keeps_its_connection_pool_where_the_fence_replaces_it() -> None:

@@ -23,7 +23,7 @@ def test_a_remembered_token_still_expires() -> None:
     assert verify_token(SECRET, almost)["role"] == "engineer"
     assert verify_token(SECRET, almost)["role"] == "engineer"  # from memory
     while time.time() <= exp + LEEWAY_S + 0.1:  # until the leeway has run out
-        time.sleep(0.05)
+        time.sleep(0.05)  # real time must pass: the expiry and its leeway, on the wall clock the JWT library reads
     with pytest.raises(InvalidToken):
         verify_token(SECRET, almost)
     with pytest.raises(InvalidToken):
