@@ -27,6 +27,9 @@ from shared.db.migrate import MIGRATIONS, upgrade
 from tests.bench.report import BenchTable
 from tests.support.tenants import TenantFactory
 
+# Fixtures that live beside the fakes they start, for any test to ask for.
+pytest_plugins = ("tests.support.chat_servers",)
+
 PG_ADMIN_DSN = os.environ.get("HANDOFF_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 # Each process running tests (a pytest-xdist worker, or pytest alone) takes a block of three Redis database
 # indexes, emptied by the tests that use them: worker n starts at the base plus 3 n. A second checkout running
@@ -59,10 +62,14 @@ def pytest_configure(config: pytest.Config) -> None:
 # Under pytest-xdist (`make test`), tests are dealt out one by one to whichever worker is free, except these
 # groups, each run on one worker in turn. "heavy": the benchmarks, so that no two print figures measured side by
 # side, and the claim race with them, as each holds dozens of PostgreSQL connections and the server allows 100
-# by default. "browser": one Chromium at a time, and each file starts its server and browser once.
+# by default. "browser": one Chromium at a time, and each file starts its server and browser once. The others are
+# one module each whose tests share a stack of processes (API, assessor, two notifiers) started once per module:
+# dealt out one by one, each worker that got one of its tests would start a whole stack of its own.
 XDIST_GROUPS = {
     "heavy": ("tests/bench/", "tests/integration/test_claim_race.py"),
     "browser": ("tests/e2e/test_dashboard",),
+    "steps-workers": ("tests/e2e/test_escalation_steps_workers.py",),
+    "chat-workers": ("tests/e2e/test_chat_workers.py",),
 }
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db.engine import create_engine
+from tests.support.waiting import eventually
 
 
 @pytest.fixture
@@ -57,9 +58,11 @@ async def test_a_burst_keeps_its_connections_within_pool_size_and_overflow(engin
             holding += 1
             await release.wait()
 
+    def all_held() -> bool:
+        return holding == 3
+
     burst = [asyncio.create_task(hold()) for _ in range(3)]  # pool size 2 + overflow 1
-    while holding < 3:
-        await asyncio.sleep(0.01)
+    await eventually(all_held, 10, "three connections held at once")
     release.set()
     await asyncio.gather(*burst)
     assert opened[0] == 3
@@ -67,8 +70,7 @@ async def test_a_burst_keeps_its_connections_within_pool_size_and_overflow(engin
         release.clear()
         holding = 0
         burst = [asyncio.create_task(hold()) for _ in range(3)]
-        while holding < 3:
-            await asyncio.sleep(0.01)
+        await eventually(all_held, 10, "three connections held at once again")
         release.set()
         await asyncio.gather(*burst)
     assert opened[0] == 3
