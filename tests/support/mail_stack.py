@@ -38,9 +38,9 @@ class MailStack:
     def mail_to(self, senior: Actor) -> list[Received]:
         return [r for r in self.catcher.received if r.to.startswith(senior.name.split()[0].lower())]
 
-    async def quiet(self, handoff_ids: Iterable[str] = (), *kinds: str) -> bool:
+    async def quiet(self, handoff_ids: Iterable[str] = (), *kinds: str, jobs: bool = True) -> bool:
         """Nothing left to send, and no timer (of these kinds) of these handoffs still to come: see `settled`."""
-        return await quiet(self.database_url, self.env["HANDOFF_REDIS_URL"], handoff_ids, *kinds)
+        return await quiet(self.database_url, self.env["HANDOFF_REDIS_URL"], handoff_ids, *kinds, jobs=jobs)
 
 
 @asynccontextmanager

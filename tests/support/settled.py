@@ -29,8 +29,11 @@ def asyncpg_dsn(database_url: str) -> str:
     return database_url.replace("postgresql+asyncpg://", "postgresql://")
 
 
-async def outstanding(database_url: str, redis_url: str) -> list[str]:
-    """What the stack still has to do; empty once it has done all it was asked to and no timer is due."""
+async def outstanding(database_url: str, redis_url: str, *, jobs: bool = True) -> list[str]:
+    """What the stack still has to do; empty once it has done all it was asked to and no timer is due.
+
+    `jobs=False` leaves arq's queue out: after a worker was SIGKILLed, the job it was running keeps its lease (the
+    job timeout and 10 s) and counts as queued and running until then, though every row it had to send is sent."""
     waiting: list[str] = []
     db = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
@@ -39,6 +42,8 @@ async def outstanding(database_url: str, redis_url: str) -> list[str]:
                 waiting.append(f"{count} {what}")
     finally:
         await db.close()
+    if not jobs:
+        return waiting
     client = redis.asyncio.Redis.from_url(redis_url)
     try:
         queued = sum([int(await client.zcard(queue)) for queue in set(JOB_QUEUES.values())])
@@ -64,8 +69,10 @@ async def pending_timers(database_url: str, handoff_ids: Iterable[str], *kinds: 
     return [f"{r['kind']} {r['round']} due at {r['due_at']}" for r in rows if not kinds or r["kind"] in kinds]
 
 
-async def quiet(database_url: str, redis_url: str, handoff_ids: Iterable[str] = (), *kinds: str) -> bool:
+async def quiet(
+    database_url: str, redis_url: str, handoff_ids: Iterable[str] = (), *kinds: str, jobs: bool = True
+) -> bool:
     """True once nothing is outstanding and these handoffs have no timer (of these kinds) still to come."""
-    return not await outstanding(database_url, redis_url) and not await pending_timers(
+    return not await outstanding(database_url, redis_url, jobs=jobs) and not await pending_timers(
         database_url, handoff_ids, *kinds
     )
