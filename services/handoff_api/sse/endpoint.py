@@ -154,7 +154,7 @@ class EscalationStream:
                 await self._send(
                     subscriber, body_send, _frame("resync", {"account_id": self.account_id, "last_event_id": tip})
                 )
-        last = await self._replay(subscriber, body_send, cursor)
+        subscriber.sent = await self._replay(subscriber, body_send, cursor)
         # From here the hub writes live frames itself while nothing is queued ahead of them; this task sends
         # what it queues instead (during the replay, or while flow control holds the socket) and the pings.
         subscriber.direct = direct_writer(body_send)
@@ -172,9 +172,9 @@ class EscalationStream:
             batch: list[bytes] = []
             while frames and len(batch) < BATCH:
                 key, body = frames.popleft()
-                if key > last:
+                if key > subscriber.sent:
                     batch.append(body)
-                    last = key
+                    subscriber.sent = key
             if batch:
                 await self._send(subscriber, body_send, batch[0] if len(batch) == 1 else b"".join(batch))
 

@@ -86,13 +86,18 @@ class Subscriber:
     lagged: bool = False
     ping_due: bool = False
     last_write: float = field(default_factory=time.monotonic)
+    # The id of the newest event the client was sent (by the replay, its writer or the hub); older ones are dropped.
+    sent: tuple[int, int] = (0, 0)
     sending_since: float | None = None
     writer: asyncio.Task[None] | None = None
     direct: DirectWriter | None = None
     _waiter: asyncio.Future[None] | None = None
 
     def deliver(self, frame: Frame, chunk: bytes, now: float) -> None:
-        """A live frame: straight to the socket when nothing is ahead of it, else into the buffer."""
+        """A live frame: straight to the socket when nothing is ahead of it, else into the buffer.
+
+        One the client already has is dropped here: the replay may have read past where the hub's tail is.
+        """
         direct = self.direct
         if (
             direct is not None
@@ -100,10 +105,13 @@ class Subscriber:
             and not self.frames
             and self.sending_since is None
             and self.drop_reason is None
-            and direct.write(frame[1], chunk)
         ):
-            self.last_write = now
-            return
+            if frame[0] <= self.sent:
+                return
+            if direct.write(frame[1], chunk):
+                self.sent = frame[0]
+                self.last_write = now
+                return
         self.offer(frame)
 
     def drop(self, reason: str) -> None:
