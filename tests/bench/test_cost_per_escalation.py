@@ -18,6 +18,7 @@ baseline's. Figures are printed, never asserted; asserted is that every escalati
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -46,7 +47,8 @@ from tests.support.processes import api_env, running, spare_port, started
 from tests.support.smtp import MailCatcher, SMTPServer
 from tests.support.tenants import Tenant, TenantFactory
 
-ESCALATIONS = scale(10, 500)  # per variant
+# Per variant; HANDOFF_BENCH_COST_ESCALATIONS=100 runs as many as you choose.
+ESCALATIONS = int(os.environ.get("HANDOFF_BENCH_COST_ESCALATIONS") or scale(10, 500))
 AT_ONCE = 4
 SENIORS = 20
 IDLE_S = 3.0
