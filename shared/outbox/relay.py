@@ -24,17 +24,16 @@ import time
 import uuid
 from contextlib import suppress
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 from prometheus_client import Counter
-from sqlalchemy import ColumnElement, Row, Select, Update, delete, select, update
+from sqlalchemy import ColumnElement, Update, delete, func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.background import finish
 from shared.bus.base import Bus, BusUnavailable, EventNotReplicated
 from shared.clock import utcnow
-from shared.db.locks import try_transaction_lock
 from shared.db.uow import unit_of_work
 from shared.jobs.base import JOB_QUEUES, JobNotReplicated, JobQueue, JobQueueUnavailable
 from shared.observability.context import bound_request_id, with_request_id
@@ -51,9 +50,32 @@ KEEP_PUBLISHED = timedelta(days=7)
 PRUNE_EVERY_S = 3600.0
 PRUNE_BATCH = 5000
 
-# What publishing a row needs, read as a typed row: the relay stays on Core statements.
-PendingColumns = tuple[int, uuid.UUID | None, str, str, str | None, dict[str, Any], int, str | None, str | None]
-PendingRow = Row[PendingColumns]
+
+class PendingRow(NamedTuple):
+    """What publishing a row needs, read with Core statements (no ORM objects): PENDING_COLUMNS in order."""
+
+    id: int
+    account_id: uuid.UUID | None
+    kind: str
+    topic: str
+    job_id: str | None
+    payload: dict[str, Any]
+    attempts: int
+    request_id: str | None
+    stream_id: str | None
+
+
+PENDING_COLUMNS = (
+    OutboxRow.id,
+    OutboxRow.account_id,
+    OutboxRow.kind,
+    OutboxRow.topic,
+    OutboxRow.job_id,
+    OutboxRow.payload,
+    OutboxRow.attempts,
+    OutboxRow.request_id,
+    OutboxRow.stream_id,
+)
 
 DEAD_LETTERS = Counter(
     "handoff_outbox_dead_letters_total", "Outbox rows set aside after repeated failures to publish", ["kind"]
@@ -157,9 +179,9 @@ class OutboxRelay:
         its cost is on every write path. One SELECT, one UPDATE for the rows sent, one per failure.
         """
         async with unit_of_work(self.sessionmaker) as db:
-            if not await try_transaction_lock(db, RELAY_LOCK_KEY):
+            rows = await self._claim(db)
+            if rows is None:
                 return BUSY
-            rows = (await db.execute(self._pending)).all()
             published: list[int] = []
             # The row, its error, whether it is set aside now, and the stream id of an event no replica confirmed.
             failed: list[tuple[PendingRow, str, bool, str | None]] = []
@@ -209,25 +231,30 @@ class OutboxRelay:
             raise failure
         return len(published)
 
-    @property
-    def _pending(self) -> Select[PendingColumns]:
-        return (
-            select(
-                OutboxRow.id,
-                OutboxRow.account_id,
-                OutboxRow.kind,
-                OutboxRow.topic,
-                OutboxRow.job_id,
-                OutboxRow.payload,
-                OutboxRow.attempts,
-                OutboxRow.request_id,
-                OutboxRow.stream_id,
-            )
+    async def _claim(self, db: AsyncSession) -> list[PendingRow] | None:
+        """The relay's lock and the first pending rows, in one round trip; None when another relay holds the lock.
+
+        On PostgreSQL one statement takes the advisory lock (in a CTE, evaluated once) and, only when it got it,
+        reads and row-locks the batch (a lateral subquery behind the lock's one-time filter): one row with no
+        outbox columns means the lock is ours and nothing is pending. SQLite has no lock to take (see
+        `shared.db.locks`): the batch is read alone.
+        """
+        pending = (
+            select(*PENDING_COLUMNS)
             .where(OutboxRow.published_at.is_(None), OutboxRow.dead_at.is_(None))
             .order_by(OutboxRow.id)
             .limit(self.batch_size)
             .with_for_update(skip_locked=True)
         )
+        if db.get_bind().dialect.name != "postgresql":
+            return [PendingRow(*row) for row in (await db.execute(pending)).all()]
+        lock = select(func.pg_try_advisory_xact_lock(RELAY_LOCK_KEY).label("held")).cte("relay_lock")
+        batch = pending.where(lock.c.held).lateral("pending")
+        claimed = select(lock.c.held, *batch.c).select_from(lock.outerjoin(batch, true()))
+        found = (await db.execute(claimed)).all()
+        if not found or not found[0][0]:
+            return None
+        return [PendingRow(*row[1:]) for row in found if row[1] is not None]
 
     async def prune(self) -> int:
         """Delete rows published more than a week ago, a batch at a time; the number deleted."""

@@ -20,14 +20,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import policy
 from email.parser import BytesHeaderParser
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from shared.chat import slack as slack_format
 from tests.bench.conftest import p50_p99, record, scale
@@ -97,22 +95,6 @@ class Config:
     @property
     def junior(self) -> Actor:
         return self.tenant["junior"]
-
-
-@pytest.fixture
-async def teams() -> AsyncIterator[FakeTeamsWorkflow]:
-    server = FakeTeamsWorkflow()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[FakeSlackWebhook]:
-    server = FakeSlackWebhook()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 def ms(samples: list[float]) -> list[float]:

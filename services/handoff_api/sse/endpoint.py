@@ -21,6 +21,7 @@ from litestar.types import Receive, Scope, Send
 from services.handoff_api.auth import senior_guard
 from services.handoff_api.dependencies import api_context, end_request_transaction
 from services.handoff_api.error_body import send_error
+from services.handoff_api.sse.direct import direct_writer
 from services.handoff_api.sse.hub import CLIENT_LEFT, SSEHub, Subscriber, TooManyStreams, event_frame
 from services.handoff_api.sse.metrics import SSE_CLIENTS, SSE_DISCONNECTS
 from services.handoff_api.uvicorn_private import server_send
@@ -48,8 +49,8 @@ class EscalationStream:
     """One client's stream: ready, replay after Last-Event-ID (or resync), then live events and pings.
 
     The writer runs in the request's own task; the only other task is the one that notices the client
-    leaving. Frames go out through the server's own `send` once the response has started: the layers
-    around it look at the response start only.
+    leaving. Frames go out through the server's own `send` once the response has started (the layers
+    around it look at the response start only), or, live ones, straight from the hub (see `direct`).
     """
 
     def __init__(
@@ -153,7 +154,10 @@ class EscalationStream:
                 await self._send(
                     subscriber, body_send, _frame("resync", {"account_id": self.account_id, "last_event_id": tip})
                 )
-        last = await self._replay(subscriber, body_send, cursor)
+        subscriber.sent = await self._replay(subscriber, body_send, cursor)
+        # From here the hub writes live frames itself while nothing is queued ahead of them; this task sends
+        # what it queues instead (during the replay, or while flow control holds the socket) and the pings.
+        subscriber.direct = direct_writer(body_send)
 
         frames = subscriber.frames
         while subscriber.drop_reason is None:
@@ -168,9 +172,9 @@ class EscalationStream:
             batch: list[bytes] = []
             while frames and len(batch) < BATCH:
                 key, body = frames.popleft()
-                if key > last:
+                if key > subscriber.sent:
                     batch.append(body)
-                    last = key
+                    subscriber.sent = key
             if batch:
                 await self._send(subscriber, body_send, batch[0] if len(batch) == 1 else b"".join(batch))
 

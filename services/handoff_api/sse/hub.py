@@ -1,9 +1,12 @@
 """The per-replica SSE hub: one tail over the streams of the accounts this replica serves.
 
 Browsers never get a Redis connection of their own. One reader task waits on the bus for the
-accounts that have local subscribers and copies each event, framed once, into each subscriber's
-bounded buffer, waking its writer. A client whose buffer overflows is dropped; it reconnects with
-its last id and loses nothing, because the stream keeps what it missed.
+accounts that have local subscribers and frames each event once (and chunk-encodes it once). A live
+stream whose socket takes it gets it written straight to its transport by the reader, with no task
+woken per stream (see `direct`); one still replaying, with frames queued or a write held by flow
+control gets it in its bounded buffer instead, and its writer is woken to send it in order. A client
+whose buffer overflows is dropped; it reconnects with its last id and loses nothing, because the stream
+keeps what it missed.
 
 Per open stream the hub holds one small object and no timer: a single keep-alive task, ticking
 a few times per heartbeat, sends the `: ping` of streams that have been idle for a heartbeat and
@@ -24,6 +27,7 @@ from datetime import datetime
 
 import msgspec
 
+from services.handoff_api.sse.direct import DirectWriter, chunk_of
 from services.handoff_api.sse.metrics import SSE_EVENT_LATENCY, SSE_EVENTS
 from shared.bus.base import Bus, BusUnavailable, StreamEntry, parse_id
 from shared.clock import utcnow
@@ -82,9 +86,33 @@ class Subscriber:
     lagged: bool = False
     ping_due: bool = False
     last_write: float = field(default_factory=time.monotonic)
+    # The id of the newest event the client was sent (by the replay, its writer or the hub); older ones are dropped.
+    sent: tuple[int, int] = (0, 0)
     sending_since: float | None = None
     writer: asyncio.Task[None] | None = None
+    direct: DirectWriter | None = None
     _waiter: asyncio.Future[None] | None = None
+
+    def deliver(self, frame: Frame, chunk: bytes, now: float) -> None:
+        """A live frame: straight to the socket when nothing is ahead of it, else into the buffer.
+
+        One the client already has is dropped here: the replay may have read past where the hub's tail is.
+        """
+        direct = self.direct
+        if (
+            direct is not None
+            and not self.replaying
+            and not self.frames
+            and self.sending_since is None
+            and self.drop_reason is None
+        ):
+            if frame[0] <= self.sent:
+                return
+            if direct.write(frame[1], chunk):
+                self.sent = frame[0]
+                self.last_write = now
+                return
+        self.offer(frame)
 
     def drop(self, reason: str) -> None:
         """End the stream: wake its writer, or cancel it when it is stuck in a write."""
@@ -262,11 +290,14 @@ class SSEHub:
             if entry_id <= parse_id(cursor):
                 continue
             self._cursors[account_id] = entry.id
-            frame: Frame = (entry_id, event_frame(entry))
+            body = event_frame(entry)
+            frame: Frame = (entry_id, body)
+            chunk = chunk_of(body)
+            now = time.monotonic()
+            for subscriber in list(self._subscribers.get(account_id, ())):
+                subscriber.deliver(frame, chunk, now)
             SSE_EVENTS.inc()
             observe_latency(entry)
-            for subscriber in list(self._subscribers.get(account_id, ())):
-                subscriber.offer(frame)
             if len(found) > 1:
                 await asyncio.sleep(0)  # let healthy writers drain a burst before the next event
 
