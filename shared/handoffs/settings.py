@@ -5,15 +5,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-import msgspec
 from sqlalchemy import BindParameter, Uuid, bindparam, exists, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.chat.tables import ChatDestinationRow
 from shared.oncall.resolution import OnCallDocument
-from shared.oncall.schemas import OnCall
+from shared.oncall.service import DOCUMENT_UNLESS_HELD, DOCUMENTS
 from shared.oncall.tables import OnCallRow
-from shared.oncall.validation import read_document
 from shared.policy.schemas import EscalationPolicy
 from shared.policy.service import POLICY_COLUMNS, policy_from_columns
 from shared.policy.tables import EscalationPolicyRow
@@ -39,7 +37,8 @@ _CHAT_DESTINATIONS = (
 _SETTINGS = (
     select(
         *POLICY_COLUMNS,
-        OnCallRow.document,
+        OnCallRow.updated_at,
+        DOCUMENT_UNLESS_HELD,
         _CHAT_DESTINATIONS,
     )
     .select_from(_ONE_ROW)
@@ -50,11 +49,12 @@ _SETTINGS = (
 
 async def escalation_settings(db: AsyncSession, account_id: uuid.UUID) -> EscalationSettings:
     """The account's policy, on-call document and chat destinations as they are now, in one statement."""
-    row = (await db.execute(_SETTINGS, {"account_id": account_id})).one()
-    *policy, document, chat_destinations = row
+    held, params = DOCUMENTS.bound(account_id)
+    row = (await db.execute(_SETTINGS, params)).one()
+    *policy, saved_at, document, chat_destinations = row
     return EscalationSettings(
         policy=policy_from_columns(*policy),
-        on_call=OnCallDocument() if document is None else read_document(msgspec.convert(document, OnCall)),
+        on_call=DOCUMENTS.read(account_id, held, saved_at, document),
         chat_destinations=bool(chat_destinations),
     )
 

@@ -7,11 +7,13 @@ resolution module does the calendar arithmetic.
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import msgspec
+from sqlalchemy import BindParameter, Uuid, bindparam, case, null, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth.principal import Principal
@@ -69,12 +71,61 @@ def document_body(document: OnCallDocument) -> OnCall:
     )
 
 
+class Held(NamedTuple):
+    saved_at: datetime
+    document: OnCallDocument
+
+
+class ParsedDocuments:
+    """Each account's saved document as the resolution reads it, parsed once per save rather than per escalation:
+    a document at its limits (20 rotations x 50 members, 200 overrides) costs more to parse than to resolve.
+    Keyed by the row's `updated_at`, which every save sets; the least recently used account goes past `limit`."""
+
+    def __init__(self, limit: int = 1024) -> None:
+        self.limit = limit
+        self._by_account: OrderedDict[uuid.UUID, Held] = OrderedDict()
+
+    def held(self, account_id: uuid.UUID) -> Held | None:
+        return self._by_account.get(account_id)
+
+    def read(
+        self, account_id: uuid.UUID, held: Held | None, saved_at: datetime | None, document: Any
+    ) -> OnCallDocument:
+        """The document saved at `saved_at`, read with `held` bound (`DOCUMENT_UNLESS_HELD`): `document` is None
+        when that save is the one held, else it is parsed and held. No row (`saved_at` None): the empty one."""
+        if saved_at is None:
+            return OnCallDocument()
+        if document is None and held is not None and held.saved_at == saved_at:
+            return held.document
+        parsed = read_document(msgspec.convert(document, OnCall))
+        self._by_account[account_id] = Held(saved_at, parsed)
+        self._by_account.move_to_end(account_id)
+        while len(self._by_account) > self.limit:
+            self._by_account.popitem(last=False)
+        return parsed
+
+    def bound(self, account_id: uuid.UUID) -> tuple[Held | None, dict[str, Any]]:
+        """What the account's statement binds: its id and the save held for it (None when none is)."""
+        held = self.held(account_id)
+        return held, {"account_id": account_id, "held_saved_at": None if held is None else held.saved_at}
+
+
+DOCUMENTS = ParsedDocuments()
+# The saved document, or NULL when it is the save the process holds parsed already (bound as `held_saved_at`):
+# a document at its limits is tens of kilobytes that an escalation need not read again.
+DOCUMENT_UNLESS_HELD = case(
+    (OnCallRow.updated_at == bindparam("held_saved_at", type_=OnCallRow.updated_at.type), null()),
+    else_=OnCallRow.document,
+).label("document")
+_ACCOUNT: BindParameter[uuid.UUID] = bindparam("account_id", type_=Uuid())
+_DOCUMENT = select(OnCallRow.updated_at, DOCUMENT_UNLESS_HELD).where(OnCallRow.account_id == _ACCOUNT)
+
+
 async def on_call_document(db: AsyncSession, account_id: uuid.UUID) -> OnCallDocument:
     """The account's document as the resolution reads it; the empty one (UTC, no rotations) until a PUT."""
-    row = await db.get(OnCallRow, account_id)
-    if row is None:
-        return OnCallDocument()
-    return read_document(msgspec.convert(row.document, OnCall))
+    held, params = DOCUMENTS.bound(account_id)
+    row = (await db.execute(_DOCUMENT, params)).one_or_none()
+    return OnCallDocument() if row is None else DOCUMENTS.read(account_id, held, *row)
 
 
 async def get_on_call(db: AsyncSession, principal: Principal, account_id: uuid.UUID) -> OnCall:

@@ -626,3 +626,21 @@ async def test_the_last_days_of_the_calendar_are_a_400_or_an_answer_never_a_serv
         assert response.status_code in {200, 400}, response.text
         if response.status_code == 400:
             assert response.json()["field"] in {"at", "until"}
+
+
+async def test_each_save_is_what_the_next_answer_reads_however_often_the_last_was_read(tenants: TenantFactory) -> None:
+    # A process holds each account's document parsed once per save: a new save must be read at once, by every
+    # reader (who is on call now, the shifts, and the document itself), and the same save every time until then.
+    tenant = await team(tenants)
+    abe, bea = tenant["abe"], tenant["bea"]
+    at = "2027-03-23T12:00:00Z"
+    await save(tenant, {"time_zone": "UTC", "rotations": [rotation("primary", abe)], "overrides": []})
+    for _ in range(3):
+        assert [r["user"] for r in await now(tenant, at)] == [who(abe)]
+    await save(tenant, {"time_zone": "UTC", "rotations": [rotation("primary", bea)], "overrides": []})
+    assert [r["user"] for r in await now(tenant, at)] == [who(bea)]
+    answer = await shifts(tenant, "2027-03-23T00:00:00Z", "2027-03-24T00:00:00Z")
+    assert {s["user"]["id"] for s in answer["shifts"]} == {str(bea.id)}
+    assert (await tenant["val"].get(on_call(tenant))).json()["rotations"][0]["members"] == [str(bea.id)]
+    await save(tenant, EMPTY)
+    assert await now(tenant, at) == []
