@@ -21,6 +21,7 @@ from services.handoff_api.edge import Edge
 from services.handoff_api.methods import RouteMethods
 from services.handoff_api.sse.direct import DirectWriter, chunk_of, direct_writer
 from services.handoff_api.uvicorn_private import server_send
+from tests.support.waiting import eventually
 
 
 def streaming_app(found: list[DirectWriter | None], done: asyncio.Event) -> Litestar:
@@ -51,10 +52,10 @@ async def served(app: Litestar, http: Literal["httptools", "h11"]) -> AsyncItera
     port = int(sock.getsockname()[1])
     server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="off", http=http))
     serving = asyncio.create_task(server.serve(sockets=[sock]))
+    await eventually(lambda: server.started or serving.done(), 30, "the server to start")
+    if serving.done():
+        serving.result()  # it failed to start: say why
     try:
-        while not server.started:
-            assert not serving.done()
-            await asyncio.sleep(0.01)
         yield port
     finally:
         server.should_exit = True
