@@ -48,10 +48,10 @@ from tests.support.tenants import Tenant, TenantFactory
 from tests.support.waiting import eventually
 
 # Per variant; HANDOFF_BENCH_COST_ESCALATIONS=100 runs as many as you choose.
-ESCALATIONS = int(os.environ.get("HANDOFF_BENCH_COST_ESCALATIONS") or scale(10, 500))
+ESCALATIONS = int(os.environ.get("HANDOFF_BENCH_COST_ESCALATIONS") or scale(4, 500))
 AT_ONCE = 4
 SENIORS = 20
-IDLE_S = 3.0
+IDLE_S = float(scale(1, 3))  # seconds of each process idle, measured before each variant
 DONE_TIMEOUT_S = scale(120, 1200)
 WORKER_REDIS = redis_db_url(2)
 MESSAGES = [{"role": "engineer", "content": "Tunnel resets after rekey; phase 2 lifetime checked. " * 4}] * 10
