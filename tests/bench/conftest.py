@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 
 import pytest
 
-from tests.bench.report import FULL, PROPERTY, Row
+from tests.bench.report import FULL, Row, keep_row
 
 __all__ = ["FULL", "p50", "p50_p99", "p99", "record", "scale"]
 
@@ -46,6 +46,5 @@ def _bench_test(request: pytest.FixtureRequest) -> Iterator[None]:
 
 def record(figure: str, project: str, floor: str, goal: str) -> None:
     """Print one row now (under -s) and keep it on the test's report for the table at the end of the run."""
-    row = Row(figure, project, floor, goal)
-    _running[-1].user_properties.append((PROPERTY, (row.figure, row.project, row.floor, row.goal)))
+    keep_row(_running[-1], Row(figure, project, floor, goal))
     print(f"\n[bench] {figure}: {project} | floor {floor} | goal {goal}")

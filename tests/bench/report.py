@@ -29,6 +29,11 @@ class Row:
 HEADER = Row("figure", "project", "floor", "goal")
 
 
+def keep_row(item: pytest.Item, row: Row) -> None:
+    """Keep `row` on the test's report, for the table at the end of the run (any test's, not only a benchmark's)."""
+    item.user_properties.append((PROPERTY, (row.figure, row.project, row.floor, row.goal)))
+
+
 class BenchTable:
     """Collects the rows from every test report and writes them as one table at the end of the run."""
 
