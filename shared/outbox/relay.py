@@ -24,11 +24,11 @@ import time
 import uuid
 from contextlib import suppress
 from datetime import timedelta
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import msgspec
 from prometheus_client import Counter
-from sqlalchemy import ColumnElement, Update, delete, func, select, true, update
+from sqlalchemy import ColumnElement, Select, Table, Update, bindparam, delete, func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.background import finish
@@ -65,16 +65,18 @@ class PendingRow(NamedTuple):
     stream_id: str | None
 
 
+OUTBOX_TABLE = cast(Table, OutboxRow.__table__)
+OUTBOX = OUTBOX_TABLE.c  # the table's own columns: the relay's statements skip the ORM's compile step
 PENDING_COLUMNS = (
-    OutboxRow.id,
-    OutboxRow.account_id,
-    OutboxRow.kind,
-    OutboxRow.topic,
-    OutboxRow.job_id,
-    OutboxRow.payload,
-    OutboxRow.attempts,
-    OutboxRow.request_id,
-    OutboxRow.stream_id,
+    OUTBOX.id,
+    OUTBOX.account_id,
+    OUTBOX.kind,
+    OUTBOX.topic,
+    OUTBOX.job_id,
+    OUTBOX.payload,
+    OUTBOX.attempts,
+    OUTBOX.request_id,
+    OUTBOX.stream_id,
 )
 
 DEAD_LETTERS = Counter(
@@ -89,7 +91,31 @@ UNREPLICATED = Counter(
 
 def _update(where: ColumnElement[bool], **values: Any) -> Update:
     """A plain UPDATE of outbox rows: no ORM objects are loaded here, so none need synchronising."""
-    return update(OutboxRow).where(where).values(**values).execution_options(synchronize_session=False)
+    return update(OUTBOX_TABLE).where(where).values(**values)
+
+
+# Rows sent: one statement for any number of them, built once.
+_PUBLISHED = _update(OUTBOX.id.in_(bindparam("ids", expanding=True)), published_at=bindparam("now"))
+
+
+def _pending(batch_size: int) -> Select[Any]:
+    """The first pending rows, row-locked; rows another relay holds are skipped."""
+    return (
+        select(*PENDING_COLUMNS)
+        .where(OUTBOX.published_at.is_(None), OUTBOX.dead_at.is_(None))
+        .order_by(OUTBOX.id)
+        .limit(batch_size)
+        .with_for_update(skip_locked=True)
+    )
+
+
+def _locked_pending(batch_size: int) -> Select[Any]:
+    """The relay's advisory lock (in a CTE, evaluated once) and, only when it got it, the first pending rows (a
+    lateral subquery behind the lock's one-time filter): one row with no outbox columns means the lock is ours and
+    nothing is pending."""
+    lock = select(func.pg_try_advisory_xact_lock(RELAY_LOCK_KEY).label("held")).cte("relay_lock")
+    batch = _pending(batch_size).where(lock.c.held).lateral("pending")
+    return select(lock.c.held, *batch.c).select_from(lock.outerjoin(batch, true()))
 
 
 class UnpublishableRow(Exception):
@@ -119,6 +145,9 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        # Built once: the relay claims after every commit that wrote outbox rows.
+        self._claim_pending = _pending(batch_size)
+        self._claim_locked = _locked_pending(batch_size)
 
     def wake(self) -> None:
         """Called after a commit that wrote outbox rows."""
@@ -208,14 +237,14 @@ class OutboxRelay:
                 published.append(row.id)
             now = utcnow()
             if published:
-                await db.execute(_update(OutboxRow.id.in_(published), published_at=now))
+                await db.execute(_PUBLISHED, {"ids": published, "now": now})
             for row, error, dead, unconfirmed in failed:
                 values: dict[str, Any] = {"attempts": row.attempts + 1, "last_error": error}
                 if dead:
                     values["dead_at"] = now
                 if unconfirmed is not None:
                     values["stream_id"] = unconfirmed
-                await db.execute(_update(OutboxRow.id == row.id, **values))
+                await db.execute(_update(OUTBOX.id == row.id, **values))
         for row, error, dead, _ in failed:
             if dead:
                 DEAD_LETTERS.labels(row.kind).inc()
@@ -234,24 +263,12 @@ class OutboxRelay:
     async def _claim(self, db: AsyncSession) -> list[PendingRow] | None:
         """The relay's lock and the first pending rows, in one round trip; None when another relay holds the lock.
 
-        On PostgreSQL one statement takes the advisory lock (in a CTE, evaluated once) and, only when it got it,
-        reads and row-locks the batch (a lateral subquery behind the lock's one-time filter): one row with no
-        outbox columns means the lock is ours and nothing is pending. SQLite has no lock to take (see
-        `shared.db.locks`): the batch is read alone.
+        On PostgreSQL one statement takes the advisory lock and reads and row-locks the batch (`_locked_pending`).
+        SQLite has no lock to take (see `shared.db.locks`): the batch is read alone.
         """
-        pending = (
-            select(*PENDING_COLUMNS)
-            .where(OutboxRow.published_at.is_(None), OutboxRow.dead_at.is_(None))
-            .order_by(OutboxRow.id)
-            .limit(self.batch_size)
-            .with_for_update(skip_locked=True)
-        )
         if db.get_bind().dialect.name != "postgresql":
-            return [PendingRow(*row) for row in (await db.execute(pending)).all()]
-        lock = select(func.pg_try_advisory_xact_lock(RELAY_LOCK_KEY).label("held")).cte("relay_lock")
-        batch = pending.where(lock.c.held).lateral("pending")
-        claimed = select(lock.c.held, *batch.c).select_from(lock.outerjoin(batch, true()))
-        found = (await db.execute(claimed)).all()
+            return [PendingRow(*row) for row in (await db.execute(self._claim_pending)).all()]
+        found = (await db.execute(self._claim_locked)).all()
         if not found or not found[0][0]:
             return None
         return [PendingRow(*row[1:]) for row in found if row[1] is not None]
@@ -263,13 +280,11 @@ class OutboxRelay:
         while True:
             async with unit_of_work(self.sessionmaker) as db:
                 batch = (
-                    select(OutboxRow.id)
-                    .where(OutboxRow.published_at.is_not(None), OutboxRow.published_at < cutoff)
+                    select(OUTBOX.id)
+                    .where(OUTBOX.published_at.is_not(None), OUTBOX.published_at < cutoff)
                     .limit(PRUNE_BATCH)
                 )
-                result = await db.execute(
-                    delete(OutboxRow).where(OutboxRow.id.in_(batch)).execution_options(synchronize_session=False)
-                )
+                result = await db.execute(delete(OUTBOX_TABLE).where(OUTBOX.id.in_(batch)))
             count = int(result.rowcount or 0)  # type: ignore[attr-defined]
             deleted += count
             if count < PRUNE_BATCH:
