@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import BigInteger, Integer, MetaData
+from sqlalchemy import BigInteger, Integer, MetaData, Table
 from sqlalchemy.orm import DeclarativeBase
 
 from shared.db.types import JSONDocument, UTCDateTime
@@ -25,3 +25,9 @@ NAMING = {
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONDocument}
+
+
+def table_of(model: type[Base]) -> Table:
+    """The mapped class's table. A statement on its columns (`table_of(Row).c.x`, not `Row.x`) is plain Core: it skips
+    the ORM's compile and result steps, about a third of a statement's CPU here, so the hot paths' reads use it."""
+    return cast(Table, model.__table__)

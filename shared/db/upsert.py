@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import Insert, Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db.base import Base
+from shared.db.base import Base, table_of
 
 
 @cache
@@ -27,5 +27,5 @@ async def insert_missing(db: AsyncSession, model: type[Base], rows: dict[str, An
     """
     if not rows:
         return
-    statement = _insert_missing(db.get_bind().dialect.name, cast(Table, model.__table__))
+    statement = _insert_missing(db.get_bind().dialect.name, table_of(model))
     await db.execute(statement, rows)

@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, SQLColumnExpression, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth.principal import Principal
+from shared.db.base import table_of
 from shared.directory.tables import User
 from shared.errors import CannotClaimOwnHandoff, Forbidden, HandoffNotClaimable, NotFound
 
@@ -203,11 +204,12 @@ async def seniors_to_page(db: AsyncSession, account_id: uuid.UUID, escalator_id:
 
 def active_senior(account_id: uuid.UUID | SQLColumnExpression[uuid.UUID]) -> ColumnElement[bool]:
     """Those who may be on call in the account's rotations: its active seniors (never viewers, nor the departed)."""
+    users = table_of(User).c  # plain Core: it is in the statements every escalation step runs
     return and_(
-        User.account_id == account_id,
-        User.active.is_(True),
-        User.deleted_at.is_(None),
-        User.role.in_(SENIOR_ROLES),
+        users.account_id == account_id,
+        users.active.is_(True),
+        users.deleted_at.is_(None),
+        users.role.in_(SENIOR_ROLES),
     )
 
 

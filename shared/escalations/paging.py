@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.channels import EMAIL
 from shared.clock import rfc3339
+from shared.db.base import table_of
 from shared.deliveries.service import ensure_deliveries
 from shared.directory.tables import User
 from shared.directory.who import OnCallFacts, Page, active_senior, active_seniors, fallback_pages, step_pages
@@ -43,8 +44,9 @@ class Senior(NamedTuple):
 
 
 # Every active senior of the account (the escalator too: they may be on call), by email: the order seniors are paged.
+_USERS = table_of(User).c
 _ACTIVE_SENIORS = (
-    select(User.id, User.name, User.email).where(active_senior(bindparam("account_id"))).order_by(User.email)
+    select(_USERS.id, _USERS.name, _USERS.email).where(active_senior(bindparam("account_id"))).order_by(_USERS.email)
 )
 
 

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Integer, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db.base import table_of
 from shared.db.locks import transaction_lock
 from shared.errors import RateLimited
 from shared.handoffs.schemas import Intent
@@ -25,15 +26,16 @@ _LOCK_NAMESPACE = 0x48414E44  # "HAND"
 
 
 # The limit-th newest escalation in the hour: while it is inside the window the user is at the cap.
+_HANDOFFS = table_of(HandoffRow).c
 _LIMIT_TH_NEWEST = (
-    select(HandoffRow.created_at)
+    select(_HANDOFFS.created_at)
     .where(
-        HandoffRow.account_id == bindparam("account_id"),  # the index on (account_id, created_at) narrows it
-        HandoffRow.created_at > bindparam("since"),
-        HandoffRow.created_by_id == bindparam("user_id"),
-        HandoffRow.intent == Intent.ESCALATE,
+        _HANDOFFS.account_id == bindparam("account_id"),  # the index on (account_id, created_at) narrows it
+        _HANDOFFS.created_at > bindparam("since"),
+        _HANDOFFS.created_by_id == bindparam("user_id"),
+        _HANDOFFS.intent == Intent.ESCALATE,
     )
-    .order_by(HandoffRow.created_at.desc())
+    .order_by(_HANDOFFS.created_at.desc())
     .offset(bindparam("skip", type_=Integer()))
     .limit(1)
 )

@@ -14,6 +14,7 @@ from shared.auth.principal import Principal
 from shared.channels import channel_jobs, channels_sent_by
 from shared.chat.jobs import WITHDRAWN_ROUND, queue_chat_posts
 from shared.clock import rfc3339, utcnow
+from shared.db.base import table_of
 from shared.db.tenancy import TenantLoader
 from shared.directory.who import may_see_handoff, require_escalator, require_may_hand_off, require_member
 from shared.errors import HandoffActionNotAllowed, HandoffAlreadyClaimed, NotFound, SessionNotActive
@@ -42,22 +43,23 @@ def _snapshot_statement() -> Select[Any]:
     """The snapshot's messages in one statement: the newest SNAPSHOT_MESSAGES, the newest SNAPSHOT_STEPS steps
     (older ones too, when the newest messages do not reach back to them), and the session's counts of both,
     on every row. Window functions count the whole session before the rows are picked; newest first."""
-    is_step = SessionMessage.kind == "step"
-    newest_first = SessionMessage.id.desc()
+    messages = table_of(SessionMessage).c
+    is_step = messages.kind == "step"
+    newest_first = messages.id.desc()
     numbered = (
         select(
-            SessionMessage.id,
-            SessionMessage.role,
-            SessionMessage.content,
-            SessionMessage.kind,
-            SessionMessage.step_status,
-            SessionMessage.at,
+            messages.id,
+            messages.role,
+            messages.content,
+            messages.kind,
+            messages.step_status,
+            messages.at,
             func.row_number().over(order_by=newest_first).label("nth"),
             func.row_number().over(partition_by=is_step, order_by=newest_first).label("nth_of_kind"),
             func.count().over().label("message_count"),
             func.sum(case((is_step, 1), else_=0)).over().label("steps_count"),
         )
-        .where(SessionMessage.session_id == bindparam("session_id"))
+        .where(messages.session_id == bindparam("session_id"))
         .subquery("numbered")
     )
     return (

@@ -9,6 +9,7 @@ from sqlalchemy import BindParameter, Uuid, bindparam, exists, func, literal, se
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.chat.tables import ChatDestinationRow
+from shared.db.base import table_of
 from shared.oncall.resolution import OnCallDocument
 from shared.oncall.service import DOCUMENT_UNLESS_HELD, DOCUMENTS
 from shared.oncall.tables import OnCallRow
@@ -30,20 +31,21 @@ class EscalationSettings:
 
 _ACCOUNT: BindParameter[uuid.UUID] = bindparam("account_id", type_=Uuid())
 _ONE_ROW = select(literal(1).label("one")).subquery("one_row")
-_CHAT_DESTINATIONS = (
-    exists().where(ChatDestinationRow.account_id == _ACCOUNT, ChatDestinationRow.enabled.is_(True)).label("chat")
-)
+_POLICIES = table_of(EscalationPolicyRow)
+_ON_CALL = table_of(OnCallRow)
+_DESTINATIONS = table_of(ChatDestinationRow).c
+_CHAT_DESTINATIONS = exists().where(_DESTINATIONS.account_id == _ACCOUNT, _DESTINATIONS.enabled.is_(True)).label("chat")
 # One statement whatever the account has saved: each table joins the single row or leaves its columns NULL.
 _SETTINGS = (
     select(
         *POLICY_COLUMNS,
-        OnCallRow.updated_at,
+        _ON_CALL.c.updated_at,
         DOCUMENT_UNLESS_HELD,
         _CHAT_DESTINATIONS,
     )
     .select_from(_ONE_ROW)
-    .outerjoin(EscalationPolicyRow, EscalationPolicyRow.account_id == _ACCOUNT)
-    .outerjoin(OnCallRow, OnCallRow.account_id == _ACCOUNT)
+    .outerjoin(_POLICIES, _POLICIES.c.account_id == _ACCOUNT)
+    .outerjoin(_ON_CALL, _ON_CALL.c.account_id == _ACCOUNT)
 )
 
 
@@ -69,17 +71,18 @@ class ClaimSettings:
     newest_message_id: int | None
 
 
+_MESSAGES = table_of(SessionMessage).c
 _CLAIM_SETTINGS = (
     select(
         *POLICY_COLUMNS,
         _CHAT_DESTINATIONS,
-        select(func.max(SessionMessage.id))
-        .where(SessionMessage.session_id == bindparam("session_id"))
+        select(func.max(_MESSAGES.id))
+        .where(_MESSAGES.session_id == bindparam("session_id"))
         .scalar_subquery()
         .label("newest_message_id"),
     )
     .select_from(_ONE_ROW)
-    .outerjoin(EscalationPolicyRow, EscalationPolicyRow.account_id == _ACCOUNT)
+    .outerjoin(_POLICIES, _POLICIES.c.account_id == _ACCOUNT)
 )
 
 

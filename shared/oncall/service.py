@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth.principal import Principal
 from shared.clock import rfc3339, utcnow
+from shared.db.base import table_of
 from shared.db.upsert import insert_missing
 from shared.directory.who import active_seniors, require_account_manager, require_account_reader
 from shared.errors import InvalidField
@@ -113,12 +114,13 @@ class ParsedDocuments:
 DOCUMENTS = ParsedDocuments()
 # The saved document, or NULL when it is the save the process holds parsed already (bound as `held_saved_at`):
 # a document at its limits is tens of kilobytes that an escalation need not read again.
+_ON_CALL = table_of(OnCallRow).c
 DOCUMENT_UNLESS_HELD = case(
-    (OnCallRow.updated_at == bindparam("held_saved_at", type_=OnCallRow.updated_at.type), null()),
-    else_=OnCallRow.document,
+    (_ON_CALL.updated_at == bindparam("held_saved_at", type_=_ON_CALL.updated_at.type), null()),
+    else_=_ON_CALL.document,
 ).label("document")
 _ACCOUNT: BindParameter[uuid.UUID] = bindparam("account_id", type_=Uuid())
-_DOCUMENT = select(OnCallRow.updated_at, DOCUMENT_UNLESS_HELD).where(OnCallRow.account_id == _ACCOUNT)
+_DOCUMENT = select(_ON_CALL.updated_at, DOCUMENT_UNLESS_HELD).where(_ON_CALL.account_id == _ACCOUNT)
 
 
 async def on_call_document(db: AsyncSession, account_id: uuid.UUID) -> OnCallDocument:

@@ -24,16 +24,17 @@ import time
 import uuid
 from contextlib import suppress
 from datetime import timedelta
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
 import msgspec
 from prometheus_client import Counter
-from sqlalchemy import ColumnElement, Select, Table, Update, bindparam, delete, func, select, true, update
+from sqlalchemy import ColumnElement, Select, Update, bindparam, delete, func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.background import finish
 from shared.bus.base import Bus, BusUnavailable, EventNotReplicated
 from shared.clock import utcnow
+from shared.db.base import table_of
 from shared.db.uow import unit_of_work
 from shared.jobs.base import JOB_QUEUES, JobNotReplicated, JobQueue, JobQueueUnavailable
 from shared.observability.context import bound_request_id, with_request_id
@@ -65,7 +66,7 @@ class PendingRow(NamedTuple):
     stream_id: str | None
 
 
-OUTBOX_TABLE = cast(Table, OutboxRow.__table__)
+OUTBOX_TABLE = table_of(OutboxRow)
 OUTBOX = OUTBOX_TABLE.c  # the table's own columns: the relay's statements skip the ORM's compile step
 PENDING_COLUMNS = (
     OUTBOX.id,

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth.principal import Principal
 from shared.clock import utcnow
+from shared.db.base import table_of
 from shared.directory.who import active_seniors, require_account_manager
 from shared.errors import InvalidField
 from shared.oncall.service import on_call_document
@@ -25,14 +26,15 @@ USER_PREFIX = "user:"
 
 
 # The columns `policy_from_columns` takes, in its order.
+_POLICY = table_of(EscalationPolicyRow).c
 POLICY_COLUMNS = (
-    EscalationPolicyRow.reminder_low_s,
-    EscalationPolicyRow.reminder_normal_s,
-    EscalationPolicyRow.reminder_high_s,
-    EscalationPolicyRow.max_reminders,
-    EscalationPolicyRow.stale_claim_s,
-    EscalationPolicyRow.steps,
-    EscalationPolicyRow.email_pick_up_links,
+    _POLICY.reminder_low_s,
+    _POLICY.reminder_normal_s,
+    _POLICY.reminder_high_s,
+    _POLICY.max_reminders,
+    _POLICY.stale_claim_s,
+    _POLICY.steps,
+    _POLICY.email_pick_up_links,
 )
 
 
