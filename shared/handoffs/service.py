@@ -229,6 +229,11 @@ def raise_if_claimed(handoff: HandoffRow) -> None:
         raise HandoffAlreadyClaimed(handoff.claimed_by_id, handoff.claimed_by_name or "", handoff.claimed_at)
 
 
+_SESSIONS = table_of(AISession)
+# The values travel as parameters: the statement is built once, without an engineer or with one.
+_REACTIVATE = update(_SESSIONS).where(_SESSIONS.c.id == bindparam("of_session"))
+
+
 async def reactivate_session(db: AsyncSession, handoff: HandoffRow, engineer_id: uuid.UUID | None = None) -> None:
     """The handoff is over: its session is active again, with a new engineer when one claimed it (one UPDATE)."""
     values: dict[str, Any] = {
@@ -238,7 +243,7 @@ async def reactivate_session(db: AsyncSession, handoff: HandoffRow, engineer_id:
     }
     if engineer_id is not None:
         values["engineer_id"] = engineer_id
-    result = await db.execute(update(AISession).where(AISession.id == handoff.session_id).values(**values))
+    result = await db.execute(_REACTIVATE, {"of_session": handoff.session_id, **values})
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise NotFound("session")
 

@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, and_, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.clock import utcnow
+from shared.db.base import table_of
 from shared.policy.schemas import EscalationPolicy
 from shared.policy.tables import HandoffTimer
 from shared.sessions.tables import SessionMessage
@@ -77,15 +78,17 @@ def schedule_first_reminder(db: AsyncSession, handoff: TimedHandoff, policy: Esc
     add_timer(db, handoff, REMINDER, 1, handoff.created_at + timedelta(seconds=interval))
 
 
+_TIMERS = table_of(HandoffTimer).c
+# Plain Core (the table's columns): a claim, withdrawal or resume runs it, and no timer object is ever loaded.
 _CANCEL = (
-    update(HandoffTimer)
+    update(table_of(HandoffTimer))
     .where(
-        HandoffTimer.handoff_id == bindparam("of_handoff"),
-        HandoffTimer.kind.in_(bindparam("kinds", expanding=True)),
-        pending_timer(),
+        _TIMERS.handoff_id == bindparam("of_handoff"),
+        _TIMERS.kind.in_(bindparam("kinds", expanding=True)),
+        _TIMERS.fired_at.is_(None),
+        _TIMERS.cancelled_at.is_(None),
     )
     .values(cancelled_at=bindparam("now"))
-    .execution_options(synchronize_session=False)
 )
 
 
