@@ -16,8 +16,8 @@ from typing import Any
 
 import msgspec
 from litestar import Litestar, asgi
-from litestar.datastructures import Headers
-from litestar.types import Receive, Scope, Send
+from litestar.types import Empty, Receive, Scope, Send
+from litestar.utils.scope.state import ScopeState
 
 from services.handoff_api.auth import senior_guard
 from services.handoff_api.dependencies import api_context, release_request_session
@@ -214,7 +214,9 @@ async def escalation_stream(scope: Scope, receive: Receive, send: Send) -> None:
     assert isinstance(principal, Principal)
     claims = scope.get("auth") or {}
     exp = claims.get("exp") if isinstance(claims, dict) else None
-    last_event_id = Headers.from_scope(scope).get("last-event-id") or None
+    last_event_id = next((bytes(v).decode("latin-1") for k, v in scope["headers"] if k == b"last-event-id"), None)
+    # The headers authentication parsed stay cached in the scope for as long as the stream is open: let them go.
+    ScopeState.from_scope(scope).headers = Empty
     settings = context.settings
     stream = EscalationStream(
         context.hub,
