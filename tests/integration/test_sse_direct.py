@@ -1,4 +1,5 @@
-"""The fence around what the live feed's direct writes rely on inside uvicorn (`services.handoff_api.sse.direct`).
+"""The fence around what the live feed's direct writes and its news of a client leaving rely on inside uvicorn
+(`services.handoff_api.sse.direct`).
 
 A frame written directly must reach the client exactly as uvicorn's own `send` would have written it: the
 same chunked body, in order with what `send` wrote before and after it.
@@ -9,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Literal
 
 import pytest
@@ -97,3 +98,44 @@ async def test_no_direct_writer_under_h11_or_for_a_head() -> None:
         await asyncio.wait_for(done.wait(), 10)
     assert head.startswith(b"HTTP/1.1 200")
     assert found == [None, None]
+
+
+def leaving_app(left: asyncio.Event, ended: asyncio.Event, *, end: bool) -> Litestar:
+    """A stream told of its client leaving by the cycle; with `end`, it ends its response itself first."""
+
+    @asgi("/stream", copy_scope=False)
+    async def stream(scope: Scope, receive: Receive, send: Send) -> None:
+        body_send = server_send(scope)
+        assert body_send is not None
+        writer = direct_writer(body_send)
+        assert writer is not None
+        writer.on_client_left(left.set)
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await body_send({"type": "http.response.body", "body": b"first\n", "more_body": not end})
+        if not end:
+            with suppress(TimeoutError):  # a cycle that never tells ends here, and the test fails on `left`
+                await asyncio.wait_for(left.wait(), 10)
+        ended.set()
+
+    app = Litestar(route_handlers=[stream], logging_config=None)
+    app.asgi_handler = Edge(app.asgi_handler, allowed_origins=[], routes=RouteMethods(app.routes))
+    return app
+
+
+async def test_the_cycle_tells_of_the_client_leaving_and_not_of_the_response_ending() -> None:
+    left, ended = asyncio.Event(), asyncio.Event()
+    async with served(leaving_app(left, ended, end=False), "httptools") as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /stream HTTP/1.1\r\nhost: localhost\r\n\r\n")
+        await asyncio.wait_for(reader.readuntil(b"first\n"), 10)
+        assert not left.is_set()
+        writer.close()
+        await asyncio.wait_for(ended.wait(), 15)
+    assert left.is_set(), "the cycle did not tell of the client leaving"
+
+    left, ended = asyncio.Event(), asyncio.Event()
+    async with served(leaving_app(left, ended, end=True), "httptools") as port:
+        answer = await response(port)
+        await asyncio.wait_for(ended.wait(), 10)
+    assert answer.endswith(b"6\r\nfirst\n\r\n0\r\n\r\n")
+    assert not left.is_set(), "the response's own end was taken for the client leaving"

@@ -11,17 +11,18 @@ import logging
 import time
 import uuid
 from contextlib import suppress
+from functools import partial
 from typing import Any
 
 import msgspec
 from litestar import Litestar, asgi
-from litestar.datastructures import Headers
-from litestar.types import Receive, Scope, Send
+from litestar.types import Empty, Receive, Scope, Send
+from litestar.utils.scope.state import ScopeState
 
 from services.handoff_api.auth import senior_guard
-from services.handoff_api.dependencies import api_context, end_request_transaction
+from services.handoff_api.dependencies import api_context, release_request_session
 from services.handoff_api.error_body import send_error
-from services.handoff_api.sse.direct import direct_writer
+from services.handoff_api.sse.direct import DirectWriter, direct_writer
 from services.handoff_api.sse.hub import CLIENT_LEFT, SSEHub, Subscriber, TooManyStreams, event_frame
 from services.handoff_api.sse.metrics import SSE_CLIENTS, SSE_DISCONNECTS
 from services.handoff_api.uvicorn_private import server_send
@@ -48,10 +49,13 @@ def _frame(event: str, data: dict[str, Any]) -> bytes:
 class EscalationStream:
     """One client's stream: ready, replay after Last-Event-ID (or resync), then live events and pings.
 
-    The writer runs in the request's own task; the only other task is the one that notices the client
-    leaving. Frames go out through the server's own `send` once the response has started (the layers
+    The writer runs in the request's own task, and under uvicorn's httptools it is the only one: the
+    server's cycle tells of the client leaving (see `direct`); elsewhere a second task waits on `receive`
+    for it. Frames go out through the server's own `send` once the response has started (the layers
     around it look at the response start only), or, live ones, straight from the hub (see `direct`).
     """
+
+    __slots__ = ("account_id", "bus", "expires_at", "hub", "last_event_id", "max_streams", "user_id")
 
     def __init__(
         self,
@@ -81,15 +85,17 @@ class EscalationStream:
             await self._refuse(send, 503, "unavailable", "the event bus is unavailable; retry shortly", None)
             return
         SSE_CLIENTS.inc()
-        loop = asyncio.get_running_loop()
         subscriber.writer = asyncio.current_task()
-        watcher = asyncio.create_task(self._until_disconnect(receive, subscriber), name="sse-disconnect")
-        expiry = None
+        direct = direct_writer(body_send)
+        watcher = None
+        if direct is not None:
+            direct.on_client_left(partial(subscriber.drop, CLIENT_LEFT))
+        else:
+            watcher = asyncio.create_task(self._until_disconnect(receive, subscriber), name="sse-disconnect")
         if self.expires_at is not None:
-            delay = max(0.0, self.expires_at - time.time())
-            expiry = loop.call_later(delay, subscriber.drop, "token_expired")
+            subscriber.expires_at = time.monotonic() + max(0.0, self.expires_at - time.time())
         try:
-            await self._write(subscriber, send, body_send)
+            await self._write(subscriber, send, body_send, direct)
         except asyncio.CancelledError:
             if subscriber.drop_reason is None:
                 raise
@@ -102,13 +108,12 @@ class EscalationStream:
             log.exception("sse stream failed")
             subscriber.drop("error")
         finally:
-            subscriber.writer = None
+            subscriber.writer = subscriber.direct = None
             self.hub.unsubscribe(subscriber)
             SSE_CLIENTS.dec()
-            if expiry is not None:
-                expiry.cancel()
-            watcher.cancel()
-            await asyncio.gather(watcher, return_exceptions=True)
+            if watcher is not None:
+                watcher.cancel()
+                await asyncio.gather(watcher, return_exceptions=True)
         reason = subscriber.drop_reason
         if reason is not None and reason != CLIENT_LEFT:
             SSE_DISCONNECTS.labels(reason=reason).inc()
@@ -140,7 +145,7 @@ class EscalationStream:
             subscriber.sending_since = None
         subscriber.last_write = time.monotonic()
 
-    async def _write(self, subscriber: Subscriber, send: Send, body_send: Send) -> None:
+    async def _write(self, subscriber: Subscriber, send: Send, body_send: Send, direct: DirectWriter | None) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
         tip = await self.bus.tip(self.account_id)
         await self._send(subscriber, body_send, _frame("ready", {"account_id": self.account_id, "last_event_id": tip}))
@@ -157,11 +162,12 @@ class EscalationStream:
         subscriber.sent = await self._replay(subscriber, body_send, cursor)
         # From here the hub writes live frames itself while nothing is queued ahead of them; this task sends
         # what it queues instead (during the replay, or while flow control holds the socket) and the pings.
-        subscriber.direct = direct_writer(body_send)
+        subscriber.direct = direct
 
-        frames = subscriber.frames
         while subscriber.drop_reason is None:
+            frames = subscriber.frames
             if not frames:
+                subscriber.frames = None  # an idle stream holds no buffer
                 if subscriber.ping_due:
                     subscriber.ping_due = False
                     await self._send(subscriber, body_send, b": ping\n\n")
@@ -201,13 +207,16 @@ class EscalationStream:
 @asgi("/api/v1/ai-sessions/escalations/stream", guards=[senior_guard], copy_scope=False)
 async def escalation_stream(scope: Scope, receive: Receive, send: Send) -> None:
     """Live escalation events of the caller's account."""
-    await end_request_transaction(scope)  # a stream holds no database connection while it is open
+    # A stream holds no database connection while it is open, nor the session authentication read the directory in.
+    await release_request_session(scope)
     context = api_context(Litestar.from_scope(scope))
     principal = scope["user"]
     assert isinstance(principal, Principal)
     claims = scope.get("auth") or {}
     exp = claims.get("exp") if isinstance(claims, dict) else None
-    last_event_id = Headers.from_scope(scope).get("last-event-id") or None
+    last_event_id = next((bytes(v).decode("latin-1") for k, v in scope["headers"] if k == b"last-event-id"), None)
+    # The headers authentication parsed stay cached in the scope for as long as the stream is open: let them go.
+    ScopeState.from_scope(scope).headers = Empty
     settings = context.settings
     stream = EscalationStream(
         context.hub,

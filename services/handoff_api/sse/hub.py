@@ -8,9 +8,10 @@ control gets it in its bounded buffer instead, and its writer is woken to send i
 whose buffer overflows is dropped; it reconnects with its last id and loses nothing, because the stream
 keeps what it missed.
 
-Per open stream the hub holds one small object and no timer: a single keep-alive task, ticking
-a few times per heartbeat, sends the `: ping` of streams that have been idle for a heartbeat and
-ends those stuck in one write for longer than the write timeout.
+Per open stream the hub holds one small object, no timer and no buffer while nothing waits in it: a
+single keep-alive task, ticking a few times per heartbeat, sends the `: ping` of streams that have been
+idle for a heartbeat, ends those stuck in one write for longer than the write timeout, and those whose
+token has expired.
 """
 
 from __future__ import annotations
@@ -80,7 +81,9 @@ class Subscriber:
     account_id: str
     user_id: uuid.UUID
     limit: int
-    frames: deque[Frame] = field(default_factory=deque)
+    # Made by the first frame that must wait, let go by the writer once it has sent them all: an empty
+    # deque costs more than half a kilobyte, and most streams are idle most of the time.
+    frames: deque[Frame] | None = None
     drop_reason: str | None = None
     replaying: bool = True
     lagged: bool = False
@@ -89,6 +92,8 @@ class Subscriber:
     # The id of the newest event the client was sent (by the replay, its writer or the hub); older ones are dropped.
     sent: tuple[int, int] = (0, 0)
     sending_since: float | None = None
+    # When (monotonic) the stream's token expires; the keep-alive ends the stream then.
+    expires_at: float | None = None
     writer: asyncio.Task[None] | None = None
     direct: DirectWriter | None = None
     _waiter: asyncio.Future[None] | None = None
@@ -124,13 +129,16 @@ class Subscriber:
         self.wake()
 
     def offer(self, frame: Frame) -> None:
-        if len(self.frames) >= self.limit:
+        frames = self.frames
+        if frames is None:
+            frames = self.frames = deque()
+        elif len(frames) >= self.limit:
             if self.replaying:
                 self.lagged = True  # the replay reads the stream again; nothing is lost
             else:
                 self.drop("slow")
             return
-        self.frames.append(frame)
+        frames.append(frame)
         self.wake()
 
     def wake(self) -> None:
@@ -324,14 +332,16 @@ class SSEHub:
                     subscriber.drop("directory")
 
     async def _keep_alive(self) -> None:
-        """Pings for streams idle for a heartbeat; the end of streams stuck in one write too long."""
+        """Pings for streams idle for a heartbeat; the end of those stuck in one write too long or past their token."""
         tick = min(1.0, self.heartbeat_s / 10, self.write_timeout_s / 10)
         while not self.closing:
             await asyncio.sleep(tick)
             now = time.monotonic()
             for subscribers in list(self._subscribers.values()):
                 for subscriber in subscribers:
-                    if subscriber.sending_since is not None:
+                    if subscriber.expires_at is not None and now >= subscriber.expires_at:
+                        subscriber.drop("token_expired")
+                    elif subscriber.sending_since is not None:
                         if now - subscriber.sending_since > self.write_timeout_s:
                             subscriber.drop("write_timeout")
                     elif not subscriber.replaying and now - subscriber.last_write >= self.heartbeat_s:
