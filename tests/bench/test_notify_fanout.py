@@ -37,7 +37,7 @@ from tests.support.smtp import MailCatcher
 from tests.support.tenants import Actor, Tenant, TenantFactory
 
 SENIORS = 20
-ESCALATIONS = scale(5, 30)  # per configuration
+ESCALATIONS = scale(2, 30)  # per configuration
 # Each escalation of the account with destinations starts this long after that account's last Slack post: the
 # hook's pace (one post a second, counted from the answer) is then never what a figure measures.
 SLACK_CLEAR_S = slack_format.INTERVAL_S + 0.5

@@ -199,14 +199,14 @@ async def test_fan_out_to_idle_streams(pg_url: str, tmp_path: Path) -> None:
             assert connections <= REDIS_CONNECTION_BOUND
 
 
-ACCOUNTS = scale(100, 10000)
+ACCOUNTS = scale(50, 10000)
 
 
 async def test_fan_out_with_many_accounts(pg_url: str, tmp_path: Path) -> None:
     """One subscriber in each of many accounts on one replica, against one subscriber in one account."""
     account = Account()
     others = [Account() for _ in range(ACCOUNTS)]
-    events = scale(12, 60)
+    events = scale(6, 60)
     with replicas(pg_url, tmp_path) as [(a_port, _), (b_port, _)]:
         sessions = await account.sessions(a_port, events * 2)
         probe = await SSEClient.connect(b_port, account.senior)

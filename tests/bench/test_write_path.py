@@ -30,10 +30,10 @@ from tests.bench.statements import Replay, Statement, captured, execute, swap
 from tests.conftest import JWT_SECRET
 from tests.support.tenants import mint_token
 
-SEQUENTIAL = scale(30, 300)
-ESCALATIONS = scale(96, 2000)
+SEQUENTIAL = scale(10, 300)
+ESCALATIONS = scale(64, 2000)
 CONCURRENCY = 32
-RACE_ROUNDS = scale(3, 30)
+RACE_ROUNDS = scale(2, 30)
 CLAIMERS = 50
 # What two replicas may hold: HANDOFF_DB_POOL_SIZE + HANDOFF_DB_MAX_OVERFLOW (5 + 5) each.
 FLOOR_CONNECTIONS = 20
