@@ -11,6 +11,7 @@ Figures are printed; what is asserted is what a user sees: every escalation made
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import time
 import uuid
@@ -39,6 +40,8 @@ CLAIMERS = 50
 FLOOR_CONNECTIONS = 20
 ESCALATE = {"intent": "escalate"}
 ROTATION_SIZE = 50
+# HANDOFF_BENCH_RACE_ONLY=1 skips the escalate phases, to iterate on the claim race alone.
+RACE_ONLY = os.environ.get("HANDOFF_BENCH_RACE_ONLY") == "1"
 _DECISIVE = re.compile(r"^\s*UPDATE handoffs SET", re.IGNORECASE)
 _LOAD = re.compile(r"^\s*SELECT handoffs\.id\b", re.IGNORECASE)
 
@@ -153,63 +156,66 @@ async def test_write_path_beside_raw_asyncpg(pg_url: str, runtimes: dict[str, Ru
         floor = await asyncpg.create_pool(asyncpg_dsn(pg_url), min_size=FLOOR_CONNECTIONS, max_size=FLOOR_CONNECTIONS)
         assert floor is not None
         try:
-            # Sequential escalate latency.
-            conn = await RawConnection.open(a_port)
             ours: list[float] = []
-            for _ in range(SEQUENTIAL):
-                session_id = sessions.pop()
-
-                async def one(session_id: str = session_id) -> None:
-                    status, body = await conn.request(
-                        "POST", f"/api/v1/ai-sessions/{session_id}/handoff", account.junior, ESCALATE
-                    )
-                    assert status == 201, body
-
-                ours.append(await timed(one))
-            await conn.close()
-            raw: list[float] = []
-            async with floor.acquire() as db:
+            if not RACE_ONLY:
+                # Sequential escalate latency.
+                conn = await RawConnection.open(a_port)
                 for _ in range(SEQUENTIAL):
-                    swap = {captured_ids["session"]: sessions.pop()}
-                    raw.append(await timed(lambda swap=swap: escalate.run(db, swap)))
-            record(
-                f"sequential escalate latency, p50 / p99 ({SEQUENTIAL} requests)",
-                f"{p50_p99(ours)} ({p50(ours) / p50(raw):.1f}x the floor's p50)",
-                f"raw asyncpg {p50_p99(raw)} ({len(escalate.statements)} statements, one transaction)",
-                "p50 <= 2x the floor",
-            )
+                    session_id = sessions.pop()
 
-            # Escalations per second: two replicas, 32 at a time.
-            batch = [sessions.pop() for _ in range(ESCALATIONS)]
+                    async def one(session_id: str = session_id) -> None:
+                        status, body = await conn.request(
+                            "POST", f"/api/v1/ai-sessions/{session_id}/handoff", account.junior, ESCALATE
+                        )
+                        assert status == 201, body
 
-            async def client(port: int, mine: list[str]) -> None:
-                conn = await RawConnection.open(port)
-                for session_id in mine:
-                    status, body = await conn.request(
-                        "POST", f"/api/v1/ai-sessions/{session_id}/handoff", account.junior, ESCALATE
-                    )
-                    assert status == 201, body
+                    ours.append(await timed(one))
                 await conn.close()
+                raw: list[float] = []
+                async with floor.acquire() as db:
+                    for _ in range(SEQUENTIAL):
+                        swap = {captured_ids["session"]: sessions.pop()}
+                        raw.append(await timed(lambda swap=swap: escalate.run(db, swap)))
+                record(
+                    f"sequential escalate latency, p50 / p99 ({SEQUENTIAL} requests)",
+                    f"{p50_p99(ours)} ({p50(ours) / p50(raw):.1f}x the floor's p50)",
+                    f"raw asyncpg {p50_p99(raw)} ({len(escalate.statements)} statements, one transaction)",
+                    "p50 <= 2x the floor",
+                )
 
-            started = time.perf_counter()
-            await asyncio.gather(*(client((a_port, b_port)[n % 2], batch[n::CONCURRENCY]) for n in range(CONCURRENCY)))
-            ours_rate = ESCALATIONS / (time.perf_counter() - started)
-            floor_batch = [sessions.pop() for _ in range(ESCALATIONS)]
+                # Escalations per second: two replicas, 32 at a time.
+                batch = [sessions.pop() for _ in range(ESCALATIONS)]
 
-            async def raw_client(mine: list[str]) -> None:
-                for session_id in mine:
-                    async with floor.acquire() as db:
-                        await escalate.run(db, {captured_ids["session"]: session_id})
+                async def client(port: int, mine: list[str]) -> None:
+                    conn = await RawConnection.open(port)
+                    for session_id in mine:
+                        status, body = await conn.request(
+                            "POST", f"/api/v1/ai-sessions/{session_id}/handoff", account.junior, ESCALATE
+                        )
+                        assert status == 201, body
+                    await conn.close()
 
-            started = time.perf_counter()
-            await asyncio.gather(*(raw_client(floor_batch[n::CONCURRENCY]) for n in range(CONCURRENCY)))
-            raw_rate = ESCALATIONS / (time.perf_counter() - started)
-            record(
-                f"escalations/s, 2 replicas, {CONCURRENCY} concurrent ({ESCALATIONS} escalations)",
-                f"{ours_rate:.0f}/s ({100 * ours_rate / raw_rate:.0f}% of the floor)",
-                f"raw asyncpg {raw_rate:.0f}/s on {FLOOR_CONNECTIONS} connections",
-                ">= 50% of raw asyncpg",
-            )
+                started = time.perf_counter()
+                await asyncio.gather(
+                    *(client((a_port, b_port)[n % 2], batch[n::CONCURRENCY]) for n in range(CONCURRENCY))
+                )
+                ours_rate = ESCALATIONS / (time.perf_counter() - started)
+                floor_batch = [sessions.pop() for _ in range(ESCALATIONS)]
+
+                async def raw_client(mine: list[str]) -> None:
+                    for session_id in mine:
+                        async with floor.acquire() as db:
+                            await escalate.run(db, {captured_ids["session"]: session_id})
+
+                started = time.perf_counter()
+                await asyncio.gather(*(raw_client(floor_batch[n::CONCURRENCY]) for n in range(CONCURRENCY)))
+                raw_rate = ESCALATIONS / (time.perf_counter() - started)
+                record(
+                    f"escalations/s, 2 replicas, {CONCURRENCY} concurrent ({ESCALATIONS} escalations)",
+                    f"{ours_rate:.0f}/s ({100 * ours_rate / raw_rate:.0f}% of the floor)",
+                    f"raw asyncpg {raw_rate:.0f}/s on {FLOOR_CONNECTIONS} connections",
+                    ">= 50% of raw asyncpg",
+                )
 
             # The claim race: 50 seniors on both replicas, one winner.
             race_ms: list[float] = []
@@ -264,6 +270,6 @@ async def test_write_path_beside_raw_asyncpg(pg_url: str, runtimes: dict[str, Ru
                 f"raw asyncpg {p50_p99(floor_ms)} on {FLOOR_CONNECTIONS} connections",
                 "p99 <= 150 ms",
             )
-            print(f"\nfloor races won: {winners}; median escalate {p50(ours):.1f} ms")
+            print(f"\nfloor races won: {winners}; median escalate {p50(ours) if ours else float('nan'):.1f} ms")
         finally:
             await floor.close()
