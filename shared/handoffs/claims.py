@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.auth.principal import Principal
 from shared.chat.jobs import CLAIMED_ROUND, add_chat_job
 from shared.clock import utcnow
+from shared.db.uow import before_transaction
 from shared.directory.who import require_may_claim, require_senior
 from shared.errors import HandoffNotClaimable
 from shared.handoffs.events import announce
@@ -30,7 +31,8 @@ async def claim_handoff(
     after it is read before the first lock is taken, so the locks are held for writes only.
     """
     require_senior(principal)
-    handoff = await load_handoff(db, principal, handoff_id)
+    async with before_transaction(db):  # most claimers of a race stop at this read: no BEGIN, no ROLLBACK for them
+        handoff = await load_handoff(db, principal, handoff_id)
     require_may_claim(principal, handoff, park=handoff.intent == Intent.PARK)
     if handoff.status != HandoffStatus.OPEN:
         return _lost(handoff, principal)  # decided already: no lock to wait for, nothing to write
