@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
 
 from shared.auth.principal import Principal
 from shared.chat.jobs import CLAIMED_ROUND, add_chat_job
@@ -94,12 +94,14 @@ def _decide_in_this_transaction(db: AsyncSession, handoff_id: uuid.UUID) -> None
     ended = asyncio.Event()
     _deciding[handoff_id] = ended
 
-    def end(*_: Any) -> None:
+    def end(_session: Session, transaction: SessionTransaction) -> None:
+        if transaction.parent is not None or ended.is_set():
+            return  # a flush's own span or a savepoint (the transaction goes on), or a later transaction of the session
         if _deciding.get(handoff_id) is ended:
             del _deciding[handoff_id]
         ended.set()
 
-    event.listen(db.sync_session, "after_transaction_end", end, once=True)
+    event.listen(db.sync_session, "after_transaction_end", end)
 
 
 def _lost(handoff: HandoffRow, principal: Principal) -> Handoff:
