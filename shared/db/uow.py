@@ -32,6 +32,25 @@ async def in_transaction(session: AsyncSession) -> AsyncIterator[AsyncSession]:
 
 
 @asynccontextmanager
+async def before_transaction(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """Reads that need no transaction of their own (a request's directory read, a claim's load): on PostgreSQL
+    each statement in the block runs on its own while the session has not yet begun a transaction on the server,
+    so a request that only reads sends neither BEGIN nor ROLLBACK. Under READ COMMITTED every statement sees its
+    own snapshot either way; once a transaction has begun, the block's statements run in it. Never a write here.
+    """
+    connection = await session.connection()
+    if connection.dialect.driver != "asyncpg":
+        yield session
+        return
+    driver_connection = (await connection.get_raw_connection()).dbapi_connection
+    driver_connection.autocommit = True  # type: ignore[union-attr]
+    try:
+        yield session
+    finally:
+        driver_connection.autocommit = False  # type: ignore[union-attr]
+
+
+@asynccontextmanager
 async def read_only(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
     """A session for reads that commits nothing; closing it ends the transaction and keeps what was loaded."""
     async with sessionmaker() as session:

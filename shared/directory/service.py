@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth.principal import ROLES, Principal
 from shared.clock import utcnow
+from shared.db.uow import before_transaction
 from shared.db.upsert import insert_missing
 from shared.directory.owners import check_owner_change, lock_active_owners
 from shared.directory.schemas import DirectoryNotice, MemberList, UserOut, UserPut
@@ -164,7 +165,8 @@ async def principal_from_claims(db: AsyncSession, claims: dict[str, Any]) -> Pri
     email = claims.get("email") if isinstance(claims.get("email"), str) else None
 
     if role != "service":
-        row = (await db.execute(_CALLER, {"user_id": user_id})).one_or_none()
+        async with before_transaction(db):  # a request that goes no further than reads sends no BEGIN
+            row = (await db.execute(_CALLER, {"user_id": user_id})).one_or_none()
         if row is not None:
             if not may_act(Standing(row.account_id, row.role, row.active, row.deleted_at), account_id):
                 return None

@@ -7,7 +7,11 @@ prove as much, and PostgreSQL, where claims really interleave, keeps all 50.
 from __future__ import annotations
 
 import asyncio
+import uuid
 
+from shared.auth.principal import Principal
+from shared.bootstrap import Runtime
+from shared.handoffs import claims
 from tests.support.tenants import TenantFactory
 
 CLAIMERS = 25
@@ -46,3 +50,26 @@ async def test_one_winner_per_handoff_under_concurrent_claims(tenants: TenantFac
             assert body["claimed_at"] == won.json()["claimed_at"]
         final = (await junior.get(f"/api/v1/handoffs/{handoff['id']}")).json()
         assert final["claimed_by"]["id"] == str(winner.id)
+
+
+async def test_a_claim_rolled_back_leaves_the_escalation_to_the_next_claimer(
+    tenants: TenantFactory, runtime: Runtime
+) -> None:
+    """A claim that wins in its transaction, which then rolls back, holds no one up: the next claimer wins."""
+    tenant = await tenants.create(junior="engineer", first="engineer", second="engineer")
+    handoff = await tenant["junior"].escalate((await tenant["junior"].new_session("rolled back"))["id"])
+    handoff_id = uuid.UUID(handoff["id"])
+    first = tenant["first"]
+    principal = Principal(user_id=first.id, account_id=tenant.account_id, role="engineer", name=first.name)
+
+    async with runtime.sessionmaker() as db:
+        won = await claims.claim_handoff(db, principal, handoff_id)
+        assert won.claimed_by is not None
+        assert won.claimed_by.id == first.id
+        assert handoff_id in claims._deciding  # others of a race here would wait for this transaction
+        await db.rollback()
+    assert handoff_id not in claims._deciding
+
+    response = await tenant["second"].post(f"/api/v1/handoffs/{handoff_id}/claim")
+    assert response.status_code == 200, response.text
+    assert response.json()["claimed_by"]["id"] == str(tenant["second"].id)
