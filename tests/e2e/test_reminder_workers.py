@@ -26,6 +26,7 @@ from shared.bus.base import stream_key
 from shared.policy.tables import HandoffTimer
 from tests.support.mail_stack import WORKER_REDIS, MailStack, mail_stack, wait_until
 from tests.support.processes import started
+from tests.support.settled import outstanding
 from tests.support.smtp import MailCatcher, Received
 from tests.support.waiting import eventually
 
@@ -127,12 +128,22 @@ async def pending_reminder(database_url: str, handoff_id: str) -> tuple[int, dat
     return (int(row[0]), row[1]) if row else None
 
 
+async def nothing_outstanding(s: MailStack) -> bool:
+    """No row to publish, no delivery pending or being sent, no timer due (one still to come may be)."""
+    return not await outstanding(s.database_url, s.env["HANDOFF_REDIS_URL"], jobs=False)
+
+
 async def test_a_notifier_killed_before_a_reminder_is_due_fires_it_once_after_restart(tmp_path: Path) -> None:
     policy = {**POLICY, "unclaimed_reminder_s": {"low": 15, "normal": 15, "high": 15}, "max_reminders": 1}
     async with stack(tmp_path, policy=policy) as s:
         with started(["notifier"], cwd=s.cwd, env=s.env) as first:
             handoff = await s.junior.escalate((await s.junior.new_session("File share is read-only"))["id"])
             await wait_until(lambda: len(s.catcher.received) >= 2, 30, "the escalation's own emails")
+            # Killed between sends, not in the middle of one (that is test_notifier_worker's case): the emails' rows
+            # are recorded as sent first, which on a loaded machine can come well after the SMTP server has them.
+            await eventually(
+                lambda: nothing_outstanding(s), 30, "the escalation's emails recorded as sent", interval=0.2
+            )
             os.kill(first.pid, signal.SIGKILL)
             first.wait()
         pending = await pending_reminder(s.database_url, handoff["id"])
