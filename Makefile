@@ -62,7 +62,7 @@ $(AXE): | $(UV)
 TEST_WORKERS ?= 4
 
 test: lint $(CHROMIUM) $(DOCKER_COMPOSE) $(NGINX) $(AXE)
-	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder --durations=15
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup --durations=15
 
 # The performance figures at full scale (several minutes): each row printed beside its floor.
 bench: env

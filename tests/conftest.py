@@ -24,7 +24,7 @@ from services.handoff_api.app import create_app
 from shared.bootstrap import Runtime
 from shared.config import Settings
 from shared.db.migrate import MIGRATIONS, upgrade
-from tests.bench.report import FULL, BenchTable
+from tests.bench.report import BenchTable
 from tests.support.tenants import TenantFactory
 
 # Fixtures that live beside the fakes they start, for any test to ask for.
@@ -57,40 +57,20 @@ STREAM_MAXLEN = 1000
 def pytest_configure(config: pytest.Config) -> None:
     # Here rather than in tests/bench: under pytest-xdist the process printing the summary collects no tests.
     config.pluginmanager.register(BenchTable(), "bench-table")
-    config.pluginmanager.register(_LongestFirst(), "longest-first")
 
 
 # Under pytest-xdist (`make test`), tests are dealt out one by one to whichever worker is free, except these
-# groups, each run on one worker in turn. "heavy": the write-path benchmark and the claim race, as each holds dozens
-# of PostgreSQL connections and the server allows 100 by default. "bench": the other benchmarks, one at a time; at
-# full scale (HANDOFF_BENCH=full) all of them join "heavy", so that no two print figures measured side by side (at
-# the small scale of `make test` their figures mean nothing: they only keep working). "browser": one Chromium at a
-# time, and each file starts its server and browser once. The others are one module each whose tests share a stack
-# of processes (API, assessor, two notifiers) started once per module: dealt out one by one, each worker that got one
-# of its tests would start a whole stack of its own.
-CONNECTION_HEAVY = ("tests/bench/test_write_path.py", "tests/integration/test_claim_race.py")
+# groups, each run on one worker in turn. "heavy": the benchmarks, so that no two print figures measured side by
+# side, and the claim race with them, as each holds dozens of PostgreSQL connections and the server allows 100
+# by default. "browser": one Chromium at a time, and each file starts its server and browser once. The others are
+# one module each whose tests share a stack of processes (API, assessor, two notifiers) started once per module:
+# dealt out one by one, each worker that got one of its tests would start a whole stack of its own.
 XDIST_GROUPS = {
-    "heavy": ("tests/bench/", "tests/integration/test_claim_race.py") if FULL else CONNECTION_HEAVY,
-    "bench": ("tests/bench/",),
+    "heavy": ("tests/bench/", "tests/integration/test_claim_race.py"),
     "browser": ("tests/e2e/test_dashboard",),
     "steps-workers": ("tests/e2e/test_escalation_steps_workers.py",),
     "chat-workers": ("tests/e2e/test_chat_workers.py",),
 }
-# The order work is dealt out in (the Makefile's --no-loadscope-reorder keeps it): the longest first, so that the
-# run does not end on one worker still busy with a long chain while the others idle. Groups and files not named
-# here follow in collection order. The soak (tests/soak, a group of its own) is the longest single test.
-FIRST = (
-    "soak",
-    "browser",
-    "heavy",
-    "bench",
-    "steps-workers",
-    "chat-workers",
-    "tests/e2e/",
-    "tests/integration/test_redis_sentinel.py",
-    "tests/integration/test_fuzz.py",
-    "tests/integration/test_schemathesis.py",
-)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -100,24 +80,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for group, prefixes in XDIST_GROUPS.items():
             if path.startswith(prefixes):
                 item.add_marker(pytest.mark.xdist_group(group))
-                break
-
-
-class _LongestFirst:
-    """Deals the groups and files of FIRST out first; after every other hook has ordered the items (pytest's own
-    ordering by fixture scope among them), so that nothing undoes it. A stable sort: the rest keeps its order."""
-
-    @pytest.hookimpl(trylast=True)
-    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
-        def rank(item: pytest.Item) -> int:
-            marks = [mark.args[0] for mark in item.iter_markers("xdist_group") if mark.args]
-            path = Path(item.path).relative_to(config.rootpath).as_posix()
-            for index, first in enumerate(FIRST):
-                if first in marks or path.startswith(first):
-                    return index
-            return len(FIRST)
-
-        items.sort(key=rank)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
