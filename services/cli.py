@@ -7,7 +7,6 @@ import asyncio
 import base64
 import errno
 import fcntl
-import gc
 import json
 import logging
 import os
@@ -117,10 +116,6 @@ def _serve(
     app = create_app(settings, in_process_workers=workers, demo_users=demo_users or [])
     log_format = settings.log_format or ("console" if settings.dev_mode else "json")
     server = HandoffServer.for_app(app, host=host, port=port, log_level=settings.log_level, log_format=log_format)
-    # What start-up built lives as long as the process: frozen out of the collector's way, so that a full
-    # collection walks only what requests and open streams hold, not every module, route and compiled statement.
-    gc.collect()
-    gc.freeze()
     server.run(sockets=[listener])
 
 
