@@ -149,6 +149,8 @@ class OutboxRelay:
         # Built once: the relay claims after every commit that wrote outbox rows.
         self._claim_pending = _pending(batch_size)
         self._claim_locked = _locked_pending(batch_size)
+        # The last batch leaves rows to publish now: it was full, or it set a failing row back (and published others).
+        self._more_pending = False
 
     def wake(self) -> None:
         """Called after a commit that wrote outbox rows."""
@@ -192,8 +194,11 @@ class OutboxRelay:
             if sent == BUSY:
                 await asyncio.sleep(0.02)  # another process is publishing; ours may be next in line
                 continue
-            if sent > 0:
-                continue  # there may be more
+            if self._more_pending:
+                continue
+            # Otherwise the batch took every row pending at its claim. Rows committed here since then woke the relay
+            # again (the wait below returns at once); rows other processes commit wake their own relay, and the poll
+            # is the safety net. So no empty claim follows every publish: that was four round trips per write.
             with suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
 
@@ -236,6 +241,7 @@ class OutboxRelay:
                         held_back.add(row.account_id)
                     continue
                 published.append(row.id)
+            self._more_pending = len(rows) >= self.batch_size or bool(failed and published)
             now = utcnow()
             if published:
                 await db.execute(_PUBLISHED, {"ids": published, "now": now})
