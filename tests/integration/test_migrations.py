@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from shared.db.migrate import alembic_config, upgrade
+from shared.db.migrate import alembic_config, head_revision, upgrade
 from shared.schema import metadata
 from tests.conftest import fresh_pg_database
 
@@ -95,3 +95,21 @@ def test_a_pending_rows_request_id_moves_out_of_its_payload_and_back(empty_datab
             "handoff_id": "h",
             "request_id": "trace-9",
         }
+
+
+def test_the_newest_revision_is_the_one_alembic_upgrades_to(tmp_path: Path) -> None:
+    """`/readyz` compares the database with `head_revision`, which reads the scripts without Alembic: it names the
+    head Alembic itself finds, and a second head is refused rather than one picked."""
+    from alembic.script import ScriptDirectory
+
+    assert head_revision() == ScriptDirectory.from_config(alembic_config("")).get_current_head()
+    assert head_revision() is not None
+
+    scripts = tmp_path / "migrations"
+    (scripts / "versions").mkdir(parents=True)
+    for name, revision, down in [("a", "0001", None), ("b", "0002", "0001"), ("c", "0003", "0001")]:
+        (scripts / "versions" / f"{name}.py").write_text(f"revision = {revision!r}\ndown_revision = {down!r}\n")
+    with pytest.raises(RuntimeError, match="several heads: 0002, 0003"):
+        head_revision(scripts)
+    (scripts / "versions" / "d.py").write_text("revision: str = '0004'\ndown_revision = ('0002', '0003')\n")
+    assert head_revision(scripts) == "0004"
