@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from typing import Generic, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, QueryableAttribute, defer
 
 from shared.errors import NotFound
 
@@ -31,7 +31,9 @@ class TenantLoader(Generic[CallerT, RowT]):
         *,
         account_of: Callable[[CallerT], uuid.UUID],
         visible: Callable[[CallerT, RowT], bool],
+        heavy: Sequence[QueryableAttribute[Any]] = (),
     ) -> None:
+        """`heavy` columns (large documents) stay unread by a `light` load, for a caller deciding on the rest."""
         self.model = model
         self.name = name
         self.account_of = account_of
@@ -41,10 +43,17 @@ class TenantLoader(Generic[CallerT, RowT]):
         query = select(model).where(columns.id == bindparam("row_id"), columns.account_id == bindparam("account_id"))
         self._query: Select[RowT] = query.execution_options(populate_existing=True)
         self._locking: Select[RowT] = self._query.with_for_update()
+        self._light: Select[RowT] = self._query.options(*(defer(column) for column in heavy))
+        self.heavy = [column.key for column in heavy]
 
-    async def __call__(self, db: AsyncSession, caller: CallerT, row_id: uuid.UUID, *, for_update: bool = False) -> RowT:
-        """The row, read afresh; `for_update` locks it until the transaction ends (SQLite serialises writers anyway)."""
-        query = self._locking if for_update else self._query
+    async def __call__(
+        self, db: AsyncSession, caller: CallerT, row_id: uuid.UUID, *, for_update: bool = False, light: bool = False
+    ) -> RowT:
+        """The row, read afresh; `for_update` locks it until the transaction ends (SQLite serialises writers anyway).
+
+        A `light` row lacks the `heavy` columns: reading one of them before a load or a refresh that names them raises.
+        """
+        query = self._locking if for_update else self._light if light else self._query
         parameters = {"row_id": row_id, "account_id": self.account_of(caller)}
         row = (await db.execute(query, parameters)).scalar_one_or_none()
         if row is None or not self.visible(caller, row):

@@ -53,7 +53,7 @@ async def claim_handoff(
             await asyncio.wait_for(deciding.wait(), WAIT_FOR_DECIDING_S)
         handoff = await _load(db, principal, handoff_id)
     if handoff.status != HandoffStatus.OPEN:
-        return _lost(handoff, principal)  # decided already: no lock to wait for, nothing to write
+        return await _lost(db, handoff, principal)  # decided already: no lock to wait for, nothing to write
     if handoff.id not in _deciding:
         _decide_in_this_transaction(db, handoff.id)
 
@@ -71,7 +71,7 @@ async def claim_handoff(
         },
     )
     if not won:
-        return _lost(handoff, principal)
+        return await _lost(db, handoff, principal)
 
     await reactivate_session(db, handoff, engineer_id=principal.user_id)
     schedule_stale_claim(db, handoff, settings.policy, settings.newest_message_id)
@@ -84,9 +84,12 @@ async def claim_handoff(
 
 
 async def _load(db: AsyncSession, principal: Principal, handoff_id: uuid.UUID) -> HandoffRow:
-    """The escalation as it is now; most claimers of a race stop at this read, so it sends no BEGIN (nor ROLLBACK)."""
+    """The escalation as it is now; most claimers of a race stop at this read, so it sends no BEGIN (nor ROLLBACK).
+
+    Light: what decides a claim, without the snapshot and the other documents, which only an answer with the whole
+    escalation reads (the winner's comes back from its UPDATE ... RETURNING)."""
     async with before_transaction(db):
-        return await load_handoff(db, principal, handoff_id)
+        return await load_handoff(db, principal, handoff_id, light=True)
 
 
 def _decide_in_this_transaction(db: AsyncSession, handoff_id: uuid.UUID) -> None:
@@ -104,9 +107,10 @@ def _decide_in_this_transaction(db: AsyncSession, handoff_id: uuid.UUID) -> None
     event.listen(db.sync_session, "after_transaction_end", end)
 
 
-def _lost(handoff: HandoffRow, principal: Principal) -> Handoff:
+async def _lost(db: AsyncSession, handoff: HandoffRow, principal: Principal) -> Handoff:
     """Someone moved the escalation first: the caller's own earlier claim stands, anything else is a 409."""
     if handoff.status == HandoffStatus.CLAIMED and handoff.claimed_by_id == principal.user_id:
+        await db.refresh(handoff, load_handoff.heavy)  # the answer is the whole escalation
         return handoff_out(handoff)
     raise_if_claimed(handoff)
     raise HandoffNotClaimable(f"the escalation is {handoff.status}")

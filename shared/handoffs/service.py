@@ -177,6 +177,7 @@ load_handoff = TenantLoader(
     "handoff",
     account_of=require_member,
     visible=lambda principal, row: may_see_handoff(principal, row, park=row.intent == Intent.PARK),
+    heavy=(HandoffRow.snapshot, HandoffRow.ai_assessment_data, HandoffRow.paging),
 )
 
 

@@ -160,6 +160,10 @@ async def test_claim_hands_the_session_to_the_winner(tenants: TenantFactory, run
     again = await sam.post(f"/api/v1/handoffs/{handoff['id']}/claim")
     assert again.status_code == 200
     assert again.json()["claimed_at"] == won.json()["claimed_at"]
+    # The whole escalation, as the winning claim answered it: the snapshot and who was paged included.
+    assert again.json() == won.json()
+    assert again.json()["snapshot"]["title"] == session["title"]
+    assert again.json()["paged"]
 
     lost = await riley.post(f"/api/v1/handoffs/{handoff['id']}/claim")
     assert lost.status_code == 409
