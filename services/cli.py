@@ -7,6 +7,7 @@ import asyncio
 import base64
 import errno
 import fcntl
+import gc
 import json
 import logging
 import os
@@ -116,6 +117,10 @@ def _serve(
     app = create_app(settings, in_process_workers=workers, demo_users=demo_users or [])
     log_format = settings.log_format or ("console" if settings.dev_mode else "json")
     server = HandoffServer.for_app(app, host=host, port=port, log_level=settings.log_level, log_format=log_format)
+    # What was built so far (modules, the app with its routes and description, compiled statements) lives as long as
+    # the process: frozen out of the collector's way. A full collection then walks what serving made, not ~135,000
+    # objects of start-up; it paused the process for about 70 ms every few seconds under load, the claim race's p99.
+    gc.freeze()
     server.run(sockets=[listener])
 
 
