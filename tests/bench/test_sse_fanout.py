@@ -22,6 +22,7 @@ import redis.asyncio
 from tests.bench.conftest import FULL, p50, p50_p99, p99, record, scale
 from tests.bench.fleet import Account, Holder, floor_server, redis_connections, replicas, rss
 from tests.bench.rawhttp import RawConnection
+from tests.bench.socket_floor import sends
 from tests.conftest import REDIS_URL
 from tests.support.sse import SSEClient
 
@@ -55,6 +56,7 @@ class Timings(list[float]):
         self.after_201: list[float] = []
         self.to_xadd: list[float] = []
         self.xadd_to_frame: list[float] = []
+        self.frame_bytes = 0  # the size of the escalations' frames, as the probe received them
 
     def __str__(self) -> str:
         figure = p50_p99(self)
@@ -97,6 +99,7 @@ async def sent_to_frame(a_port: int, probe: SSEClient, account: Account, session
                     if frame.event == "handoff_created" and frame.json["session_id"] == session_id:
                         arrived, arrived_wall = time.perf_counter(), time.time()
                         timings.append((arrived - started) * 1000)
+                        timings.frame_bytes = max(timings.frame_bytes, len(frame.data.encode()))
                         if frame.id is not None:
                             appended_ms = int(frame.id.split("-")[0])
                             timings.to_xadd.append(appended_ms - started_wall * 1000)
@@ -159,6 +162,8 @@ async def test_fan_out_to_idle_streams(pg_url: str, tmp_path: Path) -> None:
                 ours = await sent_to_frame(a_port, probe, account, [sessions.pop() for _ in range(events)], gap)
                 ours_rss = (rss(b_pid) - before) / streams
             await probe.close()
+            # The kernel's floor of the fan-out: as many plain send() calls of a frame that size, in a loop.
+            kernel_ms = await asyncio.to_thread(sends, streams + 1, ours.frame_bytes, events)
 
             # The floor: the same escalations through A, fanned out by Starlette from the same XREAD.
             with floor_server(account.id) as (floor_port, floor_pid):
@@ -181,7 +186,8 @@ async def test_fan_out_to_idle_streams(pg_url: str, tmp_path: Path) -> None:
             record(
                 f"  the same escalations hop by hop, {streams + 1:,} streams",
                 ours.hops(),
-                f"Starlette {floor.hops()}",
+                f"Starlette {floor.hops()}; {streams + 1:,} plain send() calls of a {ours.frame_bytes:,}-byte frame "
+                f"{p50_p99(kernel_ms)}",
                 "the fan-out alone as near its floor as can be",
             )
             record(
