@@ -7,6 +7,10 @@ VENV := .venv
 
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
+# Installed packages are compiled to bytecode once, as the image does (deploy/Dockerfile): with the environment's
+# PYTHONDONTWRITEBYTECODE set, every `handoff` process (dozens in `make test`) compiled SQLAlchemy, Litestar and the
+# rest from source at each start, about 1.3 s of its 2.3 s.
+export UV_COMPILE_BYTECODE := 1
 
 .PHONY: run test lint env bench soak clean
 
