@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Protocol
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple, Protocol
 
 import msgspec
 
@@ -66,6 +66,16 @@ def stream_key(account_id: str) -> str:
     return f"handoff:events:{{{account_id}}}"
 
 
+class Publish(NamedTuple):
+    """One event of `Bus.publish_many`, as `publish` takes it."""
+
+    account_id: str
+    event_type: str
+    data: bytes
+    dedupe_key: str | None = None
+    stream_id: str | None = None
+
+
 class Bus(Protocol):
     async def publish(
         self,
@@ -80,6 +90,14 @@ class Bus(Protocol):
 
         With `dedupe_key`, `stream_id` asks for that id (the one an earlier, unconfirmed publish got): it is
         taken while it is newer than the stream's newest event, else the event gets a new one.
+        """
+        ...
+
+    async def publish_many(self, events: Sequence[Publish]) -> None:
+        """Publish `events` in order, each as `publish` would, in as few round trips as the bus can.
+
+        Raises as `publish` does. Which of them went out before a failure is not said: each carries a
+        `dedupe_key`, so publishing them again appends none twice.
         """
         ...
 

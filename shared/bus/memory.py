@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict, deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from shared.bus.base import ZERO_ID, StreamEntry, parse_id
+from shared.bus.base import ZERO_ID, Publish, StreamEntry, parse_id
 
 
 @dataclass
@@ -70,6 +70,10 @@ class InProcessBus:
                 self._published.popitem(last=False)
         self._wake_tails()
         return entry.id
+
+    async def publish_many(self, events: Sequence[Publish]) -> None:
+        for event in events:
+            await self.publish(*event[:3], dedupe_key=event.dedupe_key, stream_id=event.stream_id)
 
     def _wake_tails(self, *, interrupt: bool = False) -> None:
         woken, self._wakeup = self._wakeup, _Wakeup()

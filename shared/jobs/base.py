@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 JobHandler = Callable[[dict[str, Any]], Awaitable[object]]
@@ -40,6 +40,14 @@ class JobNotReplicated(JobQueueUnavailable):
 class JobQueue(Protocol):
     async def enqueue(self, name: str, job_id: str, payload: dict[str, Any]) -> bool:
         """Queue a job once per `job_id`: False when that id is already queued or running."""
+        ...
+
+    async def enqueue_many(self, jobs: Sequence[tuple[str, str, dict[str, Any]]]) -> None:
+        """`enqueue` each (name, job_id, payload), in as few round trips as the queue can.
+
+        Raises as `enqueue` does. Which of them were queued before a failure is not said: queuing them again
+        queues none twice (`job_id`).
+        """
         ...
 
     async def requeue(self, name: str, job_id: str, payload: dict[str, Any]) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any
 
 from shared.jobs.base import JobHandler, RetryAfter
@@ -53,6 +54,10 @@ class InProcessJobQueue:
             return False
         self._put(name, job_id, payload)
         return True
+
+    async def enqueue_many(self, jobs: Sequence[tuple[str, str, dict[str, Any]]]) -> None:
+        for name, job_id, payload in jobs:
+            await self.enqueue(name, job_id, payload)
 
     async def requeue(self, name: str, job_id: str, payload: dict[str, Any]) -> bool:
         if job_id in self._active:

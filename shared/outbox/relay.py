@@ -32,7 +32,7 @@ from sqlalchemy import ColumnElement, Select, Update, bindparam, delete, func, s
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.background import finish
-from shared.bus.base import Bus, BusUnavailable, EventNotReplicated
+from shared.bus.base import Bus, BusUnavailable, EventNotReplicated, Publish
 from shared.clock import utcnow
 from shared.db.base import table_of
 from shared.db.uow import unit_of_work
@@ -214,15 +214,19 @@ class OutboxRelay:
         its cost is on every write path. One SELECT, one UPDATE for the rows sent, one per failure.
         """
         async with unit_of_work(self.sessionmaker) as db:
-            rows = await self._claim(db)
-            if rows is None:
+            claimed = await self._claim(db)
+            if claimed is None:
                 return BUSY
             published: list[int] = []
             # The row, its error, whether it is set aside now, and the stream id of an event no replica confirmed.
             failed: list[tuple[PendingRow, str, bool, str | None]] = []
             held_back: set[uuid.UUID | None] = set()
             failure: Exception | None = None
-            for row in rows:
+            # The whole batch in a round trip per kind; one by one when that fails, which says which row did and why.
+            together = len(claimed) > 1 and await self._send_together(claimed)
+            if together:
+                published = [row.id for row in claimed]
+            for row in [] if together else claimed:
                 if row.account_id in held_back:
                     continue  # behind a failing row of its account: keep the account's order
                 try:
@@ -241,7 +245,7 @@ class OutboxRelay:
                         held_back.add(row.account_id)
                     continue
                 published.append(row.id)
-            self._more_pending = len(rows) >= self.batch_size or bool(failed and published)
+            self._more_pending = len(claimed) >= self.batch_size or bool(failed and published)
             now = utcnow()
             if published:
                 await db.execute(_PUBLISHED, {"ids": published, "now": now})
@@ -298,6 +302,32 @@ class OutboxRelay:
                 if deleted:
                     log.info("outbox: pruned %d rows published before %s", deleted, cutoff.isoformat())
                 return deleted
+
+    async def _send_together(self, rows: list[PendingRow]) -> bool:
+        """The batch's events in one round trip and its jobs in another; False when that failed in any way (or a row
+        is one nothing can take), and the rows are then sent one by one. Sending again is safe: an event goes out once
+        per dedupe key, a job once per id."""
+        events: list[Publish] = []
+        jobs: list[tuple[str, str, dict[str, Any]]] = []
+        for row in rows:
+            if row.kind == "event":
+                data = msgspec.json.encode(row.payload)
+                events.append(Publish(str(row.account_id), row.topic, data, f"outbox:{row.id}", row.stream_id))
+            elif row.kind == "job" and row.topic in JOB_QUEUES:
+                payload = with_request_id(row.payload, row.request_id)
+                jobs.append((row.topic, row.job_id or f"{row.topic}:{row.id}", payload))
+            else:
+                return False
+        try:
+            await self.bus.publish_many(events)
+            await self.jobs.enqueue_many(jobs)
+        except Exception as exc:  # noqa: BLE001 - one by one says which row failed, and why
+            log.debug("outbox relay: a batch of %d rows went one by one: %s", len(rows), exc)
+            return False
+        for row in rows:
+            with bound_request_id(row.request_id):
+                log.info("outbox: published %s %s", row.kind, row.topic, extra={"outbox_id": row.id})
+        return True
 
     async def _send(self, row: PendingRow) -> None:
         with bound_request_id(row.request_id):

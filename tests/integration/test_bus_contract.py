@@ -5,16 +5,18 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from redis.asyncio import BlockingConnectionPool
 
-from shared.bus.base import Bus, StreamEntry, parse_id, stream_key
+from shared.bus.base import Bus, Publish, StreamEntry, parse_id, stream_key
 from shared.bus.memory import InProcessBus
 from shared.bus.redis import RedisBus
 from shared.redis_master import RedisMaster
 from tests.conftest import REDIS_URL
 from tests.support.events import tail_blocked
+from tests.support.processes import RedisServer
 from tests.support.waiting import eventually
 
 MAXLEN = 50
@@ -178,3 +180,39 @@ async def test_an_event_whose_doorbell_never_rang_is_found_by_the_sweep() -> Non
     finally:
         await bus.close()
         await pool.aclose()
+
+
+async def test_a_batch_publishes_in_order_and_again_appends_nothing(bus: Bus) -> None:
+    """What the outbox relay sends in one go: every event once, in order, across accounts; the same batch sent again
+    (after a failure that left unsaid which went out) appends none twice."""
+    first, second = account(), account()
+    batch = [
+        Publish(first, "handoff_created", b'{"n": 1}', "outbox:101"),
+        Publish(second, "handoff_created", b'{"n": 2}', "outbox:102"),
+        Publish(first, "handoff_paged", b'{"n": 3}', "outbox:103"),
+    ]
+    await bus.publish_many(batch)
+    await bus.publish_many(batch)
+    mine = await bus.read_after(first, "0-0")
+    assert [(e.type, e.data) for e in mine] == [("handoff_created", b'{"n": 1}'), ("handoff_paged", b'{"n": 3}')]
+    assert [(e.type, e.data) for e in await bus.read_after(second, "0-0")] == [("handoff_created", b'{"n": 2}')]
+    assert await bus.tip(first) == mine[-1].id
+
+
+async def test_a_batch_on_a_server_that_lost_its_scripts_loads_them_and_goes_out_once(tmp_path: Path) -> None:
+    own = RedisServer(tmp_path)
+    own.start()
+    pool = BlockingConnectionPool.from_url(own.url, max_connections=4)
+    bus = RedisBus(pool, master=RedisMaster(own.url), maxlen=MAXLEN)
+    try:
+        acc = account()
+        await bus.publish(acc, "handoff_created", b"{}", dedupe_key="outbox:1")
+        await bus.redis.script_flush()  # as a restarted server, or a failover to a replica that never ran it
+        await bus.publish_many(
+            [Publish(acc, "handoff_created", b"{}", "outbox:1"), Publish(acc, "handoff_paged", b"{}", "outbox:2")]
+        )
+        assert [e.type for e in await bus.read_after(acc, "0-0")] == ["handoff_created", "handoff_paged"]
+    finally:
+        await bus.close()
+        await pool.aclose()
+        own.stop()

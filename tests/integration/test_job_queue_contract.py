@@ -21,6 +21,7 @@ from shared.jobs.base import JOB_QUEUES, JobQueue
 from shared.jobs.codec import UnwritableJob
 from shared.jobs.memory import InProcessJobQueue
 from tests.conftest import REDIS_URL
+from tests.support.processes import RedisServer
 from tests.support.waiting import eventually
 
 
@@ -216,3 +217,39 @@ async def test_a_job_whose_arguments_json_cannot_hold_is_refused(kind: str) -> N
     finally:
         await jobs.close()
         await pool.aclose()
+
+
+@pytest.mark.parametrize("kind", ["arq", "memory"])
+async def test_a_batch_queues_each_job_once_even_sent_twice(kind: str, tmp_path: Path) -> None:
+    """What the outbox relay sends in one go; sent again (after a failure that left unsaid which were queued), each
+    job id is still queued once. On Redis the first batch meets a server without arq's script (a restart, a
+    failover), which is loaded and the batch sent again."""
+    own = RedisServer(tmp_path)
+    pool: BlockingConnectionPool | None = None
+    jobs: JobQueue
+    if kind == "arq":
+        own.start()
+        pool = BlockingConnectionPool.from_url(own.url, max_connections=2)
+        jobs = ArqJobQueue(pool)
+    else:
+        jobs = InProcessJobQueue()
+    ids = [f"assess:{uuid.uuid4()}", f"notify:{uuid.uuid4()}", f"assess:{uuid.uuid4()}"]
+    batch = [(job_id.split(":")[0], job_id, {"handoff_id": job_id}) for job_id in ids]
+    try:
+        await jobs.enqueue_many(batch)
+        await jobs.enqueue_many(batch)
+        for name, job_id, payload in batch:
+            assert await jobs.enqueue(name, job_id, payload) is False  # already queued
+        if pool is not None:
+            queued = []
+            for queue in {JOB_QUEUES["assess"], JOB_QUEUES["notify"]}:
+                queued += [(j.job_id, j.args) for j in await arq_client(pool).queued_jobs(queue_name=queue)]
+            assert sorted(queued) == sorted((job_id, (payload,)) for _, job_id, payload in batch)
+        else:
+            assert isinstance(jobs, InProcessJobQueue)
+            assert jobs.job_ids() == set(ids)
+    finally:
+        await jobs.close()
+        if pool is not None:
+            await pool.aclose()
+        own.stop()
