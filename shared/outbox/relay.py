@@ -307,20 +307,10 @@ class OutboxRelay:
         """The batch's events in one round trip and its jobs in another; False when that failed in any way (or a row
         is one nothing can take), and the rows are then sent one by one. Sending again is safe: an event goes out once
         per dedupe key, a job once per id."""
-        events: list[Publish] = []
-        jobs: list[tuple[str, str, dict[str, Any]]] = []
-        for row in rows:
-            if row.kind == "event":
-                data = msgspec.json.encode(row.payload)
-                events.append(Publish(str(row.account_id), row.topic, data, f"outbox:{row.id}", row.stream_id))
-            elif row.kind == "job" and row.topic in JOB_QUEUES:
-                payload = with_request_id(row.payload, row.request_id)
-                jobs.append((row.topic, row.job_id or f"{row.topic}:{row.id}", payload))
-            else:
-                return False
         try:
-            await self.bus.publish_many(events)
-            await self.jobs.enqueue_many(jobs)
+            outgoing = [_outgoing(row) for row in rows]
+            await self.bus.publish_many([item for item in outgoing if isinstance(item, Publish)])
+            await self.jobs.enqueue_many([item for item in outgoing if not isinstance(item, Publish)])
         except Exception as exc:  # noqa: BLE001 - one by one says which row failed, and why
             log.debug("outbox relay: a batch of %d rows went one by one: %s", len(rows), exc)
             return False
@@ -331,15 +321,20 @@ class OutboxRelay:
 
     async def _send(self, row: PendingRow) -> None:
         with bound_request_id(row.request_id):
-            if row.kind == "event":
-                # The event as it was written; its request id stays in our logs.
-                data = msgspec.json.encode(row.payload)
-                await self.bus.publish(
-                    str(row.account_id), row.topic, data, dedupe_key=f"outbox:{row.id}", stream_id=row.stream_id
-                )
-            elif row.kind == "job" and row.topic in JOB_QUEUES:
-                payload = with_request_id(row.payload, row.request_id)  # the job's run logs under it too
-                await self.jobs.enqueue(row.topic, row.job_id or f"{row.topic}:{row.id}", payload)
+            item = _outgoing(row)
+            if isinstance(item, Publish):
+                await self.bus.publish(*item[:3], dedupe_key=item.dedupe_key, stream_id=item.stream_id)
             else:
-                raise UnpublishableRow(f"no {row.kind!r} called {row.topic!r} can be published")
+                await self.jobs.enqueue(*item)
             log.info("outbox: published %s %s", row.kind, row.topic, extra={"outbox_id": row.id})
+
+
+def _outgoing(row: PendingRow) -> Publish | tuple[str, str, dict[str, Any]]:
+    """What publishing `row` sends: its event (as it was written; its request id stays in our logs), or its job
+    (name, id, payload: the job's run logs under the request id too)."""
+    if row.kind == "event":
+        data = msgspec.json.encode(row.payload)
+        return Publish(str(row.account_id), row.topic, data, f"outbox:{row.id}", row.stream_id)
+    if row.kind == "job" and row.topic in JOB_QUEUES:
+        return row.topic, row.job_id or f"{row.topic}:{row.id}", with_request_id(row.payload, row.request_id)
+    raise UnpublishableRow(f"no {row.kind!r} called {row.topic!r} can be published")
