@@ -28,7 +28,7 @@ from shared.directory.who import OnCallFacts, Page, active_senior, active_senior
 from shared.handoffs.events import announce
 from shared.handoffs.settings import EscalationSettings
 from shared.handoffs.tables import HandoffRow
-from shared.oncall.resolution import OnCallDocument, who_is_on_call
+from shared.oncall.resolution import OnCallDocument, who_is_on_call_at
 from shared.oncall.service import on_call_document
 from shared.outbox.writer import add_job
 from shared.policy.schemas import EscalationPolicy
@@ -60,10 +60,10 @@ def on_call_from(document: OnCallDocument, eligible: frozenset[uuid.UUID], momen
     if not document.rotations:
         return {}
     try:
-        answers = who_is_on_call(document, eligible, moment)
+        answers = who_is_on_call_at(document, eligible, moment)
     except OverflowError:  # the calendar's end: nobody
         return {}
-    return {name: OnCallFacts(answer.user_id, answer.source) for name, answer in answers.items()}
+    return {name: OnCallFacts(user_id, source) for name, (user_id, source) in answers.items()}
 
 
 async def on_call_at(db: AsyncSession, account_id: uuid.UUID, moment: datetime) -> dict[str, OnCallFacts]:

@@ -188,6 +188,26 @@ def who_is_on_call(document: OnCallDocument, eligible: frozenset[uuid.UUID], at:
     }
 
 
+def who_is_on_call_at(
+    document: OnCallDocument, eligible: frozenset[uuid.UUID], at: datetime
+) -> dict[str, tuple[uuid.UUID | None, Source | None]]:
+    """Every rotation's who and why at `at`, as `who_is_on_call` answers them, without looking ahead for `until`.
+
+    What a step pages by: only the instant is resolved (each rotation's timeline over one microsecond), so at the
+    contract's limits (20 rotations, 200 overrides) it costs a fraction of finding when each answer changes.
+    """
+    at = as_utc(at)
+    zone, until = ZoneInfo(document.time_zone), at + _TICK
+    by_rotation: dict[str, list[Override]] = {}
+    for override in document.overrides:
+        by_rotation.setdefault(override.rotation, []).append(override)
+    answers: dict[str, tuple[uuid.UUID | None, Source | None]] = {}
+    for rotation in document.rotations:
+        first = _timeline(zone, rotation, tuple(by_rotation.get(rotation.name, ())), eligible, at, until)[0]
+        answers[rotation.name] = (first.user_id, first.source)
+    return answers
+
+
 def schedule(document: OnCallDocument, eligible: frozenset[uuid.UUID], since: datetime, until: datetime) -> Schedule:
     """Every rotation's shifts and gaps over [since, until), sorted by start, ties in the document's order."""
     found: list[Shift] = []

@@ -14,7 +14,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.oncall.calendar import WEEKDAYS, Override, Rotation, Window
-from shared.oncall.resolution import Answer, OnCallDocument, on_call, schedule, shifts, who_is_on_call
+from shared.oncall.resolution import (
+    Answer,
+    OnCallDocument,
+    on_call,
+    schedule,
+    shifts,
+    who_is_on_call,
+    who_is_on_call_at,
+)
 
 ABE, BEA, CAL, DOT, EVE, FAY = (uuid.UUID(int=n) for n in range(1, 7))
 SENIORS = frozenset({ABE, BEA, CAL, DOT, EVE, FAY})
@@ -337,10 +345,14 @@ def test_resolution_matches_a_minute_walk_across_clock_changes(zone_name: str) -
             assert truth[first:last] == [said] * (last - first), (start, end)
 
         # `until` is the first instant the answer changes, from each handover and from a moment inside it.
+        document = OnCallDocument(time_zone=case.zone_name, rotations=(case.rota,), overrides=case.overrides)
         for start, _, said in pieces:
             at = start + timedelta(seconds=seconds)
             answer = on_call(case.zone_name, case.rota, case.overrides, case.eligible, at)
             assert (answer.user_id, answer.source) == said
+            # What a step pages by: the instant alone, at the handover's first microsecond and inside it.
+            assert who_is_on_call_at(document, case.eligible, start)["primary"] == said
+            assert who_is_on_call_at(document, case.eligible, at)["primary"] == said
             n = int((start - since) / MINUTE) + 1
             while n < minutes and truth[n] == said:
                 n += 1
