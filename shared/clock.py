@@ -15,5 +15,6 @@ def rfc3339(moment: datetime) -> str:
     """`2026-11-26T08:12:09.123Z`, the contract's time format."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # isoformat is C and truncates to milliseconds as the contract does; "+00:00" becomes "Z". About a fifth of
+    # strftime's cost, paid for every message of every snapshot and every time in a body.
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
