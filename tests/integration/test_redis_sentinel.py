@@ -51,6 +51,8 @@ from tests.support.waiting import eventually
 EVENTS_PER_ESCALATION = ("handoff_created", "handoff_paged", "handoff_assessment_ready")
 SENIORS = ("sam", "riley")
 PASSWORD = "redis-pass-5e4b1c9d"
+# Looks at a node the test makes before one counts as failed: see `stream_of`.
+ATTEMPTS = 3
 
 
 def asyncpg_dsn(url: str) -> str:
@@ -58,12 +60,21 @@ def asyncpg_dsn(url: str) -> str:
 
 
 async def stream_of(node: Server, tenant: Tenant) -> list[tuple[str, str, str]]:
-    """(id, type, handoff id) of every event the account's stream holds on `node`."""
-    client = redis.asyncio.Redis(host="127.0.0.1", port=node.port, password=node.password)
-    try:
-        entries = await client.xrange(stream_key(str(tenant.account_id)))
-    finally:
-        await client.aclose()
+    """(id, type, handoff id) of every event the account's stream holds on `node`.
+
+    The test's own look at the node rides out what the service's clients ride out: a Sentinel that reconfigures a
+    node (promotes it, or points it at another master) ends its clients' connections (`CLIENT KILL TYPE normal`),
+    and one of them may be this look, even as it connects. It asks again on a new connection, a few times."""
+    for attempt in range(ATTEMPTS):
+        client = redis.asyncio.Redis(host="127.0.0.1", port=node.port, password=node.password)
+        try:
+            entries = await client.xrange(stream_key(str(tenant.account_id)))
+            break
+        except redis.ConnectionError:
+            if attempt == ATTEMPTS - 1:
+                raise
+        finally:
+            await client.aclose()
     return [(i.decode(), f[b"type"].decode(), json.loads(f[b"data"])["handoff_id"]) for i, f in entries]
 
 
